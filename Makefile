@@ -1,0 +1,43 @@
+# lipsteeth: the two set-up commands are `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+
+.PHONY: run test test-all lint typecheck bench bench-quick clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP_RUN) $@
+
+run: $(STAMP_RUN)
+	$(BIN)/lipsteeth run baseline-2016
+
+test: $(STAMP_DEV)
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-all: $(STAMP_DEV)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check src tests reference benchmarks
+	$(BIN)/ruff format --check src tests reference benchmarks
+	$(BIN)/mypy src/lipsteeth/core src/lipsteeth/scenario
+
+bench: $(STAMP_DEV)
+	$(BIN)/python benchmarks/run.py
+
+bench-quick: $(STAMP_DEV)
+	$(BIN)/python benchmarks/run.py --quick
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

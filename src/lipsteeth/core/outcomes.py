@@ -1,0 +1,144 @@
+"""Named outcomes (EMA Workbench vocabulary): daily values aggregated by month.
+
+Each outcome has a kind that says how days aggregate into a month and months
+into a year: ``flow`` sums, ``stock`` takes the last day, ``mean`` averages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class OutcomeSpec:
+    name: str
+    kind: str  # flow | stock | mean
+    unit: str
+    doc: str
+
+
+_SPECS: tuple[OutcomeSpec, ...] = (
+    # money (M1, M3)
+    OutcomeSpec("revenue_to_state_usd", "flow", "USD", "remittances from all sites to Pyongyang"),
+    OutcomeSpec("remittance_restaurants_usd", "flow", "USD", "remittances from restaurants"),
+    OutcomeSpec("remittance_labour_usd", "flow", "USD", "remittances from labour sites"),
+    OutcomeSpec("restaurant_sales_usd", "flow", "USD", "restaurant gross sales"),
+    OutcomeSpec("restaurant_costs_usd", "flow", "USD", "restaurant food, supplies and rent"),
+    OutcomeSpec("restaurant_wages_usd", "flow", "USD", "wages paid to restaurant staff"),
+    OutcomeSpec("restaurant_retained_usd", "flow", "USD", "change in restaurant cash reserves"),
+    OutcomeSpec("labour_fees_usd", "flow", "USD", "contract fees paid by employers"),
+    OutcomeSpec("labour_costs_usd", "flow", "USD", "labourers' living costs"),
+    OutcomeSpec("labour_wages_usd", "flow", "USD", "wages kept by labourers"),
+    OutcomeSpec("labour_retained_usd", "flow", "USD", "change in labour-site cash reserves"),
+    OutcomeSpec("restaurant_arrears_usd", "stock", "USD", "quota owed and not yet paid"),
+    OutcomeSpec("pay_level_restaurant", "mean", "share of normal pay", "restaurant pay level"),
+    OutcomeSpec("hours_restaurant", "mean", "x normal hours", "restaurant working hours"),
+    OutcomeSpec("salary_suspended_restaurants", "mean", "restaurants", "pay level under 5 %"),
+    OutcomeSpec("stress_restaurant", "stock", "stress units", "mean stress of restaurant staff"),
+    OutcomeSpec("stress_labour", "stock", "stress units", "mean stress of labourers"),
+    # people abroad (M1, M4, M8)
+    OutcomeSpec("workers_abroad", "stock", "persons", "North Koreans in state postings abroad"),
+    OutcomeSpec("workers_restaurant", "stock", "persons", "restaurant staff abroad"),
+    OutcomeSpec("workers_labour", "stock", "persons", "labourers abroad"),
+    OutcomeSpec("restaurants_open", "stock", "restaurants", "restaurants operating abroad"),
+    OutcomeSpec("hires", "flow", "persons", "recruits arriving at posts"),
+    OutcomeSpec("rotations_home", "flow", "persons", "postings ended normally"),
+    OutcomeSpec("recalls", "flow", "persons", "workers recalled (closures, sanctions)"),
+    OutcomeSpec("restaurant_openings", "flow", "restaurants", "restaurants opened"),
+    OutcomeSpec("restaurant_closures", "flow", "restaurants", "restaurants shut (all causes)"),
+    OutcomeSpec("closures_after_attempts", "flow", "sites", "sites shut after a flight attempt"),
+    OutcomeSpec("surveillance_level", "mean", "surveillance units", "network-wide added control"),
+    OutcomeSpec("screening_level", "mean", "loyalty units", "added loyalty demanded of recruits"),
+    # defections (M5, M6)
+    OutcomeSpec("attempts_restaurant", "flow", "persons", "restaurant staff and managers who tried to flee"),
+    OutcomeSpec("attempts_labour", "flow", "persons", "labourers and managers who tried to flee"),
+    OutcomeSpec("restaurant_defectors", "flow", "persons", "restaurant staff and managers who got out"),
+    OutcomeSpec("labour_defectors", "flow", "persons", "labourers and managers who got out"),
+    OutcomeSpec("defection_groups_restaurant", "flow", "groups", "restaurant flight attempts"),
+    OutcomeSpec("defection_groups_labour", "flow", "groups", "labour-site flight attempts"),
+    OutcomeSpec("manager_led_groups", "flow", "groups", "attempts led by a manager"),
+    OutcomeSpec("foiled_at_site", "flow", "persons", "plotters caught by minders before leaving"),
+    OutcomeSpec("stopped_at_exit", "flow", "persons", "documented workers stopped at a host's exit check"),
+    OutcomeSpec("caught_in_transit", "flow", "persons", "workers caught on the broker route"),
+    OutcomeSpec("escapes_legal_route", "flow", "persons", "workers out with documents"),
+    OutcomeSpec("escapes_clandestine_route", "flow", "persons", "workers out with brokers"),
+    OutcomeSpec("broker_fees_usd", "flow", "USD", "broker fees paid on the clandestine route"),
+    # arrivals, enforcement, wider flow (M6, M7, M10)
+    OutcomeSpec("arrivals_south_korea", "flow", "persons", "North Koreans arriving in South Korea"),
+    OutcomeSpec("arrivals_from_postings", "flow", "persons", "arrivals who had been posted abroad"),
+    OutcomeSpec("border_crossings", "flow", "persons", "North Koreans crossing into China"),
+    OutcomeSpec("hidden_in_china", "stock", "persons", "North Koreans hiding in China"),
+    OutcomeSpec("arrests_china", "flow", "persons", "North Koreans arrested in China"),
+    OutcomeSpec("repatriations_from_china", "flow", "persons", "forcibly returned from China"),
+    OutcomeSpec("repatriations_other_hosts", "flow", "persons", "forcibly returned by other hosts"),
+    OutcomeSpec("repatriated_severe_punishment", "flow", "persons", "returned to camps or prison"),
+    OutcomeSpec("broker_departures", "flow", "persons", "hidden people leaving with brokers"),
+    OutcomeSpec("returns_home", "flow", "persons", "hidden people going home or settling"),
+    # strategic (M9)
+    OutcomeSpec("missile_tests", "flow", "tests", "missile tests"),
+    OutcomeSpec("nuclear_tests", "flow", "tests", "nuclear tests"),
+    OutcomeSpec("provocations", "flow", "tests", "missile and nuclear tests"),
+    OutcomeSpec("un_resolutions", "flow", "resolutions", "UN sanctions resolutions"),
+    OutcomeSpec("envoys", "flow", "envoys", "envoys Pyongyang sends to Beijing"),
+    OutcomeSpec("relations_index", "mean", "index -1..1", "China-North Korea relations"),
+    OutcomeSpec("displeasure", "mean", "displeasure units", "Beijing's displeasure"),
+    OutcomeSpec("economy_index", "mean", "index, 1 = start", "North Korea's hard-currency economy"),
+    OutcomeSpec("exit_strictness", "mean", "probability", "effective Chinese exit strictness"),
+    OutcomeSpec("border_stringency", "mean", "share", "effective Chinese border stringency"),
+    OutcomeSpec("china_sanctions", "mean", "share", "effective Chinese sanctions"),
+    OutcomeSpec("food_aid", "mean", "share", "effective Chinese food aid"),
+    OutcomeSpec("travel_advisory", "mean", "share", "effective Seoul travel advisory"),
+    OutcomeSpec("un_workers_level", "mean", "share", "UN provisions on overseas workers"),
+    OutcomeSpec("trade_loss", "mean", "share", "share of trade with China lost to sanctions"),
+)
+
+OUTCOMES: dict[str, OutcomeSpec] = {s.name: s for s in _SPECS}
+OUTCOME_NAMES: tuple[str, ...] = tuple(OUTCOMES)
+OUTCOME_INDEX: dict[str, int] = {name: i for i, name in enumerate(OUTCOME_NAMES)}
+
+
+class MonthlyAccumulator:
+    """Aggregate daily (R,) values of every outcome into (R, V, M) monthly values."""
+
+    def __init__(self, n_replicates: int, month_index: np.ndarray) -> None:
+        self.month_index = month_index
+        n_months = int(month_index[-1]) + 1
+        self.days_in_month = np.bincount(month_index, minlength=n_months).astype(float)
+        self.values = np.zeros((n_replicates, len(OUTCOME_NAMES), n_months))
+        self.kind_mean = np.array([OUTCOMES[n].kind == "mean" for n in OUTCOME_NAMES])
+        self.kind_stock = np.array([OUTCOMES[n].kind == "stock" for n in OUTCOME_NAMES])
+
+    def add(self, day: int, daily: dict[str, np.ndarray]) -> None:
+        m = int(self.month_index[day])
+        missing = set(OUTCOME_NAMES) - set(daily)
+        if missing:
+            raise KeyError(f"outcomes not recorded: {sorted(missing)}")
+        row = np.stack([np.asarray(daily[n], dtype=float) for n in OUTCOME_NAMES], axis=1)
+        column = self.values[:, :, m]
+        column[:, self.kind_stock] = row[:, self.kind_stock]
+        column[:, ~self.kind_stock] += row[:, ~self.kind_stock]
+
+    def result(self) -> np.ndarray:
+        out = self.values.copy()
+        out[:, self.kind_mean, :] /= self.days_in_month[None, None, :]
+        return out
+
+
+def to_years(monthly: np.ndarray, month_years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Aggregate (R, V, M) monthly values to (R, V, Y) calendar years by outcome kind."""
+    years = np.unique(month_years)
+    out = np.zeros(monthly.shape[:2] + (years.shape[0],))
+    for j, y in enumerate(years):
+        sel = month_years == y
+        block = monthly[:, :, sel]
+        for i, name in enumerate(OUTCOME_NAMES):
+            kind = OUTCOMES[name].kind
+            if kind == "flow":
+                out[:, i, j] = block[:, i].sum(axis=1)
+            elif kind == "stock":
+                out[:, i, j] = block[:, i, -1]
+            else:
+                out[:, i, j] = block[:, i].mean(axis=1)
+    return years, out

@@ -86,7 +86,11 @@ def site_accounts(
     wages = full_wages * state.pay_level
     quota = np.where(
         open_,
-        np.where(is_rest, cond.levers.restaurant_quota_usd / 365.0, cond.levers.labour_quota_share * sales),
+        np.where(
+            is_rest,
+            cond.levers.restaurant_quota_usd / 365.0,
+            cond.levers.labour_quota_share * sales,
+        ),
         0.0,
     )
     due = quota + state.arrears

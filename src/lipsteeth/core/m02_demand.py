@@ -33,14 +33,16 @@ def step_demand(
 ) -> np.ndarray:
     """Relative demand per site (R, S); updates the dip and the noise in place."""
     dp = params.demand
-    state.demand_dip = 1.0 - (1.0 - state.demand_dip * np.exp(-1.0 / dp.provocation_recovery_days)) * (
-        1.0 - dp.provocation_loss * np.minimum(nuclear_today, 1)
-    )
+    state.demand_dip = 1.0 - (
+        1.0 - state.demand_dip * np.exp(-1.0 / dp.provocation_recovery_days)
+    ) * (1.0 - dp.provocation_loss * np.minimum(nuclear_today, 1))
     rho = np.exp(-1.0 / dp.noise_days)
     innovation_sd = dp.noise_sd * np.sqrt(1.0 - rho * rho)
     n_rest = layout.n_restaurants
     for r, g in enumerate(rngs):
-        state.demand_noise[r, :n_rest] = rho * state.demand_noise[r, :n_rest] + innovation_sd * g.standard_normal(n_rest)
+        state.demand_noise[r, :n_rest] = rho * state.demand_noise[
+            r, :n_rest
+        ] + innovation_sd * g.standard_normal(n_rest)
     share_public = max(0.0, 1.0 - dp.share_south_korean - dp.share_officials)
     segment = (
         (1.0 - dp.share_south_korean * dp.advisory_compliance * cond.advisory)

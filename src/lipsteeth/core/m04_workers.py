@@ -65,9 +65,7 @@ def worker_stress(
     return state.site_stress[r, layout.post_site[posts]] - decay * state.stress_at_hire[r, posts]
 
 
-def mean_stress(
-    state: State, layout: Layout, params: Params, start: int, stop: int
-) -> np.ndarray:
+def mean_stress(state: State, layout: Layout, params: Params, start: int, stop: int) -> np.ndarray:
     """Mean stress of workers in post among posts [start, stop), per replicate (R,)."""
     posts = np.arange(start, stop)
     out = np.zeros(state.n_replicates)

@@ -77,6 +77,14 @@ def flight_bound(params: Params, is_restaurant: bool) -> float:
     return float(min(base * np.exp(d.beta_stress * stress_max), 0.5))
 
 
+def _wanted(
+    layout: Layout, site_wanted: np.ndarray, site_open: np.ndarray, posts: np.ndarray
+) -> np.ndarray:
+    """Whether each of ``posts`` is wanted: below its open site's wanted headcount."""
+    sites = layout.post_site[posts]
+    return (layout.post_rank[posts] < site_wanted[sites]) & site_open[sites]
+
+
 def post_transitions(
     rngs: list[np.random.Generator],
     state: State,
@@ -104,18 +112,20 @@ def post_transitions(
     p_recall = 1.0 / 90.0
     # A labour ban (UN worker provisions at or above 0.6) stops new postings.
     labour_ban = cond.un_workers >= 0.6
-    out: dict[str, list[np.ndarray]] = {"initiators": [], "contract_end": [], "recall": [], "hire": []}
+    out: dict[str, list[np.ndarray]] = {
+        "initiators": [],
+        "contract_end": [],
+        "recall": [],
+        "hire": [],
+    }
     for r, g in enumerate(rngs):
         held = state.in_post[r]
-        site_wanted = wanted[r]
-        site_open = state.site_open[r]
-
-        def wanted_post(idx: np.ndarray) -> np.ndarray:
-            sites = layout.post_site[idx]
-            return (layout.post_rank[idx] < site_wanted[sites]) & site_open[sites]
 
         initiators = []
-        for offset, n, bound in ((0, n_rest_posts, bounds[0]), (n_rest_posts, n_posts - n_rest_posts, bounds[1])):
+        for offset, n, bound in (
+            (0, n_rest_posts, bounds[0]),
+            (n_rest_posts, n_posts - n_rest_posts, bounds[1]),
+        ):
             cand = bernoulli_indices(g, n, bound) + offset
             cand = cand[held[cand]]
             accept_u = g.random(cand.shape[0])
@@ -133,10 +143,10 @@ def post_transitions(
         ends = ends[held[ends]]
         ends = np.setdiff1d(ends, flight, assume_unique=True)
         recalls = bernoulli_indices(g, n_posts, p_recall)
-        recalls = recalls[held[recalls] & ~wanted_post(recalls)]
+        recalls = recalls[held[recalls] & ~_wanted(layout, wanted[r], state.site_open[r], recalls)]
         recalls = np.setdiff1d(recalls, np.concatenate([flight, ends]), assume_unique=True)
         hires = bernoulli_indices(g, n_posts, p_hire)
-        hires = hires[~held[hires] & wanted_post(hires)]
+        hires = hires[~held[hires] & _wanted(layout, wanted[r], state.site_open[r], hires)]
         if labour_ban[r]:
             hires = hires[layout.post_is_restaurant[hires]]
         out["initiators"].append(flight)

@@ -54,9 +54,10 @@ def choose_route(
         caught = bool(u[2] < stop)
         delay = 1 + int(g.exponential(max(rt.legal_delay_days, 1e-9)))
         return RouteOutcome(LEGAL, helpers, caught, delay)
-    catch = {CHINA: rt.clandestine_interception_per_transit * stringency, RUSSIA: rt.russia_interception}.get(
-        country, rt.other_interception
-    )
+    catch = {
+        CHINA: rt.clandestine_interception_per_transit * stringency,
+        RUSSIA: rt.russia_interception,
+    }.get(country, rt.other_interception)
     if helpers:
         catch *= 0.5
     caught = bool(u[2] < catch)

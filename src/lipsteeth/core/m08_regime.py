@@ -41,7 +41,11 @@ def relax_control(state: State, params: Params) -> None:
 
 
 def failure_closures(
-    rngs: list[np.random.Generator], state: State, layout: Layout, params: Params, arrears_idx: np.ndarray
+    rngs: list[np.random.Generator],
+    state: State,
+    layout: Layout,
+    params: Params,
+    arrears_idx: np.ndarray,
 ) -> np.ndarray:
     """Restaurants (R, S) shut today for chronic arrears."""
     p = params.restaurants.failure_closure_rate_per_year / 365.0 * arrears_idx**2
@@ -53,11 +57,17 @@ def failure_closures(
 
 
 def openings(
-    rngs: list[np.random.Generator], state: State, layout: Layout, params: Params, slowdown: np.ndarray
+    rngs: list[np.random.Generator],
+    state: State,
+    layout: Layout,
+    params: Params,
+    slowdown: np.ndarray,
 ) -> list[np.ndarray]:
     """Restaurant sites that open today, per replicate (indices)."""
     rate = params.restaurants.opening_rate_per_year / 365.0 * np.clip(1.0 - slowdown, 0.0, 1.0)
-    eligible = (~state.site_open) & (state.reopen_day <= state.day) & layout.site_is_restaurant[None, :]
+    eligible = (
+        (~state.site_open) & (state.reopen_day <= state.day) & layout.site_is_restaurant[None, :]
+    )
     out: list[np.ndarray] = []
     for r, g in enumerate(rngs):
         n = int(g.poisson(rate[r]))

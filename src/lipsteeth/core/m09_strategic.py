@@ -60,10 +60,12 @@ def beijing_policy(state: State, params: Params, levers: Levers) -> Conditions:
     sp = params.strategic
     R = state.n_replicates
     discretion = levers.beijing_discretion
-    D = state.displeasure
-    lax = D > sp.laxity_threshold
+    displeasure = state.displeasure
+    lax = displeasure > sp.laxity_threshold
     exit_eff = levers.china_exit_strictness * (1.0 - discretion * sp.laxity_depth * lax)
-    sanctions = np.clip(levers.china_sanctions + discretion * sp.sanctions_response * D, 0.0, 1.0)
+    sanctions = np.clip(
+        levers.china_sanctions + discretion * sp.sanctions_response * displeasure, 0.0, 1.0
+    )
     conciliating = state.conciliation_left > 0
     aid = levers.food_aid + discretion * sp.aid_response * conciliating
     # limits: no collapse, no exodus
@@ -94,8 +96,12 @@ def provocation_rates(state: State, params: Params, cond: Conditions) -> tuple[n
     """Daily missile and nuclear test rates per replicate (M9)."""
     sp = params.strategic
     squeeze = np.maximum(0.0, 1.0 - state.economy)
-    log_mult = -sp.beta_pressure * cond.pressure - sp.beta_aid * cond.aid + sp.beta_squeeze * squeeze
-    mult = np.exp(log_mult) * np.where(state.conciliation_left > 0, 1.0 - sp.conciliation_effect, 1.0)
+    log_mult = (
+        -sp.beta_pressure * cond.pressure - sp.beta_aid * cond.aid + sp.beta_squeeze * squeeze
+    )
+    mult = np.exp(log_mult) * np.where(
+        state.conciliation_left > 0, 1.0 - sp.conciliation_effect, 1.0
+    )
     return sp.missile_rate_per_year / 365.0 * mult, sp.nuclear_rate_per_year / 365.0 * mult
 
 
@@ -132,7 +138,13 @@ def step_strategic(
             state.conciliation_left[r] = sp.conciliation_days
             log.add(r, t, ev.ENVOY, value=float(cond.pressure[r]))
         if nuclear[r] > 0:
-            log.add(r, t, ev.NUCLEAR_TEST, size=int(nuclear[r]), outcome="forced" if forced_nuclear else "endogenous")
+            log.add(
+                r,
+                t,
+                ev.NUCLEAR_TEST,
+                size=int(nuclear[r]),
+                outcome="forced" if forced_nuclear else "endogenous",
+            )
             if endogenous and state.resolution_day[r] < 0 and u[2] < sp.un_resolution_prob:
                 delay = 1 + int(g.exponential(max(sp.un_delay_days, 1e-9)))
                 state.resolution_day[r] = t + delay
@@ -140,21 +152,33 @@ def step_strategic(
                 state.advisory[r] = 1.0
                 log.add(r, t, ev.ADVISORY, value=1.0)
         if missiles[r] > 0:
-            log.add(r, t, ev.MISSILE_TEST, size=int(missiles[r]), outcome="forced" if forced_missile else "endogenous")
+            log.add(
+                r,
+                t,
+                ev.MISSILE_TEST,
+                size=int(missiles[r]),
+                outcome="forced" if forced_missile else "endogenous",
+            )
         if state.resolution_day[r] == t:
             state.un_levels[r] = np.minimum(state.un_levels[r] + sp.un_step, 1.0)
             state.resolution_day[r] = -1
             resolutions[r] += 1
-            log.add(r, t, ev.UN_RESOLUTION, outcome="endogenous", value=float(state.un_levels[r].mean()))
+            log.add(
+                r, t, ev.UN_RESOLUTION, outcome="endogenous", value=float(state.un_levels[r].mean())
+            )
         if not np.all(np.isnan(forced_resolution)):
             floors = np.nan_to_num(forced_resolution, nan=0.0)
             state.un_levels[r] = np.maximum(state.un_levels[r], floors)
             resolutions[r] += 1
-            log.add(r, t, ev.UN_RESOLUTION, outcome="forced", value=float(state.un_levels[r].mean()))
+            log.add(
+                r, t, ev.UN_RESOLUTION, outcome="forced", value=float(state.un_levels[r].mean())
+            )
 
     decay = np.exp(-1.0 / sp.displeasure_days)
     state.displeasure = (
-        state.displeasure * decay + sp.displeasure_nuclear * nuclear + sp.displeasure_missile * missiles
+        state.displeasure * decay
+        + sp.displeasure_nuclear * nuclear
+        + sp.displeasure_missile * missiles
     )
     state.conciliation_left = np.maximum(state.conciliation_left - 1, 0)
     state.advisory = state.advisory * np.exp(-1.0 / sp.advisory_days)
@@ -188,7 +212,9 @@ def update_economy_and_guards(
         state.crossing_ema = crossings_today.astype(float) * 365.0
     else:
         state.remit_ema = state.remit_ema + alpha * (remittance_today - state.remit_ema)
-        state.crossing_ema = state.crossing_ema + alpha * (crossings_today * 365.0 - state.crossing_ema)
+        state.crossing_ema = state.crossing_ema + alpha * (
+            crossings_today * 365.0 - state.crossing_ema
+        )
     un = cond.un
     trade_loss = np.clip(
         un[:, 1] * sp.trade_loss_coal
@@ -199,7 +225,12 @@ def update_economy_and_guards(
         1.0,
     )
     overseas = state.remit_ema / state.remit_ref - 1.0
-    state.economy = 1.0 + sp.economy_weight_overseas * overseas - sp.economy_weight_trade * trade_loss + 0.05 * cond.aid
+    state.economy = (
+        1.0
+        + sp.economy_weight_overseas * overseas
+        - sp.economy_weight_trade * trade_loss
+        + 0.05 * cond.aid
+    )
 
     discretion = cond.levers.beijing_discretion > 0
     lax = state.displeasure > sp.laxity_threshold
@@ -215,7 +246,13 @@ def update_economy_and_guards(
     state.laxity_on = lax & discretion
     state.collapse_guard = collapse
     state.exodus_guard = exodus
-    relations = np.tanh(cond.aid + np.maximum(cond.signal, 0.0) - cond.china_sanctions - state.displeasure / max(sp.laxity_threshold, 1e-9) + 0.5)
+    relations = np.tanh(
+        cond.aid
+        + np.maximum(cond.signal, 0.0)
+        - cond.china_sanctions
+        - state.displeasure / max(sp.laxity_threshold, 1e-9)
+        + 0.5
+    )
     return {
         "economy_index": state.economy.copy(),
         "relations_index": relations,

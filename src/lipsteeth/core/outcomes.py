@@ -52,15 +52,21 @@ _SPECS: tuple[OutcomeSpec, ...] = (
     OutcomeSpec("surveillance_level", "mean", "surveillance units", "network-wide added control"),
     OutcomeSpec("screening_level", "mean", "loyalty units", "added loyalty demanded of recruits"),
     # defections (M5, M6)
-    OutcomeSpec("attempts_restaurant", "flow", "persons", "restaurant staff and managers who tried to flee"),
+    OutcomeSpec(
+        "attempts_restaurant", "flow", "persons", "restaurant staff and managers who tried to flee"
+    ),
     OutcomeSpec("attempts_labour", "flow", "persons", "labourers and managers who tried to flee"),
-    OutcomeSpec("restaurant_defectors", "flow", "persons", "restaurant staff and managers who got out"),
+    OutcomeSpec(
+        "restaurant_defectors", "flow", "persons", "restaurant staff and managers who got out"
+    ),
     OutcomeSpec("labour_defectors", "flow", "persons", "labourers and managers who got out"),
     OutcomeSpec("defection_groups_restaurant", "flow", "groups", "restaurant flight attempts"),
     OutcomeSpec("defection_groups_labour", "flow", "groups", "labour-site flight attempts"),
     OutcomeSpec("manager_led_groups", "flow", "groups", "attempts led by a manager"),
     OutcomeSpec("foiled_at_site", "flow", "persons", "plotters caught by minders before leaving"),
-    OutcomeSpec("stopped_at_exit", "flow", "persons", "documented workers stopped at a host's exit check"),
+    OutcomeSpec(
+        "stopped_at_exit", "flow", "persons", "documented workers stopped at a host's exit check"
+    ),
     OutcomeSpec("caught_in_transit", "flow", "persons", "workers caught on the broker route"),
     OutcomeSpec("escapes_legal_route", "flow", "persons", "workers out with documents"),
     OutcomeSpec("escapes_clandestine_route", "flow", "persons", "workers out with brokers"),
@@ -70,7 +76,9 @@ _SPECS: tuple[OutcomeSpec, ...] = (
     OutcomeSpec("arrivals_from_postings", "flow", "persons", "arrivals who had been posted abroad"),
     OutcomeSpec("border_crossings", "flow", "persons", "North Koreans crossing into China"),
     OutcomeSpec("hidden_in_china", "stock", "persons", "North Koreans hiding in China"),
-    OutcomeSpec("arrests_china", "flow", "persons", "North Koreans arrested in China"),
+    OutcomeSpec("arrests_china", "flow", "persons", "North Koreans arrested in China (all)"),
+    OutcomeSpec("arrests_hidden", "flow", "persons", "hidden North Koreans arrested in China"),
+    OutcomeSpec("brokered_intercepted", "flow", "persons", "brokered parties caught in China"),
     OutcomeSpec("repatriations_from_china", "flow", "persons", "forcibly returned from China"),
     OutcomeSpec("repatriations_other_hosts", "flow", "persons", "forcibly returned by other hosts"),
     OutcomeSpec("repatriated_severe_punishment", "flow", "persons", "returned to camps or prison"),

@@ -84,8 +84,11 @@ class Restaurants:
         "openings/year", 0, 1e4, "rate at which Pyongyang opens new restaurants", "M8"
     )
     failure_closure_rate_per_year: float = spec(
-        "closures/restaurant-year", 0, 50,
-        "hazard Pyongyang shuts a restaurant that is fully in arrears", "M8",
+        "closures/restaurant-year",
+        0,
+        50,
+        "hazard Pyongyang shuts a restaurant that is fully in arrears",
+        "M8",
     )
 
 
@@ -122,9 +125,7 @@ class Demand:
     sanctions_loss: float = share(
         "share of Chinese public demand lost at full Chinese sanctions", "M2"
     )
-    provocation_loss: float = share(
-        "immediate share of demand lost after a nuclear test", "M2"
-    )
+    provocation_loss: float = share("immediate share of demand lost after a nuclear test", "M2")
     provocation_recovery_days: float = spec(
         "days", 1, 3650, "e-folding time of the post-test demand dip", "M2"
     )
@@ -231,7 +232,9 @@ class Regime:
         "loyalty units", 0, 1, "rise in recruits' mean loyalty after an attempt", "M8"
     )
     control_relax_days: float = spec("days", 1, 36500, "e-folding time of tightened control", "M8")
-    reopen_delay_days: float = spec("days", 0, 36500, "minimum days before a shut site reopens", "M8")
+    reopen_delay_days: float = spec(
+        "days", 0, 36500, "minimum days before a shut site reopens", "M8"
+    )
 
 
 @dataclass(frozen=True)
@@ -294,7 +297,11 @@ class WiderFlow:
 
     hidden_initial: float = spec("persons", 0, 1e7, "North Koreans hiding in China at start", "M10")
     crossing_rate_per_year: float = spec(
-        "persons/year", 0, 1e7, "border crossings into China at open NK border, normal economy", "M10"
+        "persons/year",
+        0,
+        1e7,
+        "border crossings into China at open NK border, normal economy",
+        "M10",
     )
     beta_economy: float = spec("log-rate per unit", 0, 20, "hardship raises crossings", "M10")
     beta_aid: float = spec("log-rate per unit", 0, 20, "food aid lowers crossings", "M10")
@@ -341,7 +348,9 @@ class Levers:
         "chance Chinese immigration stops a documented NK labourer", "M7"
     )
     china_sanctions: float = share("Chinese sanctions implementation", "M9")
-    un_workers: float = share("UN provisions on overseas workers (0 none, 1 full repatriation)", "M9")
+    un_workers: float = share(
+        "UN provisions on overseas workers (0 none, 1 full repatriation)", "M9"
+    )
     un_coal: float = share("UN provisions on coal and minerals", "M9")
     un_oil: float = share("UN provisions on oil and fuel", "M9")
     un_seafood: float = share("UN provisions on seafood", "M9")

@@ -77,9 +77,10 @@ def simulate(
     layout: Layout | None = None,
 ) -> SimulationResult:
     """Simulate ``replicates`` (a count, or explicit replicate indices) over the calendar."""
-    rep_index = (
-        np.arange(int(replicates)) if np.isscalar(replicates) else np.asarray(replicates, dtype=int)
-    )
+    if isinstance(replicates, int | np.integer):
+        rep_index = np.arange(int(replicates))
+    else:
+        rep_index = np.asarray(replicates, dtype=int)
     if rep_index.size == 0:
         raise ValueError("no replicates to simulate")
     timeline = timeline or Timeline(n_days=calendar.n_days)
@@ -104,7 +105,9 @@ def simulate(
         )
         acc.add(day, step(rngs, state, layout, params, inputs, delays, log))
     events = log.to_arrays()
-    events["replicate"] = rep_index[events["replicate"]] if events["replicate"].size else events["replicate"]
+    events["replicate"] = (
+        rep_index[events["replicate"]] if events["replicate"].size else events["replicate"]
+    )
     ledger = Ledger(
         initial_in_post=state.initial_in_post,
         hired=state.hired,

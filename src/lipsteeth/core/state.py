@@ -6,10 +6,12 @@ worker frees the post and a new recruit may later fill it, so the worker
 arrays keep a fixed shape while the population turns over (M1, M4).
 
 Per worker: in_post (bool, 1 B), hire_day (i32) and stress_at_hire (f32)
-(stress has a closed form from these and the site's pressure average, M4),
+(stress has a closed form from these and the site's pressure average,
+M4),
 loyalty (f32) and log_base (f32: the log of the worker's own defection
 hazard at zero stress, fixed at hiring from loyalty and family deterrent,
-M4/M5): 17 bytes per post and replicate.  Static layout (site of each post) is shared by all replicates.
+M4/M5): 17 bytes per post and replicate.  Static layout (site of each
+post) is shared by all replicates.
 """
 
 from __future__ import annotations

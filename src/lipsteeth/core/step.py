@@ -125,8 +125,12 @@ def step(
         new_posts = moves.hire[r]
         if new_posts.size:
             loyalty, log_base = recruit_traits(
-                g, new_posts.size, layout.post_is_restaurant[new_posts], params,
-                float(state.screening[r]), levers,
+                g,
+                new_posts.size,
+                layout.post_is_restaurant[new_posts],
+                params,
+                float(state.screening[r]),
+                levers,
             )
             state.loyalty[r, new_posts] = loyalty
             state.log_base[r, new_posts] = log_base
@@ -140,12 +144,25 @@ def step(
     daily = {
         k: np.zeros(R)
         for k in (
-            "attempts_restaurant", "attempts_labour", "restaurant_defectors", "labour_defectors",
-            "defection_groups_restaurant", "defection_groups_labour", "manager_led_groups",
-            "foiled_at_site", "stopped_at_exit", "caught_in_transit", "escapes_legal_route",
-            "escapes_clandestine_route", "broker_fees_usd", "closures_after_attempts",
-            "restaurant_closures", "restaurant_openings", "worker_arrests_china",
-            "seized_reserve_restaurants", "seized_reserve_labour",
+            "attempts_restaurant",
+            "attempts_labour",
+            "restaurant_defectors",
+            "labour_defectors",
+            "defection_groups_restaurant",
+            "defection_groups_labour",
+            "manager_led_groups",
+            "foiled_at_site",
+            "stopped_at_exit",
+            "caught_in_transit",
+            "escapes_legal_route",
+            "escapes_clandestine_route",
+            "broker_fees_usd",
+            "closures_after_attempts",
+            "restaurant_closures",
+            "restaurant_openings",
+            "worker_arrests_china",
+            "seized_reserve_restaurants",
+            "seized_reserve_labour",
         )
     }
     closing = np.zeros((R, layout.n_sites), dtype=bool)
@@ -164,8 +181,16 @@ def step(
             if starters.size == 0 and not manager_start[r, site]:
                 continue
             plot = m5.form_plot(
-                g, r, site, starters, bool(manager_start[r, site]), state, layout, params,
-                float(manager_pressure[r, site]), float(surveillance[r, site]),
+                g,
+                r,
+                site,
+                starters,
+                bool(manager_start[r, site]),
+                state,
+                layout,
+                params,
+                float(manager_pressure[r, site]),
+                float(surveillance[r, site]),
             )
             size = plot.size
             n_workers = int(plot.members.shape[0])
@@ -180,8 +205,13 @@ def step(
                 outcome, escaped = "foiled", False
             else:
                 route = m6.choose_route(
-                    g, plot.manager_led, is_rest, country,
-                    float(cond.exit_strictness[r]), float(cond.stringency[r]), params,
+                    g,
+                    plot.manager_led,
+                    is_rest,
+                    country,
+                    float(cond.exit_strictness[r]),
+                    float(cond.stringency[r]),
+                    params,
                 )
                 escaped = not route.caught
                 if escaped:
@@ -204,21 +234,44 @@ def step(
                     daily["broker_fees_usd"][r] += size * params.routes.broker_cost_usd
             arrival = t + route.delay_days if escaped else -1
             log.add(
-                r, t, ev.DEFECTION_GROUP, site=site, sector=sector,
-                country=COUNTRY_NAMES[country], size=size, manager_led=plot.manager_led,
-                helpers=route.helpers, route=route.route, outcome=outcome, arrival_day=arrival,
+                r,
+                t,
+                ev.DEFECTION_GROUP,
+                site=site,
+                sector=sector,
+                country=COUNTRY_NAMES[country],
+                size=size,
+                manager_led=plot.manager_led,
+                helpers=route.helpers,
+                route=route.route,
+                outcome=outcome,
+                arrival_day=arrival,
             )
             if m8.after_attempt(g, r, site, escaped, state, params):
                 closing[r, site] = True
                 daily["closures_after_attempts"][r] += 1
-                log.add(r, t, ev.CLOSURE, site=site, sector=sector,
-                        country=COUNTRY_NAMES[country], outcome="after_attempt")
+                log.add(
+                    r,
+                    t,
+                    ev.CLOSURE,
+                    site=site,
+                    sector=sector,
+                    country=COUNTRY_NAMES[country],
+                    outcome="after_attempt",
+                )
 
     # M8 closures for chronic arrears, then shut sites, then openings
     failing = m8.failure_closures(rngs, state, layout, params, arrears_idx) & ~closing
     for r, site in zip(*np.nonzero(failing), strict=True):
-        log.add(int(r), t, ev.CLOSURE, site=int(site), sector="restaurant",
-                country=COUNTRY_NAMES[int(layout.site_country[site])], outcome="arrears")
+        log.add(
+            int(r),
+            t,
+            ev.CLOSURE,
+            site=int(site),
+            sector="restaurant",
+            country=COUNTRY_NAMES[int(layout.site_country[site])],
+            outcome="arrears",
+        )
     closing |= failing
     if closing.any():
         shut_posts = closing[:, layout.post_site] & state.in_post
@@ -234,7 +287,9 @@ def step(
         state.pay_level = np.where(closing, 1.0, state.pay_level)
         state.hours = np.where(closing, 1.0, state.hours)
         state.site_open = state.site_open & ~closing
-        state.reopen_day = np.where(closing, t + int(params.regime.reopen_delay_days), state.reopen_day)
+        state.reopen_day = np.where(
+            closing, t + int(params.regime.reopen_delay_days), state.reopen_day
+        )
         daily["restaurant_closures"] = (closing & is_rest_site[None, :]).sum(axis=1).astype(float)
     state.exits_recalled += recalls
     slowdown = np.maximum(cond.china_sanctions, cond.un_workers)
@@ -242,8 +297,14 @@ def step(
         for site in sites:
             state.site_open[r, site] = True
             state.reserve[r, site] = 0.0
-            log.add(r, t, ev.OPENING, site=int(site), sector="restaurant",
-                    country=COUNTRY_NAMES[int(layout.site_country[site])])
+            log.add(
+                r,
+                t,
+                ev.OPENING,
+                site=int(site),
+                sector="restaurant",
+                country=COUNTRY_NAMES[int(layout.site_country[site])],
+            )
         daily["restaurant_openings"][r] = len(sites)
     m8.relax_control(state, params)
 
@@ -271,7 +332,6 @@ def step(
     staff = m1.staff_per_site(state.in_post, layout)
     state.staff = staff
     open_rest = state.site_open & rest
-    n_open = np.maximum(open_rest.sum(axis=1), 1)
     staff_rest = staff[:, is_rest_site].sum(axis=1)
     staff_lab = staff[:, ~is_rest_site].sum(axis=1)
     weights = np.where(open_rest, staff, 0.0)
@@ -331,6 +391,8 @@ def step(
         "border_crossings": flow["crossings"],
         "hidden_in_china": state.hidden.astype(float),
         "arrests_china": flow["arrests"] + flow["intercepted"] + daily["worker_arrests_china"],
+        "arrests_hidden": flow["arrests"],
+        "brokered_intercepted": flow["intercepted"],
         "repatriations_from_china": repatriated_china,
         "repatriations_other_hosts": state.repatriations_other[:, t].astype(float),
         "repatriated_severe_punishment": severe,

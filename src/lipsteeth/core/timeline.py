@@ -27,7 +27,7 @@ class Calendar:
 
     @property
     def dates(self) -> np.ndarray:
-        return np.datetime64(self.start, "D") + np.arange(self.n_days)
+        return np.asarray(self.start, dtype="datetime64[D]") + np.arange(self.n_days)
 
     @property
     def month_index(self) -> np.ndarray:
@@ -38,11 +38,14 @@ class Calendar:
     @property
     def months(self) -> np.ndarray:
         """First day of every month covered, as datetime64[M]."""
-        first = np.datetime64(self.start, "M")
+        first = np.asarray(self.start, dtype="datetime64[M]")
         return first + np.arange(int(self.month_index[-1]) + 1)
 
     def day_of(self, date: str | np.datetime64) -> int:
-        return int((np.datetime64(date, "D") - np.datetime64(self.start, "D")).astype(np.int64))
+        delta = np.asarray(date, dtype="datetime64[D]") - np.asarray(
+            self.start, dtype="datetime64[D]"
+        )
+        return int(delta.astype(np.int64))
 
 
 @dataclass(frozen=True)

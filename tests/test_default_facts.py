@@ -1,0 +1,59 @@
+"""F1-F9 hold in the default scenario "baseline-2016" (the `run` facts table).
+
+A fixed-seed ensemble of 8 replicates of the full default scenario (about
+50,000 workers, 2012-2020, daily), plus its paired counterfactuals.  Each fact
+is consistent when the ensemble median falls in the target range; the
+targets and their sources are in experiment/facts.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lipsteeth.experiment.ensemble import run_scenario
+from lipsteeth.experiment.facts import check_facts
+
+
+@pytest.fixture(scope="module")
+def default_run(baseline):
+    result = run_scenario(baseline, replicates=8)
+    return result, check_facts(baseline, result, counterfactual_replicates=8)
+
+
+def test_every_fact_is_consistent(default_run):
+    _, facts = default_run
+    ids = {f.id for f in facts}
+    assert ids == {f"F{i}" for i in range(1, 10)}
+    bad = [
+        f"{f.id} {f.statistic}: median {f.median:.4g} not in {f.target}"
+        for f in facts
+        if not f.consistent
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_groups_dominate_and_some_are_manager_led(default_run):
+    """F4 from the event log directly: most restaurant defectors leave in groups."""
+    result, _ = default_run
+    ev = result.events
+    rest = (ev["kind"] == "defection_group") & (ev["sector"] == "restaurant")
+    escaped = rest & (ev["outcome"] == "escaped")
+    sizes = ev["size"][escaped]
+    assert sizes.sum() > 0
+    assert sizes[sizes >= 2].sum() / sizes.sum() > 0.5
+    assert ev["manager_led"][rest].any()
+    assert (ev["size"][rest & ev["manager_led"]] >= 2).all(), (
+        "a manager leads a group, not himself alone"
+    )
+
+
+def test_the_2016_wave_stands_out(default_run):
+    """F3: restaurant defections in 2016 far above 2012-2015 in most replicates."""
+    result, _ = default_run
+    years = result.months.astype("datetime64[Y]").astype(int) + 1970
+    defectors = result.outcome("restaurant_defectors")
+    wave = defectors[:, years == 2016].sum(axis=1)
+    quiet = defectors[:, (years >= 2012) & (years <= 2015)].sum(axis=1) / 4
+    assert np.median(wave) >= 5
+    assert (wave > quiet).mean() >= 0.75

@@ -18,7 +18,9 @@ gives aid.  With ``beijing_discretion`` = 0 Beijing's levers stay as set.
 
 UN resolutions follow nuclear tests with a probability and a delay, each
 raising every provision level by ``un_step``.  Seoul may issue a travel
-advisory after a test (M2).  Before ``Timeline.endogenous_from`` nuclear tests,
+advisory after a test (M2); an advisory, issued by M9 or set as a lever, keeps
+South Korean customers away while in force and its effect fades with time
+constant ``advisory_days`` once lifted.  Before ``Timeline.endogenous_from`` nuclear tests,
 resolutions and advisories come only from the timeline.
 
 All numbers are scenario parameters; their sources are in the scenario file.
@@ -181,7 +183,10 @@ def step_strategic(
         + sp.displeasure_missile * missiles
     )
     state.conciliation_left = np.maximum(state.conciliation_left - 1, 0)
-    state.advisory = state.advisory * np.exp(-1.0 / sp.advisory_days)
+    # an advisory in force (lever) holds the boycott up; once lifted it fades (M2)
+    state.advisory = np.maximum(
+        state.advisory * np.exp(-1.0 / sp.advisory_days), cond.levers.seoul_travel_advisory
+    )
     return {
         "missile_tests": missiles.astype(float),
         "nuclear_tests": nuclear.astype(float),

@@ -142,9 +142,14 @@ def post_transitions(
         ends = bernoulli_indices(g, n_posts, p_end)
         ends = ends[held[ends]]
         ends = np.setdiff1d(ends, flight, assume_unique=True)
-        recalls = bernoulli_indices(g, n_posts, p_recall)
-        recalls = recalls[held[recalls] & ~_wanted(layout, wanted[r], state.site_open[r], recalls)]
-        recalls = np.setdiff1d(recalls, np.concatenate([flight, ends]), assume_unique=True)
+        if (state.staff[r] > wanted[r]).any():  # only sites over their wanted headcount recall
+            recalls = bernoulli_indices(g, n_posts, p_recall)
+            over = held[recalls] & ~_wanted(layout, wanted[r], state.site_open[r], recalls)
+            recalls = np.setdiff1d(
+                recalls[over], np.concatenate([flight, ends]), assume_unique=True
+            )
+        else:
+            recalls = np.zeros(0, dtype=np.int64)
         hires = bernoulli_indices(g, n_posts, p_hire)
         hires = hires[~held[hires] & _wanted(layout, wanted[r], state.site_open[r], hires)]
         if labour_ban[r]:

@@ -54,6 +54,13 @@ class DelayTables:
         )
 
 
+def _leave(state: State, layout: Layout, r: int, posts: np.ndarray) -> None:
+    """Workers at ``posts`` of replicate ``r`` leave their posts (keeps staff counts in step)."""
+    if posts.size:
+        state.in_post[r, posts] = False
+        np.subtract.at(state.staff[r], layout.post_site[posts], 1)
+
+
 def _labour_scale(state: State, params: Params, cond: m9.Conditions) -> np.ndarray:
     """Contracted labour force relative to the start (M1 with UN worker provisions, M9).
 
@@ -120,8 +127,8 @@ def step(
     recalls = np.array([idx.size for idx in moves.recall], dtype=np.int64)
     hires = np.array([idx.size for idx in moves.hire], dtype=np.int64)
     for r, g in enumerate(rngs):
-        state.in_post[r, moves.contract_end[r]] = False
-        state.in_post[r, moves.recall[r]] = False
+        _leave(state, layout, r, moves.contract_end[r])
+        _leave(state, layout, r, moves.recall[r])
         new_posts = moves.hire[r]
         if new_posts.size:
             loyalty, log_base = recruit_traits(
@@ -137,6 +144,7 @@ def step(
             state.hire_day[r, new_posts] = t
             state.stress_at_hire[r, new_posts] = state.site_stress[r, layout.post_site[new_posts]]
             state.in_post[r, new_posts] = True
+            np.add.at(state.staff[r], layout.post_site[new_posts], 1)
     state.exits_other += rotations
     state.hired += hires
 
@@ -194,7 +202,7 @@ def step(
             )
             size = plot.size
             n_workers = int(plot.members.shape[0])
-            state.in_post[r, plot.members] = False
+            _leave(state, layout, r, plot.members)
             daily[f"attempts_{sector}"][r] += size
             daily[f"defection_groups_{sector}"][r] += 1
             daily["manager_led_groups"][r] += int(plot.manager_led)
@@ -277,6 +285,7 @@ def step(
         shut_posts = closing[:, layout.post_site] & state.in_post
         recalled_at_closure = shut_posts.sum(axis=1)
         state.in_post = state.in_post & ~shut_posts
+        state.staff = np.where(closing, 0, state.staff)
         recalls += recalled_at_closure
         seized = np.where(closing, state.reserve, 0.0)
         daily["seized_reserve_restaurants"] = seized[:, is_rest_site].sum(axis=1)
@@ -318,10 +327,11 @@ def step(
     arrivals = arrivals_postings + state.arrivals_wider[:, t]
 
     # accounting and the strategic feedback
-    rest, lab = is_rest_site[None, :], ~is_rest_site[None, :]
+    # restaurants are sites [0, n_restaurants), labour sites the rest (state.build_layout)
+    rest, lab = slice(0, layout.n_restaurants), slice(layout.n_restaurants, None)
 
-    def by_sector(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return np.where(mask, x, 0.0).sum(axis=1)
+    def by_sector(x: np.ndarray, sector: slice) -> np.ndarray:
+        return x[:, sector].sum(axis=1)
 
     remit_rest = by_sector(accounts.remittance, rest) + daily["seized_reserve_restaurants"]
     remit_lab = by_sector(accounts.remittance, lab) + daily["seized_reserve_labour"]
@@ -329,11 +339,11 @@ def step(
     strategic_after = m9.update_economy_and_guards(
         state, params, cond, revenue_to_state, flow["crossings"], log
     )
-    staff = m1.staff_per_site(state.in_post, layout)
-    state.staff = staff
-    open_rest = state.site_open & rest
-    staff_rest = staff[:, is_rest_site].sum(axis=1)
-    staff_lab = staff[:, ~is_rest_site].sum(axis=1)
+    staff = state.staff
+    open_rest = np.zeros_like(state.site_open)
+    open_rest[:, rest] = state.site_open[:, rest]
+    staff_rest = staff[:, rest].sum(axis=1)
+    staff_lab = staff[:, lab].sum(axis=1)
     weights = np.where(open_rest, staff, 0.0)
     wsum = np.maximum(weights.sum(axis=1), 1e-9)
     n_rest_posts = int(layout.post_is_restaurant.sum())

@@ -39,6 +39,7 @@ class FactCheck:
     consistent: bool
     unit: str
     source: str
+    covered: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able row; infinite bounds become None."""
@@ -50,6 +51,11 @@ class FactCheck:
 
 
 Runner = Callable[["Scenario", int], SimulationResult]
+
+
+class PeriodNotCoveredError(ValueError):
+    """The run does not cover the period a fact is about."""
+
 
 #: replicates of each counterfactual ensemble (paired with the first replicates
 #: of the main run through common random numbers)
@@ -74,20 +80,22 @@ def _year_values(result: SimulationResult, name: str) -> tuple[np.ndarray, np.nd
 def _in_year(result: SimulationResult, name: str, year: int) -> np.ndarray:
     years, values = _year_values(result, name)
     if year not in years:
-        raise ValueError(f"the run does not cover {year}; facts need 2012-2020")
+        raise PeriodNotCoveredError(f"the run does not cover {year}")
     return values[:, int(np.flatnonzero(years == year)[0])]
 
 
 def _years_mean(result: SimulationResult, name: str, first: int, last: int) -> np.ndarray:
     years, values = _year_values(result, name)
     sel = (years >= first) & (years <= last)
+    if not sel.any():
+        raise PeriodNotCoveredError(f"the run does not cover {first}-{last}")
     return values[:, sel].mean(axis=1)
 
 
 def _month(result: SimulationResult, name: str, month: str) -> np.ndarray:
     index = np.flatnonzero(result.months == np.datetime64(month, "M"))
     if index.size == 0:
-        raise ValueError(f"the run does not cover {month}")
+        raise PeriodNotCoveredError(f"the run does not cover {month}")
     return result.outcome(name)[:, int(index[0])]
 
 
@@ -98,11 +106,17 @@ def _check(
     target: str,
     low: float,
     high: float,
-    values: np.ndarray,
+    values: Callable[[], np.ndarray],
     unit: str,
     source: str,
 ) -> FactCheck:
-    median, p5, p95 = _band(values)
+    """One fact row; a run that does not cover the fact's period gives NaN, not consistent."""
+    try:
+        median, p5, p95 = _band(values())
+        covered = True
+    except PeriodNotCoveredError:
+        median = p5 = p95 = float("nan")
+        covered = False
     return FactCheck(
         id=fid,
         statement=statement,
@@ -113,9 +127,10 @@ def _check(
         median=median,
         p5=p5,
         p95=p95,
-        consistent=bool(low <= median <= high),
+        consistent=bool(covered and low <= median <= high),
         unit=unit,
         source=source,
+        covered=covered,
     )
 
 
@@ -212,7 +227,8 @@ def check_facts(
 ) -> list[FactCheck]:
     """Check F1-F9 on ``result`` (an ensemble of ``scenario``), running counterfactuals.
 
-    The run must cover 2012-2020.  Counterfactual ensembles (F6, F9) use the
+    Facts about years the run does not cover come back with NaN statistics
+    and ``covered=False`` (never consistent).  Counterfactual ensembles (F6, F9) use the
     scenario's seed, so their replicate i is paired with replicate i of the
     others (common random numbers); ``runner`` lets callers run them on an
     executor.
@@ -228,7 +244,7 @@ def check_facts(
             "40,000-65,000",
             40_000,
             65_000,
-            _month(result, "workers_abroad", "2016-06"),
+            lambda: _month(result, "workers_abroad", "2016-06"),
             "persons",
             "02_overseas_workers_estimates.csv: 50,000 (2015-16), 58,000 (NIS), up to 100,000",
         ),
@@ -239,7 +255,7 @@ def check_facts(
             "110-150",
             110,
             150,
-            _month(result, "restaurants_open", "2016-04"),
+            lambda: _month(result, "restaurants_open", "2016-04"),
             "restaurants",
             "03_restaurants_abroad.csv: 130 (end-2015, April 2016)",
         ),
@@ -250,7 +266,7 @@ def check_facts(
             "USD 8-40 million",
             8e6,
             40e6,
-            _in_year(result, "remittance_restaurants_usd", 2015),
+            lambda: _in_year(result, "remittance_restaurants_usd", 2015),
             "USD/year",
             "03_restaurants_abroad.csv: USD 10 million (government) to 40 million (Chosun)",
         ),
@@ -261,7 +277,7 @@ def check_facts(
             "5-50 persons",
             5,
             50,
-            _in_year(result, "restaurant_defectors", 2016),
+            lambda: _in_year(result, "restaurant_defectors", 2016),
             "persons",
             "04_restaurant_worker_group_defections.csv: 13 (April) + 3 (May) in 2016",
         ),
@@ -272,8 +288,10 @@ def check_facts(
             ">= 3",
             3,
             np.inf,
-            _in_year(result, "restaurant_defectors", 2016)
-            / (_years_mean(result, "restaurant_defectors", 2012, 2015) + 1.0),
+            lambda: (
+                _in_year(result, "restaurant_defectors", 2016)
+                / (_years_mean(result, "restaurant_defectors", 2012, 2015) + 1.0)
+            ),
             "ratio",
             "04_restaurant_worker_group_defections.csv: before 2016 one or two at a time",
         ),
@@ -284,7 +302,7 @@ def check_facts(
             ">= 0.5",
             0.5,
             1.0,
-            _nanfill(_group_share(result)),
+            lambda: _nanfill(_group_share(result)),
             "share",
             "04_restaurant_worker_group_defections.csv",
         ),
@@ -295,7 +313,7 @@ def check_facts(
             "0.01-0.9",
             0.01,
             0.9,
-            _nanfill(_manager_share(result)),
+            lambda: _nanfill(_manager_share(result)),
             "share",
             "04_restaurant_worker_group_defections.csv: Ningbo 2016, manager and 12 staff",
         ),
@@ -306,7 +324,7 @@ def check_facts(
             "1,000-10,000",
             1_000,
             10_000,
-            _years_mean(result, "repatriations_from_china", 2012, 2016),
+            lambda: _years_mean(result, "repatriations_from_china", 2012, 2016),
             "persons/year",
             "05_china_detentions_repatriations.csv: 4,800-8,900 a year (1998-2006), ~5,000",
         ),
@@ -327,7 +345,7 @@ def check_facts(
             "> 0",
             1e-9,
             np.inf,
-            legal_lax - legal_strict,
+            lambda: legal_lax - legal_strict,
             "persons",
             "seed article: the 2016 groups left China legally with valid documents",
         )
@@ -342,8 +360,10 @@ def check_facts(
             "< 0.95",
             0.0,
             0.95,
-            _in_year(result, "restaurant_sales_usd", 2016)
-            / np.maximum(_in_year(result, "restaurant_sales_usd", 2015), 1.0),
+            lambda: (
+                _in_year(result, "restaurant_sales_usd", 2016)
+                / np.maximum(_in_year(result, "restaurant_sales_usd", 2015), 1.0)
+            ),
             "ratio",
             "seed article: restaurants lost customers after the 2016 tests",
         ),
@@ -354,8 +374,10 @@ def check_facts(
             "< 0.95",
             0.0,
             0.95,
-            _in_year(result, "pay_level_restaurant", 2016)
-            / np.maximum(_in_year(result, "pay_level_restaurant", 2015), 1e-9),
+            lambda: (
+                _in_year(result, "pay_level_restaurant", 2016)
+                / np.maximum(_in_year(result, "pay_level_restaurant", 2015), 1e-9)
+            ),
             "ratio",
             "seed article: longer hours for less pay; salaries suspended in Dandong",
         ),
@@ -366,7 +388,10 @@ def check_facts(
             "> 0",
             1e-9,
             np.inf,
-            _in_year(result, "hours_restaurant", 2016) - _in_year(result, "hours_restaurant", 2015),
+            lambda: (
+                _in_year(result, "hours_restaurant", 2016)
+                - _in_year(result, "hours_restaurant", 2015)
+            ),
             "x normal hours",
             "seed article: most managers force longer hours",
         ),
@@ -377,7 +402,7 @@ def check_facts(
             "0.05-1",
             0.05,
             1.0,
-            _nanfill(_closures_per_attempt(result)),
+            lambda: _nanfill(_closures_per_attempt(result)),
             "closures/attempt",
             "seed article: restaurants shut after attempts in 2000 and 2007",
         ),
@@ -388,7 +413,7 @@ def check_facts(
             "> 0",
             1e-9,
             np.inf,
-            _nanfill(_control_after_attempts(result)),
+            lambda: _nanfill(_control_after_attempts(result)),
             "surveillance units",
             "seed article: the regime tightens control after flights",
         ),
@@ -410,7 +435,7 @@ def check_facts(
             "< 0",
             -np.inf,
             -1e-9,
-            provocations(sanctions) - provocations(base_cf),
+            lambda: provocations(sanctions) - provocations(base_cf),
             "tests/year",
             "seed article: under pressure Pyongyang sends envoys and pauses tests",
         ),
@@ -421,7 +446,7 @@ def check_facts(
             "< 0",
             -np.inf,
             -1e-9,
-            provocations(aid) - provocations(base_cf),
+            lambda: provocations(aid) - provocations(base_cf),
             "tests/year",
             "seed article: food aid allegedly in exchange for halting tests",
         ),
@@ -432,7 +457,7 @@ def check_facts(
             f">= {sp.collapse_threshold - 0.05:.2f}",
             sp.collapse_threshold - 0.05,
             np.inf,
-            result.outcome("economy_index").min(axis=1),
+            lambda: result.outcome("economy_index").min(axis=1),
             "index",
             "seed article: Beijing will not starve the regime into desperation",
         ),
@@ -443,7 +468,7 @@ def check_facts(
             f"<= {sp.exodus_threshold_per_year:,.0f}/year",
             0.0,
             sp.exodus_threshold_per_year,
-            (result.outcome("border_crossings") * 12.0).max(axis=1),
+            lambda: (result.outcome("border_crossings") * 12.0).max(axis=1),
             "persons/year",
             "seed article: Beijing wants no mass exodus of refugees",
         ),

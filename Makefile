@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test test-all lint typecheck bench bench-quick clean
+.PHONY: run test test-all lint typecheck bench bench-quick browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,10 +22,14 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 run: $(STAMP_RUN)
 	$(BIN)/lipsteeth run baseline-2016
 
-test: $(STAMP_DEV)
+# Debian chromium for the dashboard's browser tests (Playwright drives /usr/bin/chromium).
+browser:
+	sh scripts/install_chromium.sh
+
+test: $(STAMP_DEV) browser
 	$(BIN)/python -m pytest -m "not slow" -q
 
-test-all: $(STAMP_DEV)
+test-all: $(STAMP_DEV) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP_DEV)

@@ -13,6 +13,7 @@ exit code 2, no traceback and nothing written.  Other command modules raise
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import sys
 import time
@@ -29,6 +30,7 @@ from ..experiment.ensemble import combine, run_scenario
 from ..experiment.facts import Runner, check_facts
 from ..experiment.summary import KEY_OUTCOMES, YearlyBand, yearly_bands
 from ..scenario import Scenario, ScenarioError, list_scenarios, load_scenario, scenario_schema
+from ..scenario.events_csv import load_event_csv, with_events
 from . import console as views
 from . import store
 
@@ -226,6 +228,10 @@ def run(
             help="Replicates simulated per progress step (default: about a fifth, at most 16).",
         ),
     ] = None,
+    events: Annotated[
+        Path | None,
+        typer.Option("--events", help="Replace the scenario's events by this CSV event timeline."),
+    ] = None,
 ) -> None:
     """Simulate a scenario, check the facts and ledger, write a results folder."""
     started = time.perf_counter()
@@ -235,6 +241,8 @@ def run(
     check_range("--chunk-size", chunk_size, 1, MAX_REPLICATES)
 
     loaded = load(scenario)
+    if events is not None:
+        loaded = with_events(loaded, load_event_csv(events))
     if years is not None:
         loaded = loaded.with_overrides(years=years)
     root_seed = loaded.seed if seed is None else seed
@@ -396,3 +404,14 @@ except ModuleNotFoundError as _missing:
         raise
 else:
     cli_experiments.register(app)
+
+
+# Report, compare and serve (reports and the web service), and validate.
+for _module in ("cli_report", "cli_validate"):
+    try:
+        _commands = importlib.import_module(f"lipsteeth.adapters.{_module}")
+    except ModuleNotFoundError as _missing:
+        if _missing.name != f"lipsteeth.adapters.{_module}":
+            raise
+    else:
+        _commands.register(app)

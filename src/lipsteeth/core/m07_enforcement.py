@@ -8,7 +8,9 @@ immigration stops a North Korean worker leaving with valid documents
 Everyone arrested in China is repatriated after ``detention_days`` on average
 (China "tracks down, arrests, and repatriates thousands of North Koreans every
 year", F5); a share ``share_severe_punishment`` of them goes to political
-prison or labour camps (their fate is counted, not modelled further).
+prison or labour camps (their fate is counted, not modelled further).  While
+the border is shut to people (border closure >= 0.5, as in 2020-2023,
+09_covid_border_timeline.csv) detainees are held and handed over on reopening.
 """
 
 from __future__ import annotations

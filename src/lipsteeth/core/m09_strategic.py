@@ -1,11 +1,13 @@
 """M9 strategic layer: Pyongyang's provocations and Beijing's carrots and sticks.
 
 Pyongyang.  Missile and nuclear tests arrive as Poisson processes whose
-log-rate falls with Chinese pressure (sanctions and snubs: "sends envoys,
-pauses tests", seed article), falls with aid ("food aid allegedly in exchange
-for halting nuclear testing"), and rises with economic squeeze (defiance when
-revenue dries up).  Under pressure Pyongyang may send an envoy, which opens a
-conciliation episode: fewer tests, a high-level meeting and aid from Beijing.
+log-rate rises with the weapons programme's drive (a lever: a programme
+pushed to completion tests more, 2014-2017), falls with Chinese pressure
+(sanctions and snubs: "sends envoys, pauses tests", seed article), falls
+with aid ("food aid allegedly in exchange for halting nuclear testing"), and
+rises with economic squeeze (defiance when revenue dries up).  Under pressure
+Pyongyang may send an envoy, which opens a conciliation episode: fewer
+tests, a high-level meeting and aid from Beijing.
 
 Beijing.  Displeasure accumulates with each test and decays.  Above a
 threshold Beijing signals by relaxing exit checks on documented North Korean
@@ -54,7 +56,8 @@ class Conditions:
 
     @property
     def un_workers(self) -> np.ndarray:
-        return self.un[:, 0]
+        """UN worker provisions as host states enforce them (provision x compliance)."""
+        return self.un[:, 0] * self.levers.un_compliance
 
 
 def beijing_policy(state: State, params: Params, levers: Levers) -> Conditions:
@@ -99,7 +102,10 @@ def provocation_rates(state: State, params: Params, cond: Conditions) -> tuple[n
     sp = params.strategic
     squeeze = np.maximum(0.0, 1.0 - state.economy)
     log_mult = (
-        -sp.beta_pressure * cond.pressure - sp.beta_aid * cond.aid + sp.beta_squeeze * squeeze
+        -sp.beta_pressure * cond.pressure
+        - sp.beta_aid * cond.aid
+        + sp.beta_squeeze * squeeze
+        + sp.beta_drive * cond.levers.weapons_drive
     )
     mult = np.exp(log_mult) * np.where(
         state.conciliation_left > 0, 1.0 - sp.conciliation_effect, 1.0

@@ -6,7 +6,8 @@ An aggregate stock-and-flow model per replicate (people counted, not tracked):
                - beta_aid * aid) * (1 - nk_border_effect * NK border control)
                * (1 - border closure)
   arrests    ~ Binomial(hidden, M7 arrest probability at today's stringency)
-  departures ~ Binomial(rest, broker rate)        (brokers to South Korea)
+  departures ~ Binomial(rest, broker rate x broker access
+               x (1 - broker_border_effect * NK border control) x (1 - closure))
   returns    ~ Binomial(rest, return rate)        (home, or settled legally)
   hidden     += crossings - arrests - departures - returns
 
@@ -51,7 +52,12 @@ def step_wider_flow(
         * (1.0 - closure)
     )
     p_arrest = m7.arrest_probability(cond.stringency, params)
-    p_depart = (1.0 - np.exp(-wf.broker_rate_per_year / 365.0)) * (1.0 - closure)
+    broker_rate = (
+        wf.broker_rate_per_year
+        * levers.broker_access
+        * (1.0 - wf.broker_border_effect * levers.nk_border_control)
+    )
+    p_depart = (1.0 - np.exp(-broker_rate / 365.0)) * (1.0 - closure)
     p_return = 1.0 - np.exp(-wf.return_rate_per_year / 365.0)
     p_caught = np.clip(wf.transit_interception * cond.stringency, 0.0, 1.0)
     out = {k: np.zeros(R) for k in ("crossings", "arrests", "departures", "returns", "intercepted")}

@@ -252,6 +252,9 @@ class Strategic:
     beta_squeeze: float = spec(
         "log-rate per unit", 0, 20, "economic squeeze drives defiant tests", "M9"
     )
+    beta_drive: float = spec(
+        "log-rate per unit", 0, 20, "weapons-programme drive raises the test rate", "M9"
+    )
     displeasure_nuclear: float = spec(
         "displeasure units", 0, 100, "Beijing's displeasure added by a nuclear test", "M9"
     )
@@ -308,6 +311,9 @@ class WiderFlow:
     nk_border_effect: float = share("share of crossings stopped at full NK border control", "M10")
     broker_rate_per_year: float = spec(
         "1/person-year", 0, 20, "rate hidden people leave with brokers for South Korea", "M10"
+    )
+    broker_border_effect: float = share(
+        "share of brokered departures stopped at full NK border control", "M10"
     )
     return_rate_per_year: float = spec(
         "1/person-year", 0, 20, "rate hidden people go home or settle legally", "M10"
@@ -367,6 +373,9 @@ class Levers:
     labour_quota_share: float = share("share of contract fees owed to Pyongyang", "M1")
     screening_strictness: float = share("extra loyalty demanded of recruits", "M8")
     nk_border_control: float = share("Pyongyang's control of its own border", "M10")
+    broker_access: float = share("reach of broker networks out of China (1 = full)", "M10")
+    un_compliance: float = share("share of UN worker provisions host states enforce", "M9")
+    weapons_drive: float = share("Pyongyang's weapons-programme drive (0 none, 1 full)", "M9")
     border_closure: float = share("pandemic-style closure of all crossings and rotations", "M10")
     beijing_discretion: float = share("1: Beijing adjusts its levers itself (M9); 0: fixed", "M9")
 

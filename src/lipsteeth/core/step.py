@@ -319,6 +319,11 @@ def step(
 
     # M10 wider flow and M7 repatriations
     flow = m10.step_wider_flow(rngs, state, params, cond, delays.transit, delays.detention)
+    if levers.border_closure >= 0.5:
+        # M7: with the border shut to people, detainees wait; they are handed over on reopening
+        for pipeline in (state.repatriations_china, state.repatriations_other):
+            pipeline[:, t + 1] += pipeline[:, t]
+            pipeline[:, t] = 0
     repatriated_china = state.repatriations_china[:, t].astype(float)
     severe = np.array(
         [m7.severe_share(g, int(repatriated_china[r]), params) for r, g in enumerate(rngs)], float

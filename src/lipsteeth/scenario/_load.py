@@ -14,6 +14,7 @@ from typing import Any
 from ._errors import ScenarioError
 from ._models import hint, validate_file
 from ._scenario import Scenario, build_scenario, require_complete, require_provenance
+from .events_csv import resolve_events_file
 
 MAX_BYTES = 5_000_000
 MAX_EXTENDS_DEPTH = 16
@@ -174,6 +175,11 @@ def _resolve(text: str, origin: _Origin, chain: tuple[str, ...]) -> dict[str, An
                 f"an embedded scenario's name must be its file name {source!r}",
             )
         require_provenance(document, source)
+    events_file = header.pop("events_file", None)
+    if events_file is not None:
+        base = _embedded_dir() if origin.embedded else origin.base_dir
+        own = resolve_events_file(events_file, base, source, embedded=origin.embedded)
+        document["events"] = [*own, *document.get("events", [])]
     extends = header.pop("extends", None)
     replace_events = header.pop("replace_events", False)
     if extends is None:

@@ -54,6 +54,7 @@ HEADER_KEYS: tuple[str, ...] = (
     "endogenous_from",
     "extends",
     "replace_events",
+    "events_file",
 )
 MAX_EVENTS = 10_000
 MAX_TEST_COUNT = 1_000
@@ -220,6 +221,12 @@ class ScenarioHeader(BaseModel):
     )
     replace_events: bool = absent(
         description="with extends: drop the parent's events instead of appending to them"
+    )
+    events_file: str = absent(
+        min_length=1,
+        max_length=MAX_TEXT,
+        description="CSV event timeline (lipsteeth.scenario.events_csv), relative to this file; "
+        "its events come before this file's [[events]]",
     )
 
 

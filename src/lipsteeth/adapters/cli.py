@@ -232,6 +232,9 @@ def run(
         Path | None,
         typer.Option("--events", help="Replace the scenario's events by this CSV event timeline."),
     ] = None,
+    report: Annotated[
+        bool, typer.Option("--report", help="Also write report.html and figures (PNG, SVG).")
+    ] = False,
 ) -> None:
     """Simulate a scenario, check the facts and ledger, write a results folder."""
     started = time.perf_counter()
@@ -308,6 +311,13 @@ def run(
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write results to {target}: {exc.strerror or exc}")
+    if report:
+        from .report import ReportError, write_report
+
+        try:
+            write_report(target)
+        except ReportError as exc:
+            fail(str(exc))
 
     if as_json:
         sys.stdout.write(store.dumps(summary) + "\n")

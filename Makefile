@@ -26,11 +26,14 @@ run: $(STAMP_RUN)
 browser:
 	sh scripts/install_chromium.sh
 
+# Two pytest workers (the machine has 2 cores); a test file runs whole on one worker.
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile -q
+
 test: $(STAMP_DEV) browser
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(PYTEST) -m "not slow"
 
 test-all: $(STAMP_DEV) browser
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests reference benchmarks

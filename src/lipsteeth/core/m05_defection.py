@@ -141,7 +141,8 @@ def post_transitions(
         flight = np.concatenate(initiators)
         ends = bernoulli_indices(g, n_posts, p_end)
         ends = ends[held[ends]]
-        ends = np.setdiff1d(ends, flight, assume_unique=True)
+        if flight.size:
+            ends = np.setdiff1d(ends, flight, assume_unique=True)
         if (state.staff[r] > wanted[r]).any():  # only sites over their wanted headcount recall
             recalls = bernoulli_indices(g, n_posts, p_recall)
             over = held[recalls] & ~_wanted(layout, wanted[r], state.site_open[r], recalls)

@@ -64,7 +64,62 @@ FIT_PARAMS: tuple[str, ...] = (
     "wider_flow.nk_border_effect",
     "wider_flow.hidden_initial",
     "enforcement.arrest_rate_per_year",
+    "wider_flow.broker_border_effect",
 )
+# the logistic ramp of the lever broker_access: access(t) = 1 / (1 + exp(-(t - mid) / width))
+# (t in decimal years), shipped as yearly steps (RAMP_FIRST.. on 1 January, each at the
+# ramp's mid-year value; the first value is the lever's 1998 value in history.toml)
+RAMP_PARAMS: tuple[str, ...] = ("ramp_midpoint_year", "ramp_width_years")
+RAMP_BOUNDS = {"ramp_midpoint_year": (1999.0, 2012.0), "ramp_width_years": (0.3, 6.0)}
+RAMP_FIRST = 1998
+RAMP_SOURCE = (
+    "fitted: data/history_fit.md (yearly step of the logistic ramp of broker access, "
+    "midpoint {mid:.2f}, width {width:.2f} years: broker networks and the Southeast Asian "
+    "route maturing)"
+)
+EVENTS = ROOT / "src" / "lipsteeth" / "scenarios" / "history_events.csv"
+
+
+def ramp_steps(mid: float, width: float) -> list[tuple[int, float]]:
+    """(year, value) steps of broker access: the ramp's value at mid-year, rounded to 0.001,
+    from RAMP_FIRST until it reaches 0.98 (that step and all later years are 1.0)."""
+    steps = []
+    for year in range(RAMP_FIRST, 2026):
+        value = 1.0 / (1.0 + math.exp(-(year + 0.5 - mid) / width))
+        if value >= 0.98:
+            steps.append((year, 1.0))
+            break
+        steps.append((year, round(value, 3)))
+    return steps
+
+
+def ramp_path(scenario: Scenario, mid: float, width: float) -> np.ndarray:
+    """Daily broker access of the steps (the same path the shipped lever events give)."""
+    years = scenario.calendar.dates.astype("datetime64[Y]").astype(int) + 1970
+    path = np.ones(years.size)
+    steps = ramp_steps(mid, width)
+    for year, value in steps:
+        path[years >= year] = value
+    path[years < steps[0][0]] = steps[0][1]
+    return path
+
+
+def write_ramp_events(mid: float, width: float) -> None:
+    """Replace the broker_access rows of history_events.csv by the fitted steps."""
+    lines = EVENTS.read_text().splitlines()
+    head = [line for line in lines if line.startswith("#") or line.startswith("date,")]
+    rows = [
+        line
+        for line in lines
+        if line.strip() and line not in head and ",lever,broker_access," not in line
+    ]
+    source = RAMP_SOURCE.format(mid=mid, width=width)
+    rows += [
+        f'{year}-01-01,lever,broker_access,{value:g},,,,,,,,,"{source}"'
+        for year, value in ramp_steps(mid, width)[1:]
+    ]
+    rows.sort(key=lambda line: line[:10])
+    EVENTS.write_text("\n".join(head + rows) + "\n")
 
 
 def observed(series: str) -> list[Any]:
@@ -123,6 +178,7 @@ class Driver:
 
         self.closure = path("border_closure")
         self.nk_control = path("nk_border_control")
+        self.access = path("broker_access")
         years = month_years(full)
         self.years = np.unique(years)
         # arrivals from postings and repatriated workers of the full run, by year
@@ -140,7 +196,13 @@ class Driver:
         ).mean(axis=0)
 
     def run(self, overrides: dict[str, float], seed: int = 7) -> dict[str, np.ndarray]:
-        """Yearly arrivals, repatriations and mid-year hidden stock (mean over replicates)."""
+        """Yearly arrivals, repatriations and mid-year hidden stock (mean over replicates).
+
+        ``overrides`` holds parameter values and, optionally, the broker-access ramp
+        (RAMP_PARAMS); without the ramp the scenario's own broker_access path is used."""
+        overrides = dict(overrides)
+        ramp = [overrides.pop(name, None) for name in RAMP_PARAMS]
+        access = self.access if None in ramp else ramp_path(self.scenario, *ramp)
         scenario = self.scenario.with_overrides(params=overrides)
         params = scenario.params
         delays = DelayTables.build(params, PIPELINE_PAD - 1)
@@ -165,6 +227,7 @@ class Driver:
                 levers=types.SimpleNamespace(
                     border_closure=float(self.closure[t]),
                     nk_border_control=float(self.nk_control[t]),
+                    broker_access=float(access[t]),
                 ),
             )
             flow = m10.step_wider_flow(rngs, state, params, cond, delays.transit, delays.detention)
@@ -231,13 +294,24 @@ def loss_parts(sim: dict[str, np.ndarray]) -> dict[str, float]:
     }
 
 
-def transform(scenario: Scenario) -> tuple[list[tuple[float, float]], np.ndarray]:
-    """Declared ranges of the fitted parameters and the start point (unit-cube logits)."""
+ALL_PARAMS = FIT_PARAMS + RAMP_PARAMS
+LINEAR = {"ramp_midpoint_year"}  # searched on a linear scale; all others on a log scale
+
+
+def _scale(name: str, v: float) -> float:
+    return v if name in LINEAR else math.log(v)
+
+
+def transform(
+    scenario: Scenario, ramp_start: tuple[float, float]
+) -> tuple[list[tuple[float, float]], np.ndarray]:
+    """Ranges of the fitted unknowns and the start point (unit-cube logits)."""
     bounds = [scenario.uncertainties[name] for name in FIT_PARAMS]
-    values = [scenario.provenance[name].value for name in FIT_PARAMS]
+    bounds += [RAMP_BOUNDS[name] for name in RAMP_PARAMS]
+    values = [scenario.provenance[name].value for name in FIT_PARAMS] + list(ramp_start)
     x0 = []
-    for (lo, hi), v in zip(bounds, values, strict=True):
-        u = (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))
+    for name, (lo, hi), v in zip(ALL_PARAMS, bounds, values, strict=True):
+        u = (_scale(name, v) - _scale(name, lo)) / (_scale(name, hi) - _scale(name, lo))
         u = min(max(u, 1e-3), 1 - 1e-3)
         x0.append(math.log(u / (1 - u)))
     return bounds, np.array(x0)
@@ -245,9 +319,10 @@ def transform(scenario: Scenario) -> tuple[list[tuple[float, float]], np.ndarray
 
 def decode(x: np.ndarray, bounds: list[tuple[float, float]]) -> dict[str, float]:
     out = {}
-    for name, xi, (lo, hi) in zip(FIT_PARAMS, x, bounds, strict=True):
+    for name, xi, (lo, hi) in zip(ALL_PARAMS, x, bounds, strict=True):
         u = 1.0 / (1.0 + math.exp(-float(xi)))
-        out[name] = float(math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))))
+        v = _scale(name, lo) + u * (_scale(name, hi) - _scale(name, lo))
+        out[name] = float(v if name in LINEAR else math.exp(v))
     return out
 
 
@@ -257,6 +332,14 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=200)
     parser.add_argument("--design", type=int, default=150)
     parser.add_argument("--scenario", default="history")
+    parser.add_argument(
+        "--ramp-start", type=float, nargs=2, default=(2005.3, 1.9), metavar=("MID", "WIDTH")
+    )
+    parser.add_argument(
+        "--write-events",
+        action="store_true",
+        help="rewrite the broker_access rows of history_events.csv from the fitted ramp",
+    )
     args = parser.parse_args()
     started = time.time()
     scenario = load_scenario(args.scenario)
@@ -286,7 +369,7 @@ def main() -> None:
 
     # stage 2: the wider flow
     driver = Driver(scenario, full)
-    bounds, x0 = transform(scenario)
+    bounds, x0 = transform(scenario, tuple(args.ramp_start))
     trace: list[dict[str, Any]] = []
 
     def objective(x: np.ndarray) -> float:
@@ -299,7 +382,7 @@ def main() -> None:
 
     start_parts = loss_parts(driver.run(decode(x0, bounds)))
     # global stage: a Latin hypercube over the declared ranges (log scale)
-    design = qmc.LatinHypercube(d=len(FIT_PARAMS), seed=20160406).random(args.design)
+    design = qmc.LatinHypercube(d=len(ALL_PARAMS), seed=20160406).random(args.design)
     design = np.clip(design, 1e-3, 1 - 1e-3)
     scored = []
     for u in design:
@@ -315,14 +398,22 @@ def main() -> None:
     )
     best = decode(fit.x, bounds)
     best_sim = driver.run(best)
+    ramp = {name: best.pop(name) for name in RAMP_PARAMS}
+    steps = ramp_steps(ramp["ramp_midpoint_year"], ramp["ramp_width_years"])
+    record["broker_access_ramp"] = {
+        **ramp,
+        "form": "1 / (1 + exp(-(t - midpoint) / width)), yearly steps at mid-year values",
+        "initial_1998": steps[0][1],
+        "steps": [[f"{year}-01-01", value] for year, value in steps[1:]],
+    }
     record["wider_flow_fit"] = {
         "method": (
             f"Latin hypercube of {args.design} points over the declared ranges (log scale), "
             "then Nelder-Mead (scipy) from the best point on the logit of the log-scaled "
             "ranges; common random numbers (seed 7) in every evaluation"
         ),
-        "parameters": list(FIT_PARAMS),
-        "bounds": {name: list(b) for name, b in zip(FIT_PARAMS, bounds, strict=True)},
+        "parameters": list(ALL_PARAMS),
+        "bounds": {name: list(b) for name, b in zip(ALL_PARAMS, bounds, strict=True)},
         "start": decode(x0, bounds),
         "start_loss": start_parts,
         "fitted": best,
@@ -341,6 +432,8 @@ def main() -> None:
     }
     record["wall_time_s"] = round(time.time() - started, 1)
     OUT.write_text(json.dumps(record, indent=1) + "\n")
+    if args.write_events:
+        write_ramp_events(ramp["ramp_midpoint_year"], ramp["ramp_width_years"])
     print(json.dumps({k: v for k, v in record["wider_flow_fit"].items() if k != "trace"}, indent=1))
 
 

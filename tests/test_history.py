@@ -117,6 +117,33 @@ def test_history_fit_record_matches_the_scenario(history: Scenario) -> None:
     rate = record["missile_moment"]["fitted_rate_per_year"]
     assert history.params.strategic.missile_rate_per_year == pytest.approx(rate, rel=0.02)
     assert (DATA / "history_fit.md").is_file()
+    # the broker-access ramp: the lever's 1998 value and its dated steps are the fitted ramp
+    ramp = record["broker_access_ramp"]
+    mid, width = ramp["ramp_midpoint_year"], ramp["ramp_width_years"]
+    assert history.levers.broker_access == pytest.approx(ramp["initial_1998"], abs=1e-3)
+    steps = [(e["date"], e["value"]) for e in history.events if e.get("lever") == "broker_access"]
+    assert steps == [(date, value) for date, value in ramp["steps"]]
+    for date, value in steps[:-1]:
+        expected = 1.0 / (1.0 + np.exp(-(int(date[:4]) + 0.5 - mid) / width))
+        assert value == pytest.approx(expected, abs=1e-3), date
+    assert steps[-1][1] == 1.0 and all(a[1] <= b[1] for a, b in zip(steps, steps[1:]))
+    assert all(e["source"].startswith("fitted: data/history_fit.md") for e in history.events
+               if e.get("lever") == "broker_access")
+
+
+def test_drive_and_compliance_are_stated_inputs_not_fits(history: Scenario) -> None:
+    """weapons_drive and un_compliance are dated assumptions; compliance only after 2016."""
+    drive = [e for e in history.events if e.get("lever") == "weapons_drive"]
+    compliance = [e for e in history.events if e.get("lever") == "un_compliance"]
+    assert drive and compliance
+    assert history.levers.weapons_drive == 0.0 and history.levers.un_compliance == 1.0
+    for event in drive + compliance:
+        assert event["source"].startswith("assumption") and "data/history_fit.md" not in event["source"]
+    assert all(e["date"] > "2016-12-31" for e in compliance)  # no outcome data after 2016
+    assert [e["date"][:4] for e in drive][:2] == ["2013", "2016"]  # byungjin, ICBM programme
+    path = history.timeline.lever_paths["weapons_drive"]
+    cal = history.calendar
+    assert np.isnan(path[cal.day_of("2012-06-01")]) and path[cal.day_of("2016-06-01")] == 1.0
 
 
 def test_covid_closure_stops_crossings_and_arrivals(history: Scenario) -> None:
@@ -286,8 +313,10 @@ def test_history_in_sample_fit_of_arrivals(history: Scenario) -> None:
     text = (DATA / "observed" / "01_arrivals_south_korea.csv").read_text()
     report = validate(result, parse_observed(text, "01"), first_year=2005, last_year=2016)
     arrivals = report.series["arrivals_south_korea"]
-    assert arrivals.ard is not None and arrivals.ard < 0.3
-    assert arrivals.mase is not None and arrivals.mase < 1.0
+    # 20 replicates: ARD 0.101, MASE 0.349 (history_fit.md); before the broker-access ramp
+    # and broker_border_effect the fit was ARD 0.280, MASE 0.969
+    assert arrivals.ard is not None and arrivals.ard < 0.15
+    assert arrivals.mase is not None and arrivals.mase < 0.5
     # stock-flow identities hold over 28 years
     ledger = result.ledger
     np.testing.assert_array_equal(

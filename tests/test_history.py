@@ -126,9 +126,12 @@ def test_history_fit_record_matches_the_scenario(history: Scenario) -> None:
     for date, value in steps[:-1]:
         expected = 1.0 / (1.0 + np.exp(-(int(date[:4]) + 0.5 - mid) / width))
         assert value == pytest.approx(expected, abs=1e-3), date
-    assert steps[-1][1] == 1.0 and all(a[1] <= b[1] for a, b in zip(steps, steps[1:]))
-    assert all(e["source"].startswith("fitted: data/history_fit.md") for e in history.events
-               if e.get("lever") == "broker_access")
+    assert steps[-1][1] == 1.0 and all(a[1] <= b[1] for a, b in zip(steps, steps[1:], strict=False))
+    assert all(
+        e["source"].startswith("fitted: data/history_fit.md")
+        for e in history.events
+        if e.get("lever") == "broker_access"
+    )
 
 
 def test_drive_and_compliance_are_stated_inputs_not_fits(history: Scenario) -> None:
@@ -138,9 +141,13 @@ def test_drive_and_compliance_are_stated_inputs_not_fits(history: Scenario) -> N
     assert drive and compliance
     assert history.levers.weapons_drive == 0.0 and history.levers.un_compliance == 1.0
     for event in drive + compliance:
-        assert event["source"].startswith("assumption") and "data/history_fit.md" not in event["source"]
+        assert (
+            event["source"].startswith("assumption")
+            and "data/history_fit.md" not in event["source"]
+        )
     assert all(e["date"] > "2016-12-31" for e in compliance)  # no outcome data after 2016
-    assert [e["date"][:4] for e in drive][:2] == ["2013", "2016"]  # byungjin, ICBM programme
+    # byungjin line (2013), then the ICBM programme (2016)
+    assert [e["date"][:4] for e in drive][:2] == ["2013", "2016"]
     path = history.timeline.lever_paths["weapons_drive"]
     cal = history.calendar
     assert np.isnan(path[cal.day_of("2012-06-01")]) and path[cal.day_of("2016-06-01")] == 1.0

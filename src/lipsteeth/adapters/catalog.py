@@ -1,0 +1,760 @@
+"""Experiment storage: Parquet partitioned by experiment and run, checkpoints, DuckDB catalog.
+
+Layout of a results root (``--out``, default ``results``)::
+
+    catalog.duckdb                                   experiments, runs, parameters,
+                                                     outcomes, outcomes_yearly (tables)
+    outcomes/experiment=<id>/run=<n>/part-0.parquet          replicate, variable, value
+    outcomes_yearly/experiment=<id>/run=<n>/part-0.parquet   replicate, year, variable, value
+    runs/experiment=<id>/run=<n>/part-0.parquet              point, seed, replicates, ...
+    parameters/experiment=<id>/part-0.parquet                run, name, kind, value
+    experiments/<id>/manifest.json                  what was planned, with what, status
+    experiments/<id>/plan.parquet                   run, point, seed, replicates + factors
+    experiments/<id>/scenario.toml                  the resolved scenario
+    experiments/<id>/analysis/*.parquet, figures/*.png, summary.json
+
+The Parquet folders are hive-partitioned datasets: ``pandas.read_parquet(
+"results/outcomes")``, ``polars.scan_parquet("results/outcomes/**/*.parquet",
+hive_partitioning=True)`` or DuckDB's ``read_parquet(..., hive_partitioning=true)``
+read them with ``experiment`` and ``run`` columns.
+
+Checkpoints: each finished run writes its outcome files and then, last, its
+``runs`` file, each one to a temporary name and moved into place with
+``os.replace`` (atomic).  A run counts as done when its ``runs`` file exists,
+so a kill at any moment leaves only whole runs behind; ``--resume`` runs the
+rest (rewriting any orphan outcome file of an unfinished run) and the
+experiment ends with exactly the planned runs.  The DuckDB catalog is loaded
+from the Parquet files of finished runs when an experiment completes (and can
+be rebuilt from them at any time: Parquet is the source of truth).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..experiment.sweep import RunOutput, RunSpec, parse_metric
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+CATALOG_FILE = "catalog.duckdb"
+PART = "part-0.parquet"
+TABLES: tuple[str, ...] = ("outcomes", "outcomes_yearly", "runs", "parameters")
+MANIFEST = "manifest.json"
+PLAN = "plan.parquet"
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+STATUS_RUNNING = "running"
+STATUS_COMPLETE = "complete"
+
+_PARQUET: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "version": "2.6"}
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS experiments (
+    experiment VARCHAR PRIMARY KEY,
+    kind VARCHAR,
+    scenario VARCHAR,
+    design VARCHAR,
+    n_runs INTEGER,
+    n_done INTEGER,
+    replicates_per_run INTEGER,
+    status VARCHAR,
+    created TIMESTAMP,
+    finished TIMESTAMP,
+    path VARCHAR,
+    manifest JSON
+);
+CREATE TABLE IF NOT EXISTS runs (
+    experiment VARCHAR, run INTEGER, point INTEGER, seed BIGINT, replicates INTEGER,
+    wall_seconds DOUBLE, finished_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS parameters (
+    experiment VARCHAR, run INTEGER, name VARCHAR, kind VARCHAR, value DOUBLE
+);
+CREATE TABLE IF NOT EXISTS outcomes (
+    experiment VARCHAR, run INTEGER, replicate INTEGER, variable VARCHAR, value DOUBLE
+);
+CREATE TABLE IF NOT EXISTS outcomes_yearly (
+    experiment VARCHAR, run INTEGER, replicate INTEGER, year SMALLINT, variable VARCHAR,
+    value DOUBLE
+);
+CREATE TABLE IF NOT EXISTS posteriors (
+    experiment VARCHAR, generation INTEGER, particle INTEGER, weight DOUBLE, distance DOUBLE,
+    name VARCHAR, value DOUBLE
+);
+CREATE OR REPLACE VIEW run_means AS
+    SELECT experiment, run, variable, avg(value) AS mean, min(value) AS min,
+           max(value) AS max, count(*) AS replicates
+    FROM outcomes GROUP BY experiment, run, variable;
+"""
+
+
+class CatalogError(Exception):
+    """Results cannot be stored or found as asked (one-line message)."""
+
+
+# ---------------------------------------------------------------------------
+# atomic writes
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        _fsync_file(path)
+
+
+def atomic_parquet(table: pa.Table, path: Path, *, durable: bool = True) -> None:
+    """Write ``table`` to ``path`` through a temporary file and one ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, **_PARQUET)
+        if durable:
+            _fsync_file(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_text(text: str, path: Path) -> None:
+    """Write text to ``path`` through a temporary file and one ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON version of ``value`` (NumPy unwrapped, NaN and inf as null)."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return str(value)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(jsonable(obj), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def plan_hash(parts: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of what defines an experiment's plan."""
+    text = json.dumps(jsonable(parts), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_id(experiment: str) -> str:
+    if not ID_PATTERN.match(experiment):
+        raise CatalogError(
+            f"experiment name {experiment!r}: use letters, digits, '.', '_' or '-' "
+            "(at most 128, starting with a letter or digit)"
+        )
+    return experiment
+
+
+# ---------------------------------------------------------------------------
+# tables of a run
+
+
+def _variable(names: Sequence[str], codes: np.ndarray) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes, type=pa.int32()), pa.array(list(names), type=pa.string())
+    )
+
+
+def outcomes_table(output: RunOutput) -> pa.Table:
+    """Whole-horizon metrics: one row per replicate and outcome."""
+    n_rep, n_var = output.horizon.shape
+    return pa.table(
+        {
+            "replicate": pa.array(np.repeat(output.replicates, n_var), type=pa.int32()),
+            "variable": _variable(output.names, np.tile(np.arange(n_var), n_rep)),
+            "value": pa.array(output.horizon.reshape(-1), type=pa.float64()),
+        }
+    )
+
+
+def outcomes_yearly_table(output: RunOutput) -> pa.Table:
+    """Yearly values: one row per replicate, outcome and year."""
+    n_rep, n_var, n_year = output.yearly.shape
+    return pa.table(
+        {
+            "replicate": pa.array(np.repeat(output.replicates, n_var * n_year), type=pa.int32()),
+            "year": pa.array(np.tile(output.years, n_rep * n_var), type=pa.int16()),
+            "variable": _variable(
+                output.names, np.tile(np.repeat(np.arange(n_var), n_year), n_rep)
+            ),
+            "value": pa.array(output.yearly.reshape(-1), type=pa.float64()),
+        }
+    )
+
+
+def runs_table(spec: RunSpec, output: RunOutput) -> pa.Table:
+    """The run's own row (its presence marks the run done)."""
+    return pa.table(
+        {
+            "point": pa.array([spec.point], type=pa.int32()),
+            "seed": pa.array([spec.seed], type=pa.int64()),
+            "replicates": pa.array([len(spec.replicates)], type=pa.int32()),
+            "wall_seconds": pa.array([output.wall_seconds], type=pa.float64()),
+            "finished_at": pa.array(
+                [dt.datetime.now(dt.UTC).replace(tzinfo=None)], type=pa.timestamp("ms")
+            ),
+        }
+    )
+
+
+# ---------------------------------------------------------------------------
+# one experiment
+
+
+@dataclass(frozen=True)
+class ExperimentStore:
+    """Files of one experiment under a results root."""
+
+    root: Path
+    experiment: str
+
+    @property
+    def path(self) -> Path:
+        return self.root / "experiments" / self.experiment
+
+    def partition(self, table: str, run: int | None = None) -> Path:
+        base = self.root / table / f"experiment={self.experiment}"
+        return base if run is None else base / f"run={int(run)}"
+
+    def exists(self) -> bool:
+        return (self.path / MANIFEST).is_file()
+
+    # --- creation -------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        root: Path,
+        experiment: str,
+        *,
+        manifest: Mapping[str, Any],
+        plan: Sequence[RunSpec],
+        factor_kinds: Mapping[str, str],
+        scenario_toml: str | None = None,
+    ) -> ExperimentStore:
+        """A new experiment: plan, parameters and manifest written before any run."""
+        store = cls(Path(root), check_id(experiment))
+        if store.exists():
+            raise CatalogError(f"experiment {experiment} already exists in {root}")
+        store.clear_partitions()
+        names = list(factor_kinds)
+        plan_cols: dict[str, Any] = {
+            "run": pa.array([s.run for s in plan], type=pa.int32()),
+            "point": pa.array([s.point for s in plan], type=pa.int32()),
+            "seed": pa.array([s.seed for s in plan], type=pa.int64()),
+            "replicates": pa.array([len(s.replicates) for s in plan], type=pa.int32()),
+        }
+        values = [s.value_dict for s in plan]
+        for name in names:
+            plan_cols[name] = pa.array([v[name] for v in values], type=pa.float64())
+        atomic_parquet(pa.table(plan_cols), store.path / PLAN)
+        n = len(plan)
+        params = pa.table(
+            {
+                "run": pa.array(np.repeat([s.run for s in plan], len(names)), type=pa.int32()),
+                "name": pa.array(names * n, type=pa.string()),
+                "kind": pa.array([factor_kinds[k] for k in names] * n, type=pa.string()),
+                "value": pa.array([v[k] for v in values for k in names], type=pa.float64()),
+            }
+        )
+        atomic_parquet(params, store.partition("parameters") / PART)
+        if scenario_toml is not None:
+            atomic_text(scenario_toml, store.path / "scenario.toml")
+        full = dict(manifest)
+        full.update(
+            {
+                "experiment": experiment,
+                "status": STATUS_RUNNING,
+                "n_runs": n,
+                "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+        )
+        atomic_text(dumps(full), store.path / MANIFEST)  # written last: the experiment exists
+        return store
+
+    @classmethod
+    def open(cls, root: Path, experiment: str) -> ExperimentStore:
+        store = cls(Path(root), check_id(experiment))
+        if not store.exists():
+            raise CatalogError(f"no experiment {experiment} in {root}")
+        return store
+
+    def clear_partitions(self) -> None:
+        """Remove any Parquet left under this experiment's name (before it is created)."""
+        for table in TABLES:
+            shutil.rmtree(self.partition(table), ignore_errors=True)
+
+    # --- manifest and plan ----------------------------------------------------------
+
+    def manifest(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+        return data
+
+    def update_manifest(self, **changes: Any) -> dict[str, Any]:
+        data = self.manifest()
+        data.update(changes)
+        atomic_text(dumps(data), self.path / MANIFEST)
+        return data
+
+    def plan_frame(self) -> pd.DataFrame:
+        return pq.read_table(self.path / PLAN).to_pandas()
+
+    def plan(self) -> list[RunSpec]:
+        """The planned runs, as stored."""
+        df = self.plan_frame()
+        factors = [c for c in df.columns if c not in ("run", "point", "seed", "replicates")]
+        return [
+            RunSpec(
+                run=int(r["run"]),
+                point=int(r["point"]),
+                values=tuple((f, float(r[f])) for f in factors),
+                seed=int(r["seed"]),
+                replicates=tuple(range(int(r["replicates"]))),
+            )
+            for r in df.to_dict("records")
+        ]
+
+    def factor_frame(self) -> pd.DataFrame:
+        """Factor values by run (one column per factor), ordered by run."""
+        df = self.plan_frame().sort_values("run").reset_index(drop=True)
+        return df.drop(columns=["point", "seed", "replicates"]).set_index("run")
+
+    # --- checkpoints ----------------------------------------------------------------
+
+    def completed_runs(self) -> set[int]:
+        """Runs whose ``runs`` file exists (written last, so the run is whole)."""
+        base = self.partition("runs")
+        done: set[int] = set()
+        if not base.is_dir():
+            return done
+        for entry in base.iterdir():
+            name = entry.name
+            if name.startswith("run=") and (entry / PART).is_file():
+                with contextlib.suppress(ValueError):
+                    done.add(int(name[4:]))
+        return done
+
+    def clean_temporaries(self) -> int:
+        """Remove temporary files a killed writer left in this experiment's partitions."""
+        removed = 0
+        for table in TABLES:
+            base = self.partition(table)
+            if not base.is_dir():
+                continue
+            for tmp in base.rglob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                    removed += 1
+        return removed
+
+    def write_run(self, spec: RunSpec, output: RunOutput, *, durable: bool = True) -> None:
+        """Checkpoint one finished run: outcome files first, then the run's marker row.
+
+        Every file is atomic (temporary name, then ``os.replace``), which is all a
+        killed process needs; ``durable`` also fsyncs each file and the marker's
+        folder so the checkpoint survives a power cut (about 20 ms per run).
+        """
+        atomic_parquet(
+            outcomes_table(output), self.partition("outcomes", spec.run) / PART, durable=durable
+        )
+        atomic_parquet(
+            outcomes_yearly_table(output),
+            self.partition("outcomes_yearly", spec.run) / PART,
+            durable=durable,
+        )
+        marker = self.partition("runs", spec.run) / PART
+        atomic_parquet(runs_table(spec, output), marker, durable=durable)
+        if durable:
+            _fsync_dir(marker.parent)
+
+    def files(self, table: str, runs: Iterable[int] | None = None) -> list[str]:
+        """Parquet files of one table for the given runs (default: the finished runs)."""
+        if table == "parameters":
+            return [str(self.partition("parameters") / PART)]
+        chosen = sorted(self.completed_runs() if runs is None else runs)
+        return [str(self.partition(table, r) / PART) for r in chosen]
+
+    # --- reading --------------------------------------------------------------------
+
+    def metric(self, name: str) -> pd.Series:
+        """Mean over replicates of a metric (``NAME`` or ``NAME@YEAR``) by run.
+
+        Read from the catalog when the experiment is registered there (fast),
+        otherwise from the finished runs' Parquet files.
+        """
+        outcome, year = parse_metric(name)
+        table = "outcomes" if year is None else "outcomes_yearly"
+        where = "variable = ?" + ("" if year is None else " AND year = ?")
+        args: list[Any] = [outcome] if year is None else [outcome, year]
+        df = self._metric_from_catalog(table, where, args)
+        if df is None:
+            files = self.files(table)
+            if not files:
+                raise CatalogError(f"experiment {self.experiment} has no finished runs")
+            con = _duck()
+            try:
+                df = con.execute(
+                    f"SELECT run, avg(value) AS value FROM read_parquet(?, "
+                    f"hive_partitioning=true) WHERE {where} GROUP BY run ORDER BY run",
+                    [files, *args],
+                ).df()
+            finally:
+                con.close()
+        if df.empty:
+            raise CatalogError(
+                f"{name}: no such outcome in experiment {self.experiment}"
+                + ("" if year is None else f" (or year {year} was not simulated)")
+            )
+        return df.set_index("run")["value"]
+
+    def _metric_from_catalog(self, table: str, where: str, args: list[Any]) -> pd.DataFrame | None:
+        """The metric from the catalog tables, or None if this experiment is not loaded there."""
+        import duckdb
+
+        path = catalog_path(self.root)
+        if not path.exists() or self.manifest().get("status") != STATUS_COMPLETE:
+            return None
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error:
+            return None
+        try:
+            row = con.execute(
+                "SELECT n_done FROM experiments WHERE experiment = ?", [self.experiment]
+            ).fetchone()
+            if row is None or int(row[0] or 0) != len(self.completed_runs()):
+                return None
+            return con.execute(
+                f"SELECT run, avg(value) AS value FROM {table} WHERE experiment = ? AND {where} "
+                "GROUP BY run ORDER BY run",
+                [self.experiment, *args],
+            ).df()
+        except duckdb.Error:
+            return None
+        finally:
+            con.close()
+
+    def metric_names(self) -> list[str]:
+        files = self.files("outcomes")[:1]
+        if not files:
+            return []
+        con = _duck()
+        rows = con.execute(
+            "SELECT DISTINCT variable FROM read_parquet(?) ORDER BY 1", [files]
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # --- analysis outputs -----------------------------------------------------------
+
+    def write_analysis(self, name: str, frame: pd.DataFrame) -> Path:
+        path = self.path / "analysis" / f"{name}.parquet"
+        atomic_parquet(pa.Table.from_pandas(frame, preserve_index=False), path)
+        return path
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        path = self.path / name
+        atomic_text(dumps(obj), path)
+        return path
+
+    def figure_path(self, name: str) -> Path:
+        path = self.path / "figures" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # --- completion -----------------------------------------------------------------
+
+    def finalize(self, **manifest_changes: Any) -> dict[str, Any]:
+        """Check that exactly the planned runs are done, mark complete, load the catalog."""
+        planned = set(int(r) for r in self.plan_frame()["run"])
+        done = self.completed_runs()
+        missing = planned - done
+        extra = done - planned
+        if missing or extra:
+            raise CatalogError(
+                f"experiment {self.experiment}: {len(missing)} planned runs missing, "
+                f"{len(extra)} unplanned runs present"
+            )
+        manifest = self.update_manifest(
+            status=STATUS_COMPLETE,
+            n_done=len(done),
+            finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            **manifest_changes,
+        )
+        register(self)
+        return manifest
+
+
+# ---------------------------------------------------------------------------
+# the DuckDB catalog
+
+
+def _duck() -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    return duckdb.connect()
+
+
+def catalog_path(root: Path) -> Path:
+    return Path(root) / CATALOG_FILE
+
+
+def connect(
+    root: Path, *, read_only: bool = False, attempts: int = 50
+) -> duckdb.DuckDBPyConnection:
+    """Open the catalog (creating its tables); retries while another process holds the lock."""
+    import duckdb
+
+    path = catalog_path(root)
+    if read_only and not path.exists():
+        raise CatalogError(f"no catalog at {path}")
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            if not read_only:
+                con.execute(_SCHEMA_SQL)
+            return con
+        except duckdb.IOException as exc:  # locked by another writer
+            last = exc
+            time.sleep(0.2)
+    raise CatalogError(f"catalog {path} is locked: {last}")
+
+
+def register(store: ExperimentStore) -> None:
+    """(Re)load one experiment's finished runs from Parquet into the catalog tables."""
+    manifest = store.manifest()
+    exp = store.experiment
+    con = connect(store.root)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        for table in ("experiments", *TABLES):
+            con.execute(f"DELETE FROM {table} WHERE experiment = ?", [exp])
+        done = sorted(store.completed_runs())
+        if done:
+            for table, cols in (
+                ("outcomes", "replicate, variable, value"),
+                ("outcomes_yearly", "replicate, year, variable, value"),
+                ("runs", "point, seed, replicates, wall_seconds, finished_at"),
+            ):
+                con.execute(
+                    f"INSERT INTO {table} SELECT ? AS experiment, run, {cols} "
+                    "FROM read_parquet(?, hive_partitioning=true)",
+                    [exp, store.files(table, done)],
+                )
+        con.execute(
+            "INSERT INTO parameters SELECT ? AS experiment, run, name, kind, value "
+            "FROM read_parquet(?)",
+            [exp, store.files("parameters")],
+        )
+        con.execute(
+            "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                exp,
+                manifest.get("kind"),
+                manifest.get("scenario"),
+                (manifest.get("design") or {}).get("method"),
+                manifest.get("n_runs"),
+                len(done),
+                manifest.get("replicates"),
+                manifest.get("status"),
+                _ts(manifest.get("created")),
+                _ts(manifest.get("finished")),
+                str(store.path),
+                json.dumps(jsonable(manifest)),
+            ],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+
+
+def register_calibration(
+    store: ExperimentStore, populations: pd.DataFrame, parameters: Sequence[str]
+) -> None:
+    """Record a calibration (its manifest and every generation's particles) in the catalog."""
+    manifest = store.manifest()
+    exp = store.experiment
+    pops = populations.copy()
+    if "distance" not in pops.columns:
+        pops["distance"] = float("nan")
+    long = pops.melt(
+        id_vars=["generation", "particle", "weight", "distance"],
+        value_vars=list(parameters),
+        var_name="name",
+        value_name="value",
+    )
+    con = connect(store.root)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        for table in ("experiments", "posteriors"):
+            con.execute(f"DELETE FROM {table} WHERE experiment = ?", [exp])
+        con.register("_posterior", long)
+        con.execute(
+            "INSERT INTO posteriors SELECT ?, generation, particle, weight, distance, name, value "
+            "FROM _posterior",
+            [exp],
+        )
+        con.unregister("_posterior")
+        con.execute(
+            "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                exp,
+                manifest.get("kind"),
+                manifest.get("scenario"),
+                "abc-smc",
+                manifest.get("n_runs"),
+                manifest.get("n_runs"),
+                manifest.get("replicates"),
+                manifest.get("status"),
+                _ts(manifest.get("created")),
+                _ts(manifest.get("created")),
+                str(store.path),
+                json.dumps(jsonable(manifest)),
+            ],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+
+
+RUN_FOLDER_FILES: tuple[str, ...] = ("outcomes", "outcomes_yearly", "events")
+
+
+def is_run_folder(path: Path) -> bool:
+    """A results folder of one ``lipsteeth run`` (manifest plus Parquet tables)."""
+    path = Path(path)
+    return (path / MANIFEST).is_file() and (path / "outcomes.parquet").is_file()
+
+
+def query_run_folder(folder: Path, sql: str) -> pd.DataFrame:
+    """SQL over one run's folder: views ``outcomes``, ``outcomes_yearly``, ``events``."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        for name in RUN_FOLDER_FILES:
+            file = Path(folder) / f"{name}.parquet"
+            if file.is_file():
+                literal = str(file).replace("'", "''")
+                con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{literal}')")
+        return con.execute(sql).df()
+    except duckdb.Error as exc:
+        raise CatalogError(f"SQL error: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
+def _ts(text: Any) -> dt.datetime | None:
+    if not text:
+        return None
+    return dt.datetime.fromisoformat(str(text)).astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def experiments_in(root: Path) -> list[str]:
+    base = Path(root) / "experiments"
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / MANIFEST).is_file())
+
+
+def rebuild(root: Path) -> int:
+    """Reload every experiment under ``root`` into a fresh catalog; returns how many."""
+    path = catalog_path(root)
+    if path.exists():
+        path.unlink()
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():
+        wal.unlink()
+    names = experiments_in(root)
+    for name in names:
+        register(ExperimentStore(Path(root), name))
+    if not names:
+        connect(root).close()
+    return len(names)
+
+
+def locate(results: Path) -> tuple[Path, str | None]:
+    """A results root and, if ``results`` is an experiment folder, that experiment's id."""
+    results = Path(results)
+    if (results / MANIFEST).is_file() and results.parent.name == "experiments":
+        return results.parent.parent, results.name
+    if (results / "experiments").is_dir() or catalog_path(results).exists():
+        return results, None
+    raise CatalogError(f"{results}: not a results folder (no {CATALOG_FILE} or experiments/)")
+
+
+def query(root: Path, sql: str) -> pd.DataFrame:
+    """Run SQL on the catalog (read-only) and return a DataFrame."""
+    import duckdb
+
+    if not catalog_path(root).exists():
+        rebuild(root)
+    con = connect(root, read_only=True)
+    try:
+        return con.execute(sql).df()
+    except duckdb.Error as exc:
+        raise CatalogError(f"SQL error: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()

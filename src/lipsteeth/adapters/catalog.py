@@ -528,13 +528,15 @@ class ExperimentStore:
                 f"experiment {self.experiment}: {len(missing)} planned runs missing, "
                 f"{len(extra)} unplanned runs present"
             )
-        manifest = self.update_manifest(
+        manifest = self.manifest()
+        manifest.update(
             status=STATUS_COMPLETE,
             n_done=len(done),
             finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             **manifest_changes,
         )
-        register(self)
+        register(self, manifest)  # first: if the catalog is locked, the experiment stays open
+        atomic_text(dumps(manifest), self.path / MANIFEST)
         return manifest
 
 
@@ -574,9 +576,9 @@ def connect(
     raise CatalogError(f"catalog {path} is locked: {last}")
 
 
-def register(store: ExperimentStore) -> None:
+def register(store: ExperimentStore, manifest: Mapping[str, Any] | None = None) -> None:
     """(Re)load one experiment's finished runs from Parquet into the catalog tables."""
-    manifest = store.manifest()
+    manifest = dict(manifest) if manifest is not None else store.manifest()
     exp = store.experiment
     con = connect(store.root)
     try:

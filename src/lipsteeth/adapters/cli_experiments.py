@@ -337,7 +337,10 @@ def run_planned_experiment(
     except ScenarioError as exc:
         fail(f"a run reached an invalid scenario ({exc}); finished runs are kept, see --resume")
     wall = time.perf_counter() - started
-    store.finalize(last_session_seconds=round(wall, 3))
+    try:
+        store.finalize(last_session_seconds=round(wall, 3))
+    except cat.CatalogError as exc:
+        fail(f"{exc}; every run is checkpointed: rerun with --resume to finish")
     return store, {"wall_seconds": wall, "new_runs": todo, "resumed": bool(done)}
 
 

@@ -11,6 +11,7 @@ Only data types and definitions are imported from the package
 ``core.m01``-``core.m10``, ``core.step``, ``core.state`` or ``core.simulate``.
 """
 
+from . import scenarios
 from .model import (
     GroupRecord,
     LabourSiteAgent,
@@ -33,4 +34,5 @@ __all__ = [
     "WorkerAgent",
     "run_reference",
     "run_reference_full",
+    "scenarios",
 ]

@@ -143,14 +143,10 @@ def post_transitions(
         ends = ends[held[ends]]
         if flight.size:
             ends = np.setdiff1d(ends, flight, assume_unique=True)
-        if (state.staff[r] > wanted[r]).any():  # only sites over their wanted headcount recall
-            recalls = bernoulli_indices(g, n_posts, p_recall)
-            over = held[recalls] & ~_wanted(layout, wanted[r], state.site_open[r], recalls)
-            recalls = np.setdiff1d(
-                recalls[over], np.concatenate([flight, ends]), assume_unique=True
-            )
-        else:
-            recalls = np.zeros(0, dtype=np.int64)
+        # a held post above its site's wanted rank is recalled (even if the site has vacancies)
+        recalls = bernoulli_indices(g, n_posts, p_recall)
+        over = held[recalls] & ~_wanted(layout, wanted[r], state.site_open[r], recalls)
+        recalls = np.setdiff1d(recalls[over], np.concatenate([flight, ends]), assume_unique=True)
         hires = bernoulli_indices(g, n_posts, p_hire)
         hires = hires[~held[hires] & _wanted(layout, wanted[r], state.site_open[r], hires)]
         if labour_ban[r]:
@@ -208,7 +204,8 @@ def form_plot(
 ) -> Plot:
     """Grow a plot at ``site`` of replicate ``r`` from its initiators (post indices)."""
     d = params.defection
-    start = int(np.searchsorted(layout.post_site, site))
+    # a scalar of the array's dtype: searchsorted does not copy the array to cast it
+    start = int(np.searchsorted(layout.post_site, layout.post_site.dtype.type(site)))
     posts = np.arange(start, start + int(layout.site_posts[site]))
     posts = posts[state.in_post[r, posts]]
     others = np.setdiff1d(posts, initiators, assume_unique=True)

@@ -283,3 +283,17 @@ def test_compact_numbers() -> None:
         "0",
     ]
     assert fmt(float("nan")) == "n/a" and fmt(0.4, "share") == "0.40"
+
+
+def test_run_on_two_dask_workers_equals_serial(tmp_path: Path) -> None:
+    """`run --workers 2` (Dask LocalCluster) writes the same Parquet bytes as a serial run."""
+    serial = lipsteeth("run", *SMALL, "--seed", "5", "--out", "serial", cwd=tmp_path)
+    dask = lipsteeth("run", *SMALL, "--seed", "5", "--workers", "2", "--out", "dask", cwd=tmp_path)
+    assert serial.returncode == 0, serial.stderr
+    assert dask.returncode == 0, dask.stderr
+    for name in ("outcomes.parquet", "events.parquet"):
+        assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()
+    refused = lipsteeth("run", *SMALL, "--workers", "0", "--out", "zero", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().count("\n") == 0 and "--workers" in refused.stderr
+    assert not (tmp_path / "zero").exists()

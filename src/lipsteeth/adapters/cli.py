@@ -134,6 +134,36 @@ def run_in_chunks(
     return combine(parts)
 
 
+def run_on_executor(
+    scenario: Scenario, replicates: int, seed: int, workers: int, scheduler: str | None, err: Any
+) -> tuple[SimulationResult, list[Any]]:
+    """Run the ensemble and the fact checks' counterfactuals on Dask (same numbers as serial)."""
+    from ..experiment.executors import run_ensemble
+    from .executors_dask import ExecutorError, open_executor
+
+    try:
+        with open_executor("dask", workers, scheduler) as executor:
+            with views.replicate_progress(err) as progress:
+                task = progress.add_task(f"simulating {scenario.name}", total=replicates)
+                result = run_ensemble(
+                    scenario,
+                    replicates,
+                    seed=seed,
+                    executor=executor,
+                    progress=lambda done, total: progress.update(task, completed=done),
+                )
+
+            def runner(variant: Scenario, n: int) -> SimulationResult:
+                return run_ensemble(variant, n, executor=executor)
+
+            with views.counterfactual_progress(err) as progress:
+                progress.add_task("checking facts F1-F9", total=None)
+                facts = check_facts(scenario, result, runner=runner)
+    except ExecutorError as exc:
+        fail(str(exc))
+    return result, facts
+
+
 def counting_runner(advance: Callable[[Any], None], task: Any) -> Runner:
     """A fact-check runner that reports each counterfactual ensemble it runs."""
 
@@ -235,6 +265,16 @@ def run(
     report: Annotated[
         bool, typer.Option("--report", help="Also write report.html and figures (PNG, SVG).")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", help="Processes: above 1 starts a Dask LocalCluster."),
+    ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port)."
+        ),
+    ] = None,
 ) -> None:
     """Simulate a scenario, check the facts and ledger, write a results folder."""
     started = time.perf_counter()
@@ -262,18 +302,23 @@ def run(
         fail(str(exc))
 
     err = views.stderr_console()
-    with views.replicate_progress(err) as progress:
-        task = progress.add_task(f"simulating {loaded.name}", total=n_replicates)
-        result = run_in_chunks(
-            loaded,
-            replicates=n_replicates,
-            seed=root_seed,
-            chunk_size=chunk_size or default_chunk_size(n_replicates),
-            on_chunk=lambda n: progress.advance(task, n),
-        )
-    with views.counterfactual_progress(err) as progress:
-        task = progress.add_task("checking facts F1-F9", total=None)
-        facts = check_facts(loaded, result, runner=counting_runner(progress.advance, task))
+    if workers < 1:
+        fail(f"--workers must be at least 1 (got {workers})")
+    if workers > 1 or scheduler:
+        result, facts = run_on_executor(loaded, n_replicates, root_seed, workers, scheduler, err)
+    else:
+        with views.replicate_progress(err) as progress:
+            task = progress.add_task(f"simulating {loaded.name}", total=n_replicates)
+            result = run_in_chunks(
+                loaded,
+                replicates=n_replicates,
+                seed=root_seed,
+                chunk_size=chunk_size or default_chunk_size(n_replicates),
+                on_chunk=lambda n: progress.advance(task, n),
+            )
+        with views.counterfactual_progress(err) as progress:
+            task = progress.add_task("checking facts F1-F9", total=None)
+            facts = check_facts(loaded, result, runner=counting_runner(progress.advance, task))
     ledger = store.ledger_checks(result)
     bands = yearly_bands(result, OUTCOME_NAMES)
     fact_rows = [fact.to_dict() for fact in facts]

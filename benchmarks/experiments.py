@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +44,27 @@ ABC_PARAMS = (
     "wider_flow.broker_rate_per_year",
     "enforcement.arrest_rate_per_year",
 )
+
+
+def code_version() -> str:
+    """The commit the measured code comes from (``+ changes`` when the tree is dirty)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + (" + changes" if dirty else "")
 
 
 def machine() -> dict[str, Any]:
@@ -203,6 +225,64 @@ def bench_abc(workers: int, years: float, population: int, generations: int, out
     return result
 
 
+RECORD = Path(__file__).with_name("experiments.json")
+
+
+def markdown_section(record: Path = RECORD) -> list[str]:
+    """Markdown lines summarising the recorded experiment-layer runs (for BENCHMARKS.md)."""
+    if not record.exists():
+        return []
+    runs = json.loads(record.read_text())
+    lines = [
+        "## Experiment layer (`benchmarks/experiments.py`, the full default model)\n",
+        f"Recorded in `{record.name}` by `python benchmarks/experiments.py WHICH --workers 2 "
+        f"--json benchmarks/{record.name}` (one line per run, newest last); wall times "
+        "include Dask start-up.  Load average (1, 5, 15 min) = other work on this shared "
+        "2-core machine, recorded with the run; code = the commit measured.\n",
+        "| run | what | simulations | wall (s) | throughput | result | load average | code |",
+        "|---|---|---:|---:|---|---|---|---|",
+    ]
+    for r in runs:
+        load = r.get("load_average_before") or r.get("machine", {}).get("load_average_1_5_15")
+        load_text = ", ".join(f"{x:g}" for x in load) if load else ""
+        if r["benchmark"] == "ensemble":
+            what = (
+                f"{r['replicates']:,} replicates of `{r['scenario']}` ({r['days']:,} days) "
+                f"on {r['workers']} {r['executor']} workers"
+            )
+            sims = f"{r['replicates']:,}"
+            rate = f"{r['replicates_per_second']:.3g} replicates/s"
+            result = f"equals serial: {'yes' if r['matches_serial'] else 'NO'}"
+        elif r["benchmark"] == "sobol":
+            what = (
+                f"Sobol (Saltelli) N={r['samples']} over {r['uncertainties']} declared "
+                f"uncertainties, {r['years']} year(s), {r['workers']} Dask workers"
+            )
+            sims = f"{r['runs']:,}"
+            rate = f"{r['runs_per_second']:.3g} runs/s"
+            unsettled = [o for o, ok in r["settled"].items() if not ok]
+            result = (
+                "indices settled for all outcomes"
+                if not unsettled
+                else "not settled (convergence warning): " + ", ".join(unsettled)
+            )
+        else:
+            what = (
+                f"ABC-SMC on {len(r['parameters'])} parameters, {r['population']} particles, "
+                f"up to {r['generations']} generations, {r['years']} years, "
+                f"{r['workers']} Dask workers"
+            )
+            sims = f"{r['simulations']:,}"
+            rate = f"{r['simulations'] / max(r['wall_seconds'], 1e-9):.3g} simulations/s"
+            result = f"stopped on: {r['stop_reason']}"
+        lines.append(
+            f"| {r['benchmark']} | {what} | {sims} | {r['wall_seconds']:,.0f} | {rate} "
+            f"| {result} | {load_text} | {r.get('code', '')} |"
+        )
+    lines.append("")
+    return lines
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("which", choices=["ensemble", "sobol", "abc", "all"])
@@ -239,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.json:
         previous = json.loads(args.json.read_text()) if args.json.exists() else []
-        previous.extend({**r, "machine": machine()} for r in results)
+        previous.extend({**r, "machine": machine(), "code": code_version()} for r in results)
         args.json.write_text(json.dumps(previous, indent=2) + "\n")
 
 

@@ -48,6 +48,7 @@ try:
 except ImportError:  # not installed: use the source tree
     sys.path.insert(0, str(ROOT / "reference"))
 
+from experiments import markdown_section as experiment_layer_section  # noqa: E402
 from lipsteeth_reference import scenarios as sc  # noqa: E402
 from lipsteeth_reference.model import LipsteethModel, to_months  # noqa: E402
 
@@ -469,6 +470,7 @@ def write_report(path: Path, ctx: dict[str, Any]) -> None:
     add("\n## What dominates, and why targets are missed\n")
     for para in ctx["analysis"]:
         add(para + "\n")
+    lines.extend(experiment_layer_section())
     path.write_text("\n".join(lines) + "\n")
 
 

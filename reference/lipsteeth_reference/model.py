@@ -568,6 +568,39 @@ class WiderFlow:
         self.model = model
         self.hidden = int(round(model.params.wider_flow.hidden_initial))
 
+    def warm_start(self, cond: Conditions) -> None:
+        """Book who is in transit or detention on day 0 (M7, M10).
+
+        Replays the days before the start with day-0 conditions: on each past
+        day -j the hidden population loses arrests and brokered departures, and
+        everyone whose delay runs past day 0 is still on the way.
+        """
+        model = self.model
+        wf = model.params.wider_flow
+        rng = model.rng
+        p_arrest = 1.0 - math.exp(
+            -model.params.enforcement.arrest_rate_per_year * cond.stringency / 365.0
+        )
+        broker_rate = (
+            wf.broker_rate_per_year
+            * cond.levers.broker_access
+            * (1.0 - wf.broker_border_effect * cond.levers.nk_border_control)
+        )
+        p_depart = (1.0 - math.exp(-broker_rate / 365.0)) * (1.0 - cond.levers.border_closure)
+        p_caught = min(max(wf.transit_interception * cond.stringency, 0.0), 1.0)
+        for days_before in range(1, LONGEST_DELAY_DAYS + 1):
+            arrests = int(rng.binomial(self.hidden, p_arrest))
+            departures = int(rng.binomial(self.hidden - arrests, p_depart))
+            intercepted = int(rng.binomial(departures, p_caught))
+            for pipeline, count, (days, probs) in (
+                (model.repatriations_china, arrests + intercepted, model.detention_delay),
+                (model.arrivals_wider, departures - intercepted, model.transit_delay),
+            ):
+                if count > 0:
+                    for d in rng.choice(days, size=count, p=probs):
+                        if d >= days_before:  # still on the way on day 0
+                            pipeline[int(d) - days_before] += 1
+
     def step(self, cond: Conditions) -> dict[str, float]:
         model = self.model
         wf = model.params.wider_flow
@@ -663,6 +696,7 @@ class LipsteethModel(mesa.Model):
         self.strategic = StrategicLayer(self)
         self.wider = WiderFlow(self)
         self._build_sites()
+        self.wider.warm_start(self.strategic.policy(self.levers_on(0)))
         self.today: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={name: _reporter(name) for name in OUTCOME_NAMES}

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bounds import clip
 from .m09_strategic import Conditions
 from .params import Params
 from .state import Layout, State, site_starts
@@ -95,7 +96,7 @@ def site_accounts(
     )
     due = quota + state.arrears
     cash = state.reserve + sales - costs - wages
-    remittance = np.clip(cash, 0.0, due)
+    remittance = clip(cash, 0.0, due)
     cash = cash - remittance
     cap = rp.reserve_cap_days * quota
     surplus = np.maximum(cash - cap, 0.0)
@@ -118,4 +119,4 @@ def site_accounts(
 
 def arrears_index(arrears: np.ndarray, quota: np.ndarray) -> np.ndarray:
     """Arrears in units of 90 days of quota, clipped to [0, 1] (pressure on the manager)."""
-    return np.clip(arrears / np.maximum(90.0 * quota, 1e-9), 0.0, 1.0)
+    return clip(arrears / np.maximum(90.0 * quota, 1e-9), 0.0, 1.0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bounds import clip
 from .m01_revenue import SiteAccounts
 from .params import Params
 from .state import State
@@ -26,7 +27,7 @@ def step_manager(state: State, params: Params, accounts: SiteAccounts) -> None:
     margin_today = accounts.sales - accounts.costs - accounts.full_wages - accounts.quota
     state.margin = state.margin + rate * (margin_today - state.margin)
     gap = np.maximum(-state.margin, 0.0) + accounts.arrears / 90.0
-    relative_gap = np.clip(gap / np.maximum(accounts.full_wages, 1e-9), 0.0, 1.0)
+    relative_gap = clip(gap / np.maximum(accounts.full_wages, 1e-9), 0.0, 1.0)
     relative_gap = np.where(accounts.full_wages > 0, relative_gap, 0.0)
     pay_target = 1.0 - relative_gap
     hours_target = 1.0 + (rp.hours_max - 1.0) * relative_gap

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bounds import clip
 from .m01_revenue import SiteAccounts, arrears_index
 from .params import Params
 from .state import Layout, State
@@ -46,7 +47,7 @@ def surveillance(state: State, layout: Layout, params: Params) -> np.ndarray:
     """Surveillance per site (R, S), in [0, 1]."""
     w = params.workers
     base = np.where(layout.site_is_restaurant, w.restaurant_surveillance, w.labour_surveillance)
-    return np.clip(base[None, :] + state.control[:, None] + state.site_watch, 0.0, 1.0)
+    return clip(base[None, :] + state.control[:, None] + state.site_watch, 0.0, 1.0)
 
 
 def step_site_stress(state: State, params: Params, pressure: np.ndarray) -> None:

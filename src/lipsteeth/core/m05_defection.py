@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import m04_workers as m4
+from .bounds import clip
 from .m09_strategic import Conditions
 from .params import Params
 from .state import Layout, State
@@ -128,8 +129,8 @@ def post_transitions(
         ):
             cand = bernoulli_indices(g, n, bound) + offset
             cand = cand[held[cand]]
-            accept_u = g.random(cand.shape[0])
             if cand.size:
+                accept_u = g.random(cand.shape[0])
                 log_h = (
                     state.log_base[r, cand]
                     + d.beta_stress * m4.worker_stress(state, layout, params, r, cand)
@@ -146,7 +147,9 @@ def post_transitions(
         # a held post above its site's wanted rank is recalled (even if the site has vacancies)
         recalls = bernoulli_indices(g, n_posts, p_recall)
         over = held[recalls] & ~_wanted(layout, wanted[r], state.site_open[r], recalls)
-        recalls = np.setdiff1d(recalls[over], np.concatenate([flight, ends]), assume_unique=True)
+        recalls = recalls[over]
+        if recalls.size and (flight.size or ends.size):
+            recalls = np.setdiff1d(recalls, np.concatenate([flight, ends]), assume_unique=True)
         hires = bernoulli_indices(g, n_posts, p_hire)
         hires = hires[~held[hires] & _wanted(layout, wanted[r], state.site_open[r], hires)]
         if labour_ban[r]:
@@ -160,7 +163,7 @@ def post_transitions(
 
 def manager_pressure(arrears_idx: np.ndarray, pay_level: np.ndarray) -> np.ndarray:
     """Pressure on each site's manager (R, S) in [0, 1]: arrears or the pay cut passed on."""
-    return np.clip(np.maximum(arrears_idx, 1.0 - pay_level), 0.0, 1.0)
+    return clip(np.maximum(arrears_idx, 1.0 - pay_level), 0.0, 1.0)
 
 
 def manager_initiations(
@@ -214,7 +217,7 @@ def form_plot(
         p_join = d.manager_follow * (1.0 - 0.5 * state.loyalty[r, others])
     else:
         stress = m4.worker_stress(state, layout, params, r, others)
-        p_join = d.contagion * np.clip(stress, 0.0, 1.0)
+        p_join = d.contagion * clip(stress, 0.0, 1.0)
     joiners = others[g.random(others.shape[0]) < p_join]
     members = np.concatenate([initiators, joiners]).astype(np.int64)
     extra = max(members.shape[0] + int(manager_led) - 1, 0)

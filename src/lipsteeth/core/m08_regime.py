@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bounds import clip
 from .params import Params
 from .state import Layout, State
 
@@ -64,7 +65,7 @@ def openings(
     slowdown: np.ndarray,
 ) -> list[np.ndarray]:
     """Restaurant sites that open today, per replicate (indices)."""
-    rate = params.restaurants.opening_rate_per_year / 365.0 * np.clip(1.0 - slowdown, 0.0, 1.0)
+    rate = params.restaurants.opening_rate_per_year / 365.0 * clip(1.0 - slowdown, 0.0, 1.0)
     eligible = (
         (~state.site_open) & (state.reopen_day <= state.day) & layout.site_is_restaurant[None, :]
     )

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import events as ev
+from .bounds import clip
 from .params import Levers, Params
 from .state import State
 from .timeline import UN_PROVISIONS
@@ -68,16 +69,16 @@ def beijing_policy(state: State, params: Params, levers: Levers) -> Conditions:
     displeasure = state.displeasure
     lax = displeasure > sp.laxity_threshold
     exit_eff = levers.china_exit_strictness * (1.0 - discretion * sp.laxity_depth * lax)
-    sanctions = np.clip(
+    sanctions = clip(
         levers.china_sanctions + discretion * sp.sanctions_response * displeasure, 0.0, 1.0
     )
     conciliating = state.conciliation_left > 0
     aid = levers.food_aid + discretion * sp.aid_response * conciliating
     # limits: no collapse, no exodus
     sanctions = np.where(state.collapse_guard, min(levers.china_sanctions, 1.0), sanctions)
-    aid = np.clip(aid + discretion * sp.aid_response * state.collapse_guard, 0.0, 1.0)
+    aid = clip(aid + discretion * sp.aid_response * state.collapse_guard, 0.0, 1.0)
     stringency = np.where(state.exodus_guard, 1.0, levers.china_border_stringency)
-    signal = np.clip(
+    signal = clip(
         levers.diplomatic_signal + discretion * (conciliating.astype(float) - lax), -1.0, 1.0
     )
     lever_un = np.array([getattr(levers, name) for name in UN_PROVISIONS])
@@ -136,7 +137,7 @@ def step_strategic(
     nuclear = np.zeros(R, dtype=np.int64)
     envoys = np.zeros(R, dtype=np.int64)
     resolutions = np.zeros(R, dtype=np.int64)
-    envoy_p = 1.0 - np.exp(-sp.envoy_rate_per_year / 365.0 * np.clip(cond.pressure, 0.0, 1.0))
+    envoy_p = 1.0 - np.exp(-sp.envoy_rate_per_year / 365.0 * clip(cond.pressure, 0.0, 1.0))
     for r, g in enumerate(rngs):
         missiles[r] = g.poisson(missile_rate[r]) + forced_missile
         u = g.random(5)
@@ -227,7 +228,7 @@ def update_economy_and_guards(
             crossings_today * 365.0 - state.crossing_ema
         )
     un = cond.un
-    trade_loss = np.clip(
+    trade_loss = clip(
         un[:, 1] * sp.trade_loss_coal
         + un[:, 4] * sp.trade_loss_textiles
         + un[:, 3] * sp.trade_loss_seafood

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import m09_strategic as m9
+from . import m10_wider_flow as m10
 from .events import EventLog
 from .outcomes import OUTCOME_NAMES, MonthlyAccumulator
 from .params import Levers, Params
@@ -57,13 +59,33 @@ def replicate_seeds(root_seed: int, replicates: np.ndarray) -> list[np.random.Se
     return [np.random.SeedSequence(root.entropy, spawn_key=(int(i),)) for i in replicates]
 
 
-def _levers_on(base: Levers, timeline: Timeline, day: int) -> Levers:
-    changes = {}
-    for name, path in timeline.lever_paths.items():
-        value = path[day]
-        if not np.isnan(value):
-            changes[name] = float(value)
-    return dataclasses.replace(base, **changes) if changes else base
+def lever_schedule(base: Levers, timeline: Timeline) -> list[Levers]:
+    """The levers in force on each day: ``base`` overridden by the timeline's paths.
+
+    A path value of NaN leaves the base value.  Days with the same values
+    share one ``Levers`` object, so a run builds one per change, not per day.
+    """
+    names = list(timeline.lever_paths)
+    if not names:
+        return [base] * timeline.n_days
+    paths = np.stack([timeline.lever_paths[n] for n in names], axis=1)  # (T, L)
+    # NaN-aware change detection: a day differs from the previous one when any
+    # value differs or its NaN-ness changes
+    same_nan = np.isnan(paths[1:]) == np.isnan(paths[:-1])
+    same_value = (paths[1:] == paths[:-1]) | np.isnan(paths[1:])
+    changed = np.concatenate([[True], ~(same_nan & same_value).all(axis=1)])
+    schedule: list[Levers] = []
+    current = base
+    for day in range(timeline.n_days):
+        if changed[day]:
+            changes = {
+                name: float(value)
+                for name, value in zip(names, paths[day], strict=True)
+                if not np.isnan(value)
+            }
+            current = dataclasses.replace(base, **changes) if changes else base
+        schedule.append(current)
+    return schedule
 
 
 def simulate(
@@ -94,9 +116,13 @@ def simulate(
     acc = MonthlyAccumulator(len(rngs), calendar.month_index)
     nuclear, missile, resolution = timeline.nuclear(), timeline.missile(), timeline.resolution()
     month_index = calendar.month_index
+    levers_by_day = lever_schedule(levers, timeline)
+    # M7/M10: people already in transit or detention when the run starts
+    day0 = m9.beijing_policy(state, params, levers_by_day[0])
+    m10.warm_start_pipelines(rngs, state, params, day0, delays.transit, delays.detention)
     for day in range(calendar.n_days):
         inputs = DayInputs(
-            levers=_levers_on(levers, timeline, day),
+            levers=levers_by_day[day],
             forced_nuclear=int(nuclear[day]),
             forced_missile=int(missile[day]),
             forced_resolution=resolution[day],

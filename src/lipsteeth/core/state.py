@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bounds import clip
 from .params import Levers, Params
 
 CHINA, RUSSIA, OTHER = 0, 1, 2
@@ -178,8 +179,8 @@ def recruit_traits(
     w, d = params.workers, params.defection
     mean = np.where(is_restaurant, w.restaurant_loyalty_mean, w.labour_loyalty_mean)
     mean = mean + 0.2 * levers.screening_strictness + screening
-    loyalty = np.clip(mean + w.loyalty_sd * rng.standard_normal(n), 0.0, 1.0)
-    family = np.clip(w.family_deterrent_mean + 0.25 * (rng.random(n) - 0.5) * 2.0, 0.0, 1.0)
+    loyalty = clip(mean + w.loyalty_sd * rng.standard_normal(n), 0.0, 1.0)
+    family = clip(w.family_deterrent_mean + 0.25 * (rng.random(n) - 0.5) * 2.0, 0.0, 1.0)
     base = np.where(is_restaurant, d.restaurant_hazard_per_year, d.labour_hazard_per_year) / 365.0
     log_base = np.log(np.maximum(base, 1e-30)) - d.beta_loyalty * loyalty - d.beta_family * family
     return loyalty.astype(np.float32), log_base.astype(np.float32)
@@ -189,7 +190,7 @@ def labour_target(layout: Layout, labour_scale: np.ndarray, params: Params) -> n
     """Wanted headcount per site (R, S): full staff at restaurants, scaled at labour sites."""
     pop = params.population
     capacity_total = pop.labour_sites_max * pop.labour_site_capacity
-    fill = np.clip(pop.labour_workers_initial * labour_scale / max(capacity_total, 1), 0.0, 1.0)
+    fill = clip(pop.labour_workers_initial * labour_scale / max(capacity_total, 1), 0.0, 1.0)
     posts = layout.site_posts[None, :].astype(np.float64)
     labour = np.floor(fill[:, None] * posts + layout.site_offset[None, :])
     return np.where(layout.site_is_restaurant[None, :], posts, np.minimum(labour, posts)).astype(

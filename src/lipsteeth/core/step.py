@@ -176,7 +176,10 @@ def step(
     closing = np.zeros((R, layout.n_sites), dtype=bool)
     for r, g in enumerate(rngs):
         initiator_posts = moves.initiators[r]
-        sites = np.union1d(layout.post_site[initiator_posts], np.flatnonzero(manager_start[r]))
+        manager_sites = np.flatnonzero(manager_start[r])
+        if initiator_posts.size == 0 and manager_sites.size == 0:
+            continue  # the usual day: nobody plots
+        sites = np.union1d(layout.post_site[initiator_posts], manager_sites)
         for site in sites:
             site = int(site)
             if not state.site_open[r, site]:

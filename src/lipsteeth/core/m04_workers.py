@@ -67,11 +67,21 @@ def worker_stress(
 
 
 def mean_stress(state: State, layout: Layout, params: Params, start: int, stop: int) -> np.ndarray:
-    """Mean stress of workers in post among posts [start, stop), per replicate (R,)."""
-    posts = np.arange(start, stop)
+    """Mean stress of workers in post among posts [start, stop), per replicate (R,).
+
+    Same closed form as ``worker_stress``; the decay factor depends only on
+    days since hiring, so it is tabulated once (t + 1 values) and looked up
+    instead of taking one ``exp`` per worker.
+    """
+    a = 1.0 / params.workers.stress_days
+    decay_by_elapsed = np.exp(np.arange(state.day + 1, dtype=np.float64) * np.log1p(-a))
     out = np.zeros(state.n_replicates)
     for r in range(state.n_replicates):
-        held = posts[state.in_post[r, start:stop]]
+        held = np.flatnonzero(state.in_post[r, start:stop]) + start
         if held.size:
-            out[r] = worker_stress(state, layout, params, r, held).mean()
+            decay = decay_by_elapsed[state.day - state.hire_day[r, held]]
+            stress = (
+                state.site_stress[r, layout.post_site[held]] - decay * state.stress_at_hire[r, held]
+            )
+            out[r] = stress.mean()
     return out

@@ -105,7 +105,7 @@ def post_transitions(
     """
     d = params.defection
     closure = cond.levers.border_closure
-    n_rest_posts = int(layout.post_is_restaurant.sum())
+    n_rest_posts = layout.n_restaurant_posts
     n_posts = layout.n_posts
     bounds = (flight_bound(params, True), flight_bound(params, False))
     p_end = (1.0 / (params.labour.contract_years * 365.0)) * (1.0 - closure)
@@ -146,12 +146,13 @@ def post_transitions(
             ends = np.setdiff1d(ends, flight, assume_unique=True)
         # a held post above its site's wanted rank is recalled (even if the site has vacancies)
         recalls = bernoulli_indices(g, n_posts, p_recall)
-        over = held[recalls] & ~_wanted(layout, wanted[r], state.site_open[r], recalls)
-        recalls = recalls[over]
+        recalls = recalls[held[recalls]]
+        recalls = recalls[~_wanted(layout, wanted[r], state.site_open[r], recalls)]
         if recalls.size and (flight.size or ends.size):
             recalls = np.setdiff1d(recalls, np.concatenate([flight, ends]), assume_unique=True)
         hires = bernoulli_indices(g, n_posts, p_hire)
-        hires = hires[~held[hires] & _wanted(layout, wanted[r], state.site_open[r], hires)]
+        hires = hires[~held[hires]]
+        hires = hires[_wanted(layout, wanted[r], state.site_open[r], hires)]
         if labour_ban[r]:
             hires = hires[layout.post_is_restaurant[hires]]
         out["initiators"].append(flight)

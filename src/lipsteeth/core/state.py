@@ -51,6 +51,11 @@ class Layout:
     def n_posts(self) -> int:
         return int(self.post_site.shape[0])
 
+    @property
+    def n_restaurant_posts(self) -> int:
+        """Posts at restaurants: they come first (posts [0, n_restaurant_posts))."""
+        return int(self.site_posts[: self.n_restaurants].sum())
+
 
 def _countries(n: int, share_china: float, share_russia: float) -> np.ndarray:
     """Deterministic, well-mixed country assignment (golden-ratio sequence)."""

@@ -24,7 +24,15 @@ from . import m08_regime as m8
 from . import m09_strategic as m9
 from . import m10_wider_flow as m10
 from .params import Levers, Params
-from .state import CHINA, COUNTRY_NAMES, Layout, State, labour_target, recruit_traits
+from .state import (
+    CHINA,
+    COUNTRY_NAMES,
+    Layout,
+    State,
+    labour_target,
+    recruit_traits,
+    site_starts,
+)
 
 
 @dataclass(frozen=True)
@@ -285,9 +293,13 @@ def step(
         )
     closing |= failing
     if closing.any():
-        shut_posts = closing[:, layout.post_site] & state.in_post
-        recalled_at_closure = shut_posts.sum(axis=1)
-        state.in_post = state.in_post & ~shut_posts
+        # posts of a site are contiguous: touch only the closing sites' posts
+        first_post = site_starts(layout)
+        recalled_at_closure = np.zeros(R, dtype=np.int64)
+        for r, site in zip(*np.nonzero(closing), strict=True):
+            posts = slice(first_post[site], first_post[site] + layout.site_posts[site])
+            recalled_at_closure[r] += np.count_nonzero(state.in_post[r, posts])
+            state.in_post[r, posts] = False
         state.staff = np.where(closing, 0, state.staff)
         recalls += recalled_at_closure
         seized = np.where(closing, state.reserve, 0.0)
@@ -354,7 +366,7 @@ def step(
     staff_lab = staff[:, lab].sum(axis=1)
     weights = np.where(open_rest, staff, 0.0)
     wsum = np.maximum(weights.sum(axis=1), 1e-9)
-    n_rest_posts = int(layout.post_is_restaurant.sum())
+    n_rest_posts = layout.n_restaurant_posts
     if day_inputs.month_end:
         stress_rest = m4.mean_stress(state, layout, params, 0, n_rest_posts)
         stress_lab = m4.mean_stress(state, layout, params, n_rest_posts, layout.n_posts)

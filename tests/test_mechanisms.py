@@ -18,8 +18,12 @@ from lipsteeth.core import m03_manager as m3
 from lipsteeth.core import m05_defection as m5
 from lipsteeth.core import m07_enforcement as m7
 from lipsteeth.core import m09_strategic as m9
+from lipsteeth.core import m10_wider_flow as m10
 from lipsteeth.core.events import EventLog
-from lipsteeth.core.state import build_layout, init_state
+from lipsteeth.core.simulate import simulate
+from lipsteeth.core.state import PIPELINE_PAD, build_layout, init_state
+from lipsteeth.core.step import DelayTables
+from lipsteeth.core.timeline import Calendar
 
 from .support import small_params
 
@@ -152,3 +156,65 @@ def test_forced_resolution_raises_provisions(world):
     sp = params.strategic
     expected = sp.displeasure_nuclear + sp.displeasure_missile * out["missile_tests"]
     np.testing.assert_allclose(state.displeasure, expected)
+
+
+def test_warm_start_books_the_people_already_on_the_way(baseline):
+    """M7/M10: day-0 pipelines hold the flow of the days before the start.
+
+    With day-0 rates held before the start, the expected number booked for
+    day k is (daily flow) x P(delay > k): the day-0 booking equals one day's
+    flow and the total equals the flow x the mean delay.  Each count is a sum
+    of independent Poisson draws over 400 replicates; z-tests at |z| < 4.4
+    (two-sided 1e-5 each, four tests: false-failure rate < 5e-5).
+    """
+    params = small_params(baseline.params, restaurants=5, labour_sites=2)
+    layout = build_layout(params)
+    rngs = [np.random.default_rng(900 + i) for i in range(400)]
+    state = init_state(params, baseline.levers, layout, 30, rngs)
+    delays = DelayTables.build(params, PIPELINE_PAD - 1)
+    cond = m9.beijing_policy(state, params, baseline.levers)
+    rates = m10.flow_rates(state, params, cond)
+    m10.warm_start_pipelines(rngs, state, params, cond, delays.transit, delays.detention)
+
+    hidden = float(state.hidden[0])
+    departing = hidden * (1.0 - rates.p_arrest[0]) * rates.p_depart
+    arriving = departing * (1.0 - rates.p_caught[0])
+    detained = hidden * rates.p_arrest[0] + departing * rates.p_caught[0]
+    mean_transit = (np.arange(1, delays.transit.size + 1) * delays.transit).sum()
+    mean_detention = (np.arange(1, delays.detention.size + 1) * delays.detention).sum()
+    R = len(rngs)
+    for observed, expected in (
+        (state.arrivals_wider[:, 0].sum(), R * arriving),
+        (state.arrivals_wider.sum(), R * arriving * mean_transit),
+        (state.repatriations_china[:, 0].sum(), R * detained),
+        (state.repatriations_china.sum(), R * detained * mean_detention),
+    ):
+        assert expected > 100  # the test has power: a missing warm start gives z << -4.4
+        assert abs(observed - expected) / np.sqrt(expected) < 4.4
+
+
+def test_default_run_has_no_spin_up_dip(baseline):
+    """M7/M10: arrivals and repatriations in the first month are at the level of
+    months 4-6, not a pipeline filling from zero (before the warm start, month 1
+    had 10 % of the later arrivals and 27 % of the repatriations).
+
+    Eight replicates of the default's first half-year: month 1 holds about 900
+    arrivals and 3,300 repatriations, so the ratio of month 1 to the mean of
+    months 4-6 has a Poisson standard error of about 0.04 (arrivals); the bound
+    0.8 is 5 standard errors below 1 (false-failure rate below 1e-6).
+    """
+    calendar = Calendar(baseline.calendar.start, 182)
+    timeline = dataclasses.replace(
+        baseline.timeline,
+        n_days=182,
+        lever_paths={k: v[:182] for k, v in baseline.timeline.lever_paths.items()},
+        forced_nuclear=None,
+        forced_missile=None,
+        forced_resolution=None,
+    )
+    result = simulate(
+        baseline.params, baseline.levers, calendar, timeline, seed=baseline.seed, replicates=8
+    )
+    for name in ("arrivals_south_korea", "repatriations_from_china"):
+        monthly = result.outcome(name).sum(axis=0)
+        assert monthly[0] > 0.8 * monthly[3:6].mean(), name

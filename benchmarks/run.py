@@ -227,6 +227,7 @@ class CoreProfile:
     rows: list[tuple[str, float, float, int]]  # (function, own s, cumulative s, calls)
     total: float
     by_part: list[tuple[str, float]]  # (module called from step, or step's own body, seconds)
+    calls_per_day: float = 0.0  # Python-level calls (NumPy entry points included) per day
 
 
 def _short(filename: str) -> str:
@@ -272,7 +273,8 @@ def profile_core(s: sc.Setting, top: int = 12) -> CoreProfile:
         parts["step.py (own body)"] = stats[step_key][2]
         parts["outside step (init, bookkeeping)"] = max(total - step_total, 0.0)
     by_part = sorted(parts.items(), key=lambda kv: kv[1], reverse=True)
-    return CoreProfile(rows[:top], total, by_part)
+    calls = sum(nc for _f, _tt, _ct, nc in rows)
+    return CoreProfile(rows[:top], total, by_part, calls / s.calendar.n_days)
 
 
 def profile_mesa(s: sc.Setting, top: int = 6) -> tuple[list[tuple[str, float, float, int]], float]:
@@ -503,6 +505,34 @@ def analysis(ctx: dict[str, Any]) -> list[str]:
             f"{fixed / 50_000 * 1e9:.1f} ns per agent-step at this size, so both would have to "
             "shrink (the idiomatic Mesa model is not slowed down to meet it)."
         )
+    if mesa50:
+        small = min(ctx["profiles"].values(), key=lambda cp: cp.total)
+        mesa_ns = 1e9 / mesa50
+        flat_budget = 0.2 * min(ctx["sizes"]) * marginal
+        out.append(
+            "**What would close the gap.**  Both misses come from the fixed cost: about "
+            f"{small.calls_per_day:.0f} Python-level calls per simulated day (cProfile at the "
+            "smallest size), most of them NumPy calls of a few microseconds on arrays of a few "
+            "hundred sites.  With no fixed cost the 50,000-worker ratio would be Mesa's "
+            f"{mesa_ns:.0f} ns per agent-step over the core's marginal {marginal * 1e9:.1f} ns, "
+            f"about {mesa_ns / (marginal * 1e9):.0f}x"
+            + (
+                " (still short: the marginal cost must fall too, e.g. one pass per candidate "
+                "post instead of several NumPy gathers)"
+                if mesa_ns / (marginal * 1e9) < TARGETS["ratio_vs_mesa_50k"][0]
+                else ""
+            )
+            + ", and the cost per agent-step would be "
+            f"flat within 20 % once the fixed cost is below {flat_budget * 1e6:.1f} us per day "
+            f"(20 % of {min(ctx['sizes']):,} workers at the marginal cost).  No NumPy "
+            "restructuring gets a day's model-level work (M1-M3, M8-M10 on every site, about "
+            "60 outcomes) to a few microseconds: that needs a replicate's whole day loop "
+            "compiled (Numba or C), a second implementation of M1-M10 that the agreement "
+            "suite would check against this one.  (The fixed cost was 0.55 ms per day before "
+            "session 2, which cut overhead without changing any result, bit for bit: "
+            "`np.clip` replaced by two ufuncs, outcomes buffered per month, the lever schedule "
+            "built once per run, and no pass over all workers on ordinary days.)"
+        )
     gain_small, gain_large = ctx["batch_gain"]
     big = [t for t in ctx["batched"] if t.workers >= 500_000]
     big_note = ""
@@ -725,6 +755,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "mesa_profile": mesa_profile,
         "mesa_profile_label": "2,600 workers, 60 days",
         "cost_model": (fixed, marginal),
+        "sizes": sizes,
         "fixed_share_small": min(fixed / per_day[0], 1.0),
         "batch_gain": batch_gain,
         "single_rate": single,

@@ -190,3 +190,20 @@ def test_query_a_run_results_folder(tmp_path: Path, capsys: pytest.CaptureFixtur
         {"variable": "b", "total": 2.0},
     ]
     assert run_cli(["query", str(tmp_path / "nowhere"), "SELECT 1"]) == 2
+
+
+@pytest.mark.parametrize("command", ["sweep", "sensitivity"])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--executor", "gpu"), ("--space", "everything"), ("--workers", "0"), ("--replicates", "0")],
+)
+def test_bad_experiment_option_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, option: str, value: str
+) -> None:
+    """A bad option is one error line naming it, exit 2, and no experiment folder."""
+    root = tmp_path / "results"
+    code = run_cli([command, "baseline-2016", "--samples", "4", "--out", str(root), option, value])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and option in err[0]
+    assert not root.exists() or not any(root.rglob("*"))

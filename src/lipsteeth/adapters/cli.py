@@ -33,6 +33,17 @@ from ..scenario import Scenario, ScenarioError, list_scenarios, load_scenario, s
 from ..scenario.events_csv import load_event_csv, with_events
 from . import console as views
 from . import store
+from .cli_options import (
+    EventsOption,
+    ForceOption,
+    JsonOption,
+    ReplicatesOption,
+    ResultsFolderOption,
+    ScenarioArgument,
+    SchedulerOption,
+    SeedOption,
+    YearsOption,
+)
 
 DEFAULT_SCENARIO = "baseline-2016"
 MAX_REPLICATES = 100_000
@@ -223,34 +234,13 @@ def run_summary(
 
 @app.command()
 def run(
-    scenario: Annotated[
-        str, typer.Argument(help="Embedded scenario name or path to a scenario TOML file.")
-    ] = DEFAULT_SCENARIO,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Root seed (default: the scenario's).")
-    ] = None,
-    replicates: Annotated[
-        int | None,
-        typer.Option("--replicates", help="Number of replicates (default: the scenario's)."),
-    ] = None,
-    years: Annotated[
-        float | None,
-        typer.Option(
-            "--years", help="Horizon in years from the scenario start (default: its end)."
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", help="Write the results exactly into this folder (default: results/<run-id>)."
-        ),
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
-    ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace a non-empty --out folder.")
-    ] = False,
+    scenario: ScenarioArgument = DEFAULT_SCENARIO,
+    seed: SeedOption = None,
+    replicates: ReplicatesOption = None,
+    years: YearsOption = None,
+    out: ResultsFolderOption = None,
+    as_json: JsonOption = False,
+    force: ForceOption = False,
     chunk_size: Annotated[
         int | None,
         typer.Option(
@@ -258,10 +248,7 @@ def run(
             help="Replicates simulated per progress step (default: about a fifth, at most 16).",
         ),
     ] = None,
-    events: Annotated[
-        Path | None,
-        typer.Option("--events", help="Replace the scenario's events by this CSV event timeline."),
-    ] = None,
+    events: EventsOption = None,
     report: Annotated[
         bool, typer.Option("--report", help="Also write report.html and figures (PNG, SVG).")
     ] = False,
@@ -269,12 +256,7 @@ def run(
         int,
         typer.Option("--workers", help="Processes: above 1 starts a Dask LocalCluster."),
     ] = 1,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler", help="Address of an existing Dask scheduler (tcp://host:port)."
-        ),
-    ] = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Simulate a scenario, check the facts and ledger, write a results folder."""
     started = time.perf_counter()
@@ -393,9 +375,7 @@ def scenarios_list() -> None:
 
 
 @scenarios_app.command("show")
-def scenarios_show(
-    name: Annotated[str, typer.Argument(help="Embedded scenario name or TOML path.")],
-) -> None:
+def scenarios_show(name: ScenarioArgument) -> None:
     """The scenario as resolved: TOML with every value's provenance."""
     text = load(name).to_toml()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")

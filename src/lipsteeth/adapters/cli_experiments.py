@@ -54,6 +54,22 @@ from ..experiment.sweep import (
     run_sweep,
 )
 from . import catalog as cat
+from .cli_options import (
+    DesignSeedOption,
+    ExecutorOption,
+    ExperimentNameOption,
+    FactorsOption,
+    OverridesOption,
+    ReplicatesPerRunOption,
+    ResultsRootOption,
+    ResumeOption,
+    ScenarioArgument,
+    SchedulerOption,
+    SeedOption,
+    SpaceOption,
+    WorkersOption,
+    YearsOption,
+)
 from .executors_dask import EXECUTORS, ExecutorError, open_executor
 
 if TYPE_CHECKING:
@@ -75,6 +91,9 @@ def _cli() -> Any:
     from . import cli
 
     return cli
+
+
+SPACES = ("all", "uncertainties", "levers")
 
 
 def fail(message: str) -> NoReturn:
@@ -151,6 +170,16 @@ def split_names(text: str | None) -> list[str] | None:
         return None
     names = [n.strip() for n in text.split(",") if n.strip()]
     return names or None
+
+
+def check_design_run(replicates: int, workers: int, executor: str, space: str) -> None:
+    """Options shared by sweep and sensitivity, checked before anything is written."""
+    check_positive("--replicates", replicates)
+    check_positive("--workers", workers)
+    if executor not in EXECUTORS:
+        fail(f"--executor must be one of {', '.join(EXECUTORS)}")
+    if space not in SPACES:
+        fail(f"--space must be one of {', '.join(SPACES)}")
 
 
 def check_positive(option: str, value: int | float | None, low: float = 1) -> None:
@@ -416,7 +445,7 @@ def experiment_table(store: cat.ExperimentStore, info: dict[str, Any]) -> Table:
 
 
 def sweep(
-    scenario: Annotated[str, typer.Argument(help="Embedded scenario name or TOML path.")],
+    scenario: ScenarioArgument,
     design: Annotated[
         str, typer.Option("--design", help="grid | lhs | saltelli | morris.")
     ] = "lhs",
@@ -428,44 +457,22 @@ def sweep(
             "(power of 2), Morris trajectories.",
         ),
     ] = 32,
-    space: Annotated[
-        str, typer.Option("--space", help="Vary: all | uncertainties | levers.")
-    ] = "all",
-    factors: Annotated[
-        str | None, typer.Option("--factors", help="Comma-separated subset of factors.")
-    ] = None,
-    replicates: Annotated[int, typer.Option("--replicates", help="Replicates per run.")] = 1,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed of the design and the runs.")
-    ] = None,
-    years: Annotated[
-        float | None, typer.Option("--years", help="Horizon in years from the start.")
-    ] = None,
-    sets: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a value: group.name=value or lever=value."),
-    ] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
-    scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="Address of a Dask scheduler.")
-    ] = None,
-    executor: Annotated[
-        str, typer.Option("--executor", help="auto | serial | processes | dask.")
-    ] = "auto",
-    out: Annotated[Path, typer.Option("--out", help="Results root folder.")] = DEFAULT_OUT,
-    name: Annotated[str | None, typer.Option("--name", help="Experiment name.")] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Complete an interrupted experiment.")
-    ] = False,
+    space: SpaceOption = "all",
+    factors: FactorsOption = None,
+    replicates: ReplicatesPerRunOption = 1,
+    seed: DesignSeedOption = None,
+    years: YearsOption = None,
+    sets: OverridesOption = None,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
+    executor: ExecutorOption = "auto",
+    out: ResultsRootOption = DEFAULT_OUT,
+    name: ExperimentNameOption = None,
+    resume: ResumeOption = False,
 ) -> None:
     """Run the scenario at every point of a design over its uncertainties and levers."""
     check_positive("--samples", samples)
-    check_positive("--replicates", replicates)
-    check_positive("--workers", workers)
-    if executor not in EXECUTORS:
-        fail(f"--executor must be one of {', '.join(EXECUTORS)}")
-    if space not in ("all", "uncertainties", "levers"):
-        fail("--space must be all, uncertainties or levers")
+    check_design_run(replicates, workers, executor, space)
     loaded = load_scenario_for(scenario, years, sets)
     root_seed = loaded.seed if seed is None else seed
     sp = build_space(loaded, space, split_names(factors))
@@ -494,7 +501,7 @@ def sweep(
 
 
 def sensitivity(
-    scenario: Annotated[str, typer.Argument(help="Embedded scenario name or TOML path.")],
+    scenario: ScenarioArgument,
     method: Annotated[str, typer.Option("--method", help="sobol | morris.")] = "sobol",
     outcome: Annotated[
         list[str] | None,
@@ -512,33 +519,18 @@ def sensitivity(
         float | None,
         typer.Option("--tolerance", help="Convergence tolerance (0.05 Sobol, 0.1 Morris)."),
     ] = None,
-    space: Annotated[
-        str, typer.Option("--space", help="Vary: uncertainties | levers | all.")
-    ] = "uncertainties",
-    factors: Annotated[
-        str | None, typer.Option("--factors", help="Comma-separated subset of factors.")
-    ] = None,
-    replicates: Annotated[int, typer.Option("--replicates", help="Replicates per run.")] = 1,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed.")] = None,
-    years: Annotated[
-        float | None, typer.Option("--years", help="Horizon in years from the start.")
-    ] = None,
-    sets: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a value: group.name=value or lever=value."),
-    ] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
-    scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="Address of a Dask scheduler.")
-    ] = None,
-    executor: Annotated[
-        str, typer.Option("--executor", help="auto | serial | processes | dask.")
-    ] = "auto",
-    out: Annotated[Path, typer.Option("--out", help="Results root folder.")] = DEFAULT_OUT,
-    name: Annotated[str | None, typer.Option("--name", help="Experiment name.")] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Complete an interrupted experiment.")
-    ] = False,
+    space: SpaceOption = "uncertainties",
+    factors: FactorsOption = None,
+    replicates: ReplicatesPerRunOption = 1,
+    seed: DesignSeedOption = None,
+    years: YearsOption = None,
+    sets: OverridesOption = None,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
+    executor: ExecutorOption = "auto",
+    out: ResultsRootOption = DEFAULT_OUT,
+    name: ExperimentNameOption = None,
+    resume: ResumeOption = False,
 ) -> None:
     """Sobol (S1, ST) or Morris (mu*, sigma) indices of outcomes, with a convergence check."""
     from ..experiment import sensitivity as sa
@@ -549,8 +541,7 @@ def sensitivity(
     for o in outcomes:
         _check_metric_name(o)
     check_positive("--samples", samples, 2)
-    check_positive("--replicates", replicates)
-    check_positive("--workers", workers)
+    check_design_run(replicates, workers, executor, space)
     tol = tolerance if tolerance is not None else (0.05 if method == "sobol" else 0.1)
     loaded = load_scenario_for(scenario, years, sets)
     root_seed = loaded.seed if seed is None else seed
@@ -712,7 +703,7 @@ def read_targets(spec: Sequence[str] | None) -> list[Any]:
 
 
 def calibrate(
-    scenario: Annotated[str, typer.Argument(help="Embedded scenario name or TOML path.")],
+    scenario: ScenarioArgument,
     targets: Annotated[
         list[str] | None,
         typer.Option(
@@ -737,22 +728,15 @@ def calibrate(
         int | None, typer.Option("--max-simulations", help="Simulation budget.")
     ] = None,
     replicates: Annotated[int, typer.Option("--replicates", help="Replicates per particle.")] = 1,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed.")] = None,
-    years: Annotated[
-        float | None, typer.Option("--years", help="Horizon in years from the start.")
-    ] = None,
-    sets: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a value: group.name=value or lever=value."),
-    ] = None,
+    seed: SeedOption = None,
+    years: YearsOption = None,
+    sets: OverridesOption = None,
     workers: Annotated[
         int, typer.Option("--workers", help="Dask workers (1: single core, no Dask).")
     ] = max(1, os.cpu_count() or 1),
-    scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="Address of a Dask scheduler.")
-    ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Results root folder.")] = DEFAULT_OUT,
-    name: Annotated[str | None, typer.Option("--name", help="Experiment name.")] = None,
+    scheduler: SchedulerOption = None,
+    out: ResultsRootOption = DEFAULT_OUT,
+    name: ExperimentNameOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing calibration of that name.")
     ] = False,

@@ -14,6 +14,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from .cli_options import ReportFormatOption
+
 
 def _fail(message: str) -> NoReturn:
     from .cli import UserError
@@ -23,7 +25,7 @@ def _fail(message: str) -> NoReturn:
 
 def report_command(
     results: Annotated[Path, typer.Argument(help="A results folder (from `lipsteeth run`).")],
-    fmt: Annotated[str, typer.Option("--format", help="html (self-contained) or pdf.")] = "html",
+    fmt: ReportFormatOption = "html",
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Write the report here (default: RESULTS/report.<format>)."),
@@ -46,7 +48,7 @@ def report_command(
 def compare_command(
     results_a: Annotated[Path, typer.Argument(help="Results folder A.")],
     results_b: Annotated[Path, typer.Argument(help="Results folder B.")],
-    fmt: Annotated[str, typer.Option("--format", help="html or pdf.")] = "html",
+    fmt: ReportFormatOption = "html",
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Report path (default: ./compare-<A>-vs-<B>.<format>)."),

@@ -46,6 +46,15 @@ from ..experiment.validation import (
     simulated_band,
     validate,
 )
+from .cli_options import (
+    EventsOption,
+    ForceOption,
+    JsonOption,
+    ReplicatesOption,
+    ResultsFolderOption,
+    ScenarioArgument,
+    SeedOption,
+)
 
 OBSERVED_PACKAGE_DIR = "observed"
 VALIDATION_FILE = "validation.json"
@@ -242,9 +251,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def validate_command(
-    scenario: Annotated[
-        str, typer.Argument(help="Embedded scenario name or path to a scenario TOML file.")
-    ],
+    scenario: ScenarioArgument,
     observed: Annotated[
         str,
         typer.Option(
@@ -259,27 +266,12 @@ def validate_command(
         int | None, typer.Option("--from", help="First year scored (earlier rows anchor MASE).")
     ] = None,
     last_year: Annotated[int | None, typer.Option("--to", help="Last year scored.")] = None,
-    replicates: Annotated[
-        int | None,
-        typer.Option("--replicates", help="Number of replicates (default: the scenario's)."),
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", help="Root seed (default: the scenario's).")
-    ] = None,
-    events: Annotated[
-        Path | None,
-        typer.Option("--events", help="Replace the scenario's events by this CSV event timeline."),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write the results into this folder (default: results/<id>)."),
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace a non-empty --out folder.")
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")
-    ] = False,
+    replicates: ReplicatesOption = None,
+    seed: SeedOption = None,
+    events: EventsOption = None,
+    out: ResultsFolderOption = None,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", help="Replicates simulated per progress step.")
     ] = 4,

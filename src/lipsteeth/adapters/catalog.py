@@ -34,13 +34,12 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +49,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..experiment.sweep import RunOutput, RunSpec, parse_metric
+from .store import dumps as store_dumps
+from .store import fsync_path, jsonable, variable_column
 
 if TYPE_CHECKING:
     import duckdb
@@ -114,17 +115,9 @@ class CatalogError(Exception):
 # atomic writes
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
-        _fsync_file(path)
+        fsync_path(path)
 
 
 def atomic_parquet(table: pa.Table, path: Path, *, durable: bool = True) -> None:
@@ -135,7 +128,7 @@ def atomic_parquet(table: pa.Table, path: Path, *, durable: bool = True) -> None
     try:
         pq.write_table(table, tmp, **_PARQUET)
         if durable:
-            _fsync_file(Path(tmp))
+            fsync_path(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -159,29 +152,9 @@ def atomic_text(text: str, path: Path) -> None:
         raise
 
 
-def jsonable(value: Any) -> Any:
-    """Plain JSON version of ``value`` (NumPy unwrapped, NaN and inf as null)."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return jsonable(value.item())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    return str(value)
-
-
 def dumps(obj: Any) -> str:
-    return json.dumps(jsonable(obj), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    """Strict, indented JSON text of ``obj`` for manifests (one trailing newline)."""
+    return store_dumps(obj, indent=2) + "\n"
 
 
 def plan_hash(parts: Mapping[str, Any]) -> str:
@@ -203,19 +176,13 @@ def check_id(experiment: str) -> str:
 # tables of a run
 
 
-def _variable(names: Sequence[str], codes: np.ndarray) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(
-        pa.array(codes, type=pa.int32()), pa.array(list(names), type=pa.string())
-    )
-
-
 def outcomes_table(output: RunOutput) -> pa.Table:
     """Whole-horizon metrics: one row per replicate and outcome."""
     n_rep, n_var = output.horizon.shape
     return pa.table(
         {
             "replicate": pa.array(np.repeat(output.replicates, n_var), type=pa.int32()),
-            "variable": _variable(output.names, np.tile(np.arange(n_var), n_rep)),
+            "variable": variable_column(output.names, np.tile(np.arange(n_var), n_rep)),
             "value": pa.array(output.horizon.reshape(-1), type=pa.float64()),
         }
     )
@@ -228,7 +195,7 @@ def outcomes_yearly_table(output: RunOutput) -> pa.Table:
         {
             "replicate": pa.array(np.repeat(output.replicates, n_var * n_year), type=pa.int32()),
             "year": pa.array(np.tile(output.years, n_rep * n_var), type=pa.int16()),
-            "variable": _variable(
+            "variable": variable_column(
                 output.names, np.tile(np.repeat(np.arange(n_var), n_year), n_rep)
             ),
             "value": pa.array(output.yearly.reshape(-1), type=pa.float64()),
@@ -576,13 +543,56 @@ def connect(
     raise CatalogError(f"catalog {path} is locked: {last}")
 
 
+@contextlib.contextmanager
+def _transaction(root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A catalog connection inside one transaction: committed, or rolled back on any error."""
+    con = connect(root)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+
+
+def _insert_experiment(
+    con: duckdb.DuckDBPyConnection,
+    store: ExperimentStore,
+    manifest: Mapping[str, Any],
+    *,
+    method: Any,
+    n_done: Any,
+    finished: Any,
+) -> None:
+    """The experiment's row of the ``experiments`` table."""
+    con.execute(
+        "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            store.experiment,
+            manifest.get("kind"),
+            manifest.get("scenario"),
+            method,
+            manifest.get("n_runs"),
+            n_done,
+            manifest.get("replicates"),
+            manifest.get("status"),
+            _ts(manifest.get("created")),
+            _ts(finished),
+            str(store.path),
+            json.dumps(jsonable(manifest)),
+        ],
+    )
+
+
 def register(store: ExperimentStore, manifest: Mapping[str, Any] | None = None) -> None:
     """(Re)load one experiment's finished runs from Parquet into the catalog tables."""
     manifest = dict(manifest) if manifest is not None else store.manifest()
     exp = store.experiment
-    con = connect(store.root)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with _transaction(store.root) as con:
         for table in ("experiments", *TABLES):
             con.execute(f"DELETE FROM {table} WHERE experiment = ?", [exp])
         done = sorted(store.completed_runs())
@@ -602,30 +612,14 @@ def register(store: ExperimentStore, manifest: Mapping[str, Any] | None = None) 
             "FROM read_parquet(?)",
             [exp, store.files("parameters")],
         )
-        con.execute(
-            "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                exp,
-                manifest.get("kind"),
-                manifest.get("scenario"),
-                (manifest.get("design") or {}).get("method"),
-                manifest.get("n_runs"),
-                len(done),
-                manifest.get("replicates"),
-                manifest.get("status"),
-                _ts(manifest.get("created")),
-                _ts(manifest.get("finished")),
-                str(store.path),
-                json.dumps(jsonable(manifest)),
-            ],
+        _insert_experiment(
+            con,
+            store,
+            manifest,
+            method=(manifest.get("design") or {}).get("method"),
+            n_done=len(done),
+            finished=manifest.get("finished"),
         )
-        con.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(Exception):
-            con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
 
 
 def register_calibration(
@@ -643,9 +637,7 @@ def register_calibration(
         var_name="name",
         value_name="value",
     )
-    con = connect(store.root)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with _transaction(store.root) as con:
         for table in ("experiments", "posteriors"):
             con.execute(f"DELETE FROM {table} WHERE experiment = ?", [exp])
         con.register("_posterior", long)
@@ -655,30 +647,15 @@ def register_calibration(
             [exp],
         )
         con.unregister("_posterior")
-        con.execute(
-            "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                exp,
-                manifest.get("kind"),
-                manifest.get("scenario"),
-                "abc-smc",
-                manifest.get("n_runs"),
-                manifest.get("n_runs"),
-                manifest.get("replicates"),
-                manifest.get("status"),
-                _ts(manifest.get("created")),
-                _ts(manifest.get("created")),
-                str(store.path),
-                json.dumps(jsonable(manifest)),
-            ],
+        # a calibration's runs all finish with it: every run is done when it is created
+        _insert_experiment(
+            con,
+            store,
+            manifest,
+            method="abc-smc",
+            n_done=manifest.get("n_runs"),
+            finished=manifest.get("created"),
         )
-        con.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(Exception):
-            con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
 
 
 RUN_FOLDER_FILES: tuple[str, ...] = ("outcomes", "outcomes_yearly", "events")

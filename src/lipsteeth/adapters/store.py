@@ -147,7 +147,8 @@ def resolve_target(
 # tables
 
 
-def _variable_column(names: Sequence[str], codes: np.ndarray) -> pa.DictionaryArray:
+def variable_column(names: Sequence[str], codes: np.ndarray) -> pa.DictionaryArray:
+    """Dictionary-encoded outcome names (int32 codes into ``names``)."""
     return pa.DictionaryArray.from_arrays(
         pa.array(codes, type=pa.int32()), pa.array(list(names), type=pa.string())
     )
@@ -170,7 +171,7 @@ def outcomes_table(result: SimulationResult) -> pa.Table:
             "replicate": pa.array(replicate, type=pa.int32()),
             "period": pa.array(period, type=pa.date32()),
             "year": pa.array(year.astype(np.int16), type=pa.int16()),
-            "variable": _variable_column(names, codes),
+            "variable": variable_column(names, codes),
             "value": pa.array(values.reshape(-1).astype(np.float64), type=pa.float64()),
         }
     )
@@ -192,7 +193,7 @@ def outcomes_yearly_table(result: SimulationResult) -> pa.Table:
         {
             "replicate": pa.array(replicate, type=pa.int32()),
             "year": pa.array(year, type=pa.int16()),
-            "variable": _variable_column(names, codes),
+            "variable": variable_column(names, codes),
             "value": pa.array(values.reshape(-1).astype(np.float64), type=pa.float64()),
         }
     )
@@ -446,7 +447,8 @@ def _write_text(path: Path, text: str) -> None:
         os.fsync(fh.fileno())
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -470,7 +472,7 @@ def _move_into_place(staging: Path, target: Path, *, force: bool) -> None:
     else:
         os.replace(staging, target)
     with contextlib.suppress(OSError):
-        _fsync(target.parent)
+        fsync_path(target.parent)
 
 
 def write_results(
@@ -492,7 +494,7 @@ def write_results(
             (EVENTS_FILE, events_table(result, start)),
         ):
             write_parquet(table, staging / name)
-            _fsync(staging / name)
+            fsync_path(staging / name)
         _write_text(staging / MANIFEST_FILE, dumps(manifest, indent=2) + "\n")
         _write_text(staging / SUMMARY_FILE, dumps(summary, indent=2) + "\n")
         _move_into_place(staging, target, force=force)

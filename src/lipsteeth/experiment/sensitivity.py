@@ -83,6 +83,18 @@ def _check(design: Design, Y: np.ndarray) -> np.ndarray:
     return Y
 
 
+def _base_prefix(
+    design: Design, Y: np.ndarray, n_base: int | None, method: str, need: str
+) -> tuple[np.ndarray, int, int]:
+    """Outcomes of the design's first ``n_base`` base samples: (values, n_base, rows)."""
+    if design.method != method:
+        raise SensitivityError(f"{need} design, not {design.method}")
+    Y = _check(design, Y)
+    n = design.n_base if n_base is None else int(n_base)
+    rows = design.prefix_rows(n)
+    return Y[:rows], n, rows
+
+
 def sobol(
     design: Design,
     Y: np.ndarray,
@@ -96,12 +108,7 @@ def sobol(
     """Sobol S1 and ST (with confidence intervals) on the first ``n_base`` base samples."""
     from SALib.analyze import sobol as sobol_analyze
 
-    if design.method != "saltelli":
-        raise SensitivityError(f"Sobol indices need a Saltelli design, not {design.method}")
-    Y = _check(design, Y)
-    n = design.n_base if n_base is None else int(n_base)
-    rows = design.prefix_rows(n)
-    Yn = Y[:rows]
+    Yn, n, rows = _base_prefix(design, Y, n_base, "saltelli", "Sobol indices need a Saltelli")
     names = design.space.names
     if np.var(Yn) <= 0:
         zeros = np.zeros(len(names))
@@ -133,15 +140,11 @@ def morris(
     """Morris mu, mu* (with confidence interval) and sigma on the first ``n_base`` trajectories."""
     from SALib.analyze import morris as morris_analyze
 
-    if design.method != "morris":
-        raise SensitivityError(f"Morris indices need a Morris design, not {design.method}")
-    Y = _check(design, Y)
-    n = design.n_base if n_base is None else int(n_base)
-    rows = design.prefix_rows(n)
+    Yn, n, rows = _base_prefix(design, Y, n_base, "morris", "Morris indices need a Morris")
     res = morris_analyze.analyze(
         design.space.problem(),
         design.X[:rows],
-        Y[:rows],
+        Yn,
         num_resamples=num_resamples,
         conf_level=conf_level,
         print_to_console=False,

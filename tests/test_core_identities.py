@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lipsteeth.core.events import EventLog
-from lipsteeth.core.simulate import replicate_seeds, simulate
+from lipsteeth.core.simulate import ENGINES, replicate_seeds, simulate
 from lipsteeth.core.state import PIPELINE_PAD, build_layout, init_state
 from lipsteeth.core.step import DayInputs, DelayTables, step
 from lipsteeth.core.timeline import Calendar, Timeline
@@ -20,16 +20,26 @@ from lipsteeth.core.timeline import Calendar, Timeline
 from .support import small_params
 
 
-@pytest.fixture(scope="module")
-def small_run(baseline):
-    """Two years across the 2016 boycott (many defections, closures, policy changes)."""
+@pytest.fixture(scope="module", params=ENGINES)
+def small_run(baseline, request):
+    """Two years across the 2016 boycott (many defections, closures, policy changes).
+
+    Run by each engine: the identities are properties of the model, whichever
+    implementation steps it.
+    """
     params = small_params(baseline.params)
     start = np.datetime64("2015-06-01")
     n_days = 730
     offset = int((start - baseline.start).astype(int))
     timeline = _slice_timeline(baseline.timeline, offset, n_days)
     return simulate(
-        params, baseline.levers, Calendar(start, n_days), timeline, seed=11, replicates=3
+        params,
+        baseline.levers,
+        Calendar(start, n_days),
+        timeline,
+        seed=11,
+        replicates=3,
+        engine=request.param,
     ), params
 
 
@@ -171,25 +181,31 @@ def test_every_step_balances(baseline):
         )
 
 
-def test_same_seed_identical_different_seed_differs(baseline):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_same_seed_identical_different_seed_differs(baseline, engine):
     params = small_params(baseline.params)
     cal = Calendar(np.datetime64("2016-01-01"), 200)
-    a = simulate(params, baseline.levers, cal, seed=3, replicates=2)
-    b = simulate(params, baseline.levers, cal, seed=3, replicates=2)
-    c = simulate(params, baseline.levers, cal, seed=4, replicates=2)
+    a = simulate(params, baseline.levers, cal, seed=3, replicates=2, engine=engine)
+    b = simulate(params, baseline.levers, cal, seed=3, replicates=2, engine=engine)
+    c = simulate(params, baseline.levers, cal, seed=4, replicates=2, engine=engine)
     np.testing.assert_array_equal(a.monthly, b.monthly)
     for key in a.events:
         np.testing.assert_array_equal(a.events[key], b.events[key])
     assert not np.array_equal(a.monthly, c.monthly)
 
 
-def test_replicate_does_not_depend_on_its_batch(baseline):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_replicate_does_not_depend_on_its_batch(baseline, engine):
     """Replicate i is the same alone, in a batch, or in another order (executor-independence)."""
     params = small_params(baseline.params)
     cal = Calendar(np.datetime64("2016-01-01"), 240)
-    batch = simulate(params, baseline.levers, cal, seed=9, replicates=np.array([0, 1, 2]))
-    alone = simulate(params, baseline.levers, cal, seed=9, replicates=np.array([2]))
-    swapped = simulate(params, baseline.levers, cal, seed=9, replicates=np.array([2, 0]))
+
+    def run(replicates: list[int]):
+        return simulate(
+            params, baseline.levers, cal, seed=9, replicates=np.array(replicates), engine=engine
+        )
+
+    batch, alone, swapped = run([0, 1, 2]), run([2]), run([2, 0])
     np.testing.assert_array_equal(batch.monthly[2], alone.monthly[0])
     np.testing.assert_array_equal(batch.monthly[2], swapped.monthly[0])
     np.testing.assert_array_equal(batch.monthly[0], swapped.monthly[1])

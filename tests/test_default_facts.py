@@ -42,10 +42,13 @@ def test_groups_dominate_and_some_are_manager_led(default_run):
     sizes = ev["size"][escaped]
     assert sizes.sum() > 0
     assert sizes[sizes >= 2].sum() / sizes.sum() > 0.5
-    assert ev["manager_led"][rest].any()
-    assert (ev["size"][rest & ev["manager_led"]] >= 2).all(), (
-        "a manager leads a group, not himself alone"
-    )
+    # A manager whose staff all refuse to follow flees alone (a new restaurant with few
+    # staff, each following with chance manager_follow x (1 - loyalty / 2)): about 1 % of
+    # manager-led attempts in both engines (5 of 523 over 32 + 32 replicates).  With about
+    # 60 such attempts here, more than 10 % alone has probability below 1e-5.
+    led_sizes = ev["size"][rest & ev["manager_led"]]
+    assert led_sizes.size > 0
+    assert (led_sizes >= 2).mean() > 0.9, "a manager leads a group, rarely himself alone"
 
 
 def test_the_2016_wave_stands_out(default_run):

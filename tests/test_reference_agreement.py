@@ -1,7 +1,9 @@
-"""The fast core agrees statistically with the Mesa reference implementation.
+"""The core's two engines agree statistically with the Mesa reference and each other.
 
-Both implementations (``lipsteeth.core.simulate`` and
-``reference/lipsteeth_reference``, one Mesa agent per worker) run the same
+The core has two engines of one model: ``numpy`` (all replicates stepped a
+day at a time) and ``compiled`` (a replicate's whole run in one Numba call,
+the default).  Each engine and the reference
+(``reference/lipsteeth_reference``, one Mesa agent per worker) run the same
 reduced-size settings of the default scenario with many replicates each, on
 independent random streams, and the distributions of key outcomes are
 compared per calendar year and over the whole run:
@@ -17,18 +19,25 @@ compared per calendar year and over the whole run:
 * pairs where both samples are the same constant are skipped; a pair where
   they are different constants gets p = 0.
 
-False-failure rate.  Within one setting the p-values are Holm-corrected at
-``ALPHA_SETTING`` = 1e-3 / ``N_SETTINGS``; Holm controls the family-wise error
-under any dependence between the tests, so with ``N_SETTINGS`` settings the
-probability that a correct pair of implementations fails any agreement test
-of this module is at most 1e-3 (union bound over the settings).  Seeds are
+False-failure rate.  A family is one pair of implementations on one setting:
+numpy engine vs reference, compiled engine vs reference and compiled vs
+numpy engine, on each of ``N_SETTINGS`` settings (``N_FAMILIES`` in all).
+Within a family the p-values are Holm-corrected at ``ALPHA_SETTING`` =
+1e-3 / ``N_FAMILIES``; Holm controls the family-wise error under any
+dependence between the tests, so the probability that correct
+implementations fail any agreement test of this module is at most 1e-3
+(union bound over the families).  The two engines use different seeds:
+with one seed they would share initial recruits and warm-start draws, and
+the samples would not be independent.  Seeds are
 fixed, so a given code version either passes or fails deterministically; the
 1e-3 is the chance over seed choices that correct code fails.
 
-Power.  Mutation tests break one mechanism on purpose (the core's exit checks
-M6/M7 never stop anyone, by monkeypatching the core module; the reference's manager response
-M3 or stress M4 by monkeypatching a reference method) and assert that the
-same procedure rejects, on the outcomes the mechanism drives.
+Power.  Mutation tests break one mechanism on purpose (the exit checks M6/M7
+never stop anyone: in the numpy engine by monkeypatching ``m06.choose_route``,
+in the compiled engine by recompiling the kernel with a broken
+``_choose_route``; the reference's manager response M3 or stress M4 by
+monkeypatching a reference method) and assert that the same procedure
+rejects, on the outcomes the mechanism drives.
 
 Sizes (2 cores): the default setting (about 500 workers, 2016-2017, 60
 replicates per side) and the core and reference mutations run in the normal
@@ -45,11 +54,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import pytest
 from lipsteeth_reference import model as ref_model
@@ -57,14 +68,17 @@ from lipsteeth_reference import run_reference_full
 from lipsteeth_reference import scenarios as sc
 from scipy import stats
 
+import lipsteeth.core.compiled as core_compiled
 import lipsteeth.core.m06_routes as core_routes
 from lipsteeth.core.outcomes import OUTCOMES
 from lipsteeth.core.simulate import SimulationResult, simulate
 
 N_SETTINGS = 5  # default + four lever settings
+ENGINES = ("numpy", "compiled")
+N_FAMILIES = 3 * N_SETTINGS  # per setting: each engine vs reference, engine vs engine
 ALPHA_SUITE = 1e-3
-ALPHA_SETTING = ALPHA_SUITE / N_SETTINGS
-CORE_SEED = 20160406
+ALPHA_SETTING = ALPHA_SUITE / N_FAMILIES
+CORE_SEED = {"numpy": 20160406, "compiled": 20160407}
 REFERENCE_SEED = 7_000_001
 PROCESSES = 2
 
@@ -242,11 +256,17 @@ def _sample(
     return Sample(values)
 
 
-def core_sample(c: Case) -> Sample:
-    """Run the core on ``c`` (all replicates in one batch)."""
+def core_sample(c: Case, engine: str) -> Sample:
+    """Run one engine of the core on ``c`` (all replicates in one call)."""
     s = c.setting
     res: SimulationResult = simulate(
-        s.params, s.levers, s.calendar, s.timeline, seed=CORE_SEED, replicates=c.n_core
+        s.params,
+        s.levers,
+        s.calendar,
+        s.timeline,
+        seed=CORE_SEED[engine],
+        replicates=c.n_core,
+        engine=engine,
     )
     ev = res.events
     groups = (ev["kind"] == "defection_group") & (ev["sector"] == "restaurant")
@@ -274,8 +294,8 @@ def reference_sample(c: Case) -> Sample:
 
 
 @functools.cache
-def cached_core(name: str) -> Sample:
-    return core_sample(case(name))
+def cached_core(name: str, engine: str) -> Sample:
+    return core_sample(case(name), engine)
 
 
 @functools.cache
@@ -349,11 +369,18 @@ def compare(a: Sample, b: Sample, alpha: float = ALPHA_SETTING) -> Comparison:
 
 
 def _assert_agree(name: str) -> None:
-    result = compare(cached_core(name), cached_reference(name))
-    assert not result.rejected, (
-        f"core and reference disagree on setting {name!r} "
-        f"(family-wise alpha {ALPHA_SETTING:.1e}):\n{result.report()}"
-    )
+    """Both engines agree with the reference, and with each other, on setting ``name``."""
+    pairs = {
+        f"{engine} engine vs reference": (cached_core(name, engine), cached_reference(name))
+        for engine in ENGINES
+    }
+    pairs["compiled vs numpy engine"] = (cached_core(name, "compiled"), cached_core(name, "numpy"))
+    for label, (a, b) in pairs.items():
+        result = compare(a, b)
+        assert not result.rejected, (
+            f"{label} disagree on setting {name!r} "
+            f"(family-wise alpha {ALPHA_SETTING:.1e}):\n{result.report()}"
+        )
 
 
 def _exercised(sample: Sample, outcome: str, minimum: float) -> None:
@@ -386,15 +413,16 @@ def test_reference_is_deterministic_and_collects_outcomes() -> None:
 
 def test_default_setting_agrees() -> None:
     """Default scenario (2016-2017, reduced): every key outcome agrees per year and in total."""
-    core = cached_core("default")
-    _exercised(core, "defection_groups_restaurant", 3.0)
-    _exercised(core, "nuclear_tests", 1.0)
-    _exercised(core, "repatriations_from_china", 100.0)
+    for engine in ENGINES:
+        core = cached_core("default", engine)
+        _exercised(core, "defection_groups_restaurant", 3.0)
+        _exercised(core, "nuclear_tests", 1.0)
+        _exercised(core, "repatriations_from_china", 100.0)
     _assert_agree("default")
 
 
-def test_core_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A core whose exit checks never stop anyone (broken M6/M7) fails the comparison."""
+def test_numpy_engine_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A numpy engine whose exit checks never stop anyone (broken M6/M7) fails the comparison."""
     original = core_routes.choose_route
 
     def no_exit_check(*args: Any) -> core_routes.RouteOutcome:
@@ -404,7 +432,42 @@ def test_core_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
         return route
 
     monkeypatch.setattr(core_routes, "choose_route", no_exit_check)
-    mutated = core_sample(dataclasses.replace(case("default"), core_replicates=40))
+    mutated = core_sample(dataclasses.replace(case("default"), core_replicates=40), "numpy")
+    result = compare(mutated, cached_reference("default"))
+    assert "stopped_at_exit" in result.rejected_outcomes(), result.report()
+
+
+@numba.njit
+def _route_without_exit_check(
+    g: Any,
+    p: Any,
+    manager_led: bool,
+    is_restaurant: bool,
+    country: int,
+    exit_strictness: float,
+    stringency: float,
+) -> tuple[int, bool, bool, int]:
+    route, helpers, caught, delay = core_compiled._choose_route(
+        g, p, manager_led, is_restaurant, country, exit_strictness, stringency
+    )
+    if route == core_compiled.R_LEGAL:
+        caught = False
+    return route, helpers, caught, delay
+
+
+def test_compiled_engine_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compiled kernel whose exit checks never stop anyone (broken M6/M7) fails.
+
+    The kernel is recompiled from its Python source with ``_choose_route``
+    replaced in its globals: the same code, one mechanism broken.
+    """
+    kernel = core_compiled.run_replicate.py_func
+    broken_globals = {**kernel.__globals__, "_choose_route": _route_without_exit_check}
+    broken = types.FunctionType(
+        kernel.__code__, broken_globals, kernel.__name__, kernel.__defaults__, kernel.__closure__
+    )
+    monkeypatch.setattr(core_compiled, "run_replicate", numba.njit(broken))
+    mutated = core_sample(dataclasses.replace(case("default"), core_replicates=40), "compiled")
     result = compare(mutated, cached_reference("default"))
     assert "stopped_at_exit" in result.rejected_outcomes(), result.report()
 
@@ -421,7 +484,7 @@ def test_reference_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ref_model.SiteAgent, "step", no_response)
     c = dataclasses.replace(case("default"), replicates=30)
     mutated = reference_sample(c)
-    result = compare(cached_core("default"), mutated)
+    result = compare(cached_core("default", "compiled"), mutated)
     assert {"pay_level_restaurant", "hours_restaurant"} <= result.rejected_outcomes(), (
         result.report()
     )
@@ -439,7 +502,8 @@ def test_reference_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_lever_setting_agrees(name: str, outcome: str, minimum: float) -> None:
     """Lever settings that exercise exit routes, the boycott chain, sanctions and closure agree."""
-    _exercised(cached_core(name), outcome, minimum)
+    for engine in ENGINES:
+        _exercised(cached_core(name, engine), outcome, minimum)
     _assert_agree(name)
 
 
@@ -456,5 +520,5 @@ def test_reference_stress_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(ref_model.WorkerAgent, "step", no_stress)
     c = dataclasses.replace(case("boycott"), replicates=60)
     mutated = reference_sample(c)
-    result = compare(cached_core("boycott"), mutated)
+    result = compare(cached_core("boycott", "compiled"), mutated)
     assert "stress_restaurant" in result.rejected_outcomes(), result.report()

@@ -25,7 +25,7 @@ import numpy as np
 import typer
 
 from ..core.outcomes import OUTCOME_NAMES
-from ..core.simulate import SimulationResult
+from ..core.simulate import DEFAULT_ENGINE, ENGINES, SimulationResult
 from ..experiment.ensemble import combine, run_scenario
 from ..experiment.facts import Runner, check_facts
 from ..experiment.summary import KEY_OUTCOMES, YearlyBand, yearly_bands
@@ -34,6 +34,7 @@ from ..scenario.events_csv import load_event_csv, with_events
 from . import console as views
 from . import store
 from .cli_options import (
+    EngineOption,
     EventsOption,
     ForceOption,
     JsonOption,
@@ -129,6 +130,7 @@ def run_in_chunks(
     seed: int,
     chunk_size: int,
     on_chunk: Callable[[int], None] | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> SimulationResult:
     """Run replicates ``0..replicates-1`` in chunks and combine them.
 
@@ -139,14 +141,20 @@ def run_in_chunks(
     parts = []
     for first in range(0, replicates, chunk_size):
         chunk = indices[first : first + chunk_size]
-        parts.append(run_scenario(scenario, seed=seed, replicate_indices=chunk))
+        parts.append(run_scenario(scenario, seed=seed, replicate_indices=chunk, engine=engine))
         if on_chunk is not None:
             on_chunk(int(chunk.size))
     return combine(parts)
 
 
 def run_on_executor(
-    scenario: Scenario, replicates: int, seed: int, workers: int, scheduler: str | None, err: Any
+    scenario: Scenario,
+    replicates: int,
+    seed: int,
+    workers: int,
+    scheduler: str | None,
+    err: Any,
+    engine: str = DEFAULT_ENGINE,
 ) -> tuple[SimulationResult, list[Any]]:
     """Run the ensemble and the fact checks' counterfactuals on Dask (same numbers as serial)."""
     from ..experiment.executors import run_ensemble
@@ -162,10 +170,11 @@ def run_on_executor(
                     seed=seed,
                     executor=executor,
                     progress=lambda done, total: progress.update(task, completed=done),
+                    engine=engine,
                 )
 
             def runner(variant: Scenario, n: int) -> SimulationResult:
-                return run_ensemble(variant, n, executor=executor)
+                return run_ensemble(variant, n, executor=executor, engine=engine)
 
             with views.counterfactual_progress(err) as progress:
                 progress.add_task("checking facts F1-F9", total=None)
@@ -175,11 +184,13 @@ def run_on_executor(
     return result, facts
 
 
-def counting_runner(advance: Callable[[Any], None], task: Any) -> Runner:
+def counting_runner(
+    advance: Callable[[Any], None], task: Any, engine: str = DEFAULT_ENGINE
+) -> Runner:
     """A fact-check runner that reports each counterfactual ensemble it runs."""
 
     def runner(scenario: Scenario, replicates: int) -> SimulationResult:
-        result = run_scenario(scenario, replicates=replicates)
+        result = run_scenario(scenario, replicates=replicates, engine=engine)
         advance(task)
         return result
 
@@ -257,9 +268,12 @@ def run(
         typer.Option("--workers", help="Processes: above 1 starts a Dask LocalCluster."),
     ] = 1,
     scheduler: SchedulerOption = None,
+    engine: EngineOption = DEFAULT_ENGINE,
 ) -> None:
     """Simulate a scenario, check the facts and ledger, write a results folder."""
     started = time.perf_counter()
+    if engine not in ENGINES:
+        fail(f"--engine must be one of {', '.join(ENGINES)} (got {engine!r})")
     check_range("--seed", seed, 0)
     check_range("--replicates", replicates, 1, MAX_REPLICATES)
     check_range("--years", years, 0, MAX_YEARS, open_low=True)
@@ -287,7 +301,9 @@ def run(
     if workers < 1:
         fail(f"--workers must be at least 1 (got {workers})")
     if workers > 1 or scheduler:
-        result, facts = run_on_executor(loaded, n_replicates, root_seed, workers, scheduler, err)
+        result, facts = run_on_executor(
+            loaded, n_replicates, root_seed, workers, scheduler, err, engine
+        )
     else:
         with views.replicate_progress(err) as progress:
             task = progress.add_task(f"simulating {loaded.name}", total=n_replicates)
@@ -297,10 +313,13 @@ def run(
                 seed=root_seed,
                 chunk_size=chunk_size or default_chunk_size(n_replicates),
                 on_chunk=lambda n: progress.advance(task, n),
+                engine=engine,
             )
         with views.counterfactual_progress(err) as progress:
             task = progress.add_task("checking facts F1-F9", total=None)
-            facts = check_facts(loaded, result, runner=counting_runner(progress.advance, task))
+            facts = check_facts(
+                loaded, result, runner=counting_runner(progress.advance, task, engine)
+            )
     ledger = store.ledger_checks(result)
     bands = yearly_bands(result, OUTCOME_NAMES)
     fact_rows = [fact.to_dict() for fact in facts]
@@ -323,6 +342,7 @@ def run(
         wall_time_s=wall_time_s,
         facts=fact_rows,
         ledger=ledger,
+        engine=engine,
     )
     try:
         store.write_results(

@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 
 from ..core.events import EVENT_COLUMNS
 from ..core.outcomes import to_years
-from ..core.simulate import SimulationResult
+from ..core.simulate import DEFAULT_ENGINE, SimulationResult
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -401,8 +401,13 @@ def run_manifest(
     facts: Sequence[Mapping[str, Any]],
     ledger: Sequence[LedgerCheck],
     created: dt.datetime | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> dict[str, Any]:
-    """Everything needed to know what a results folder holds and to run it again."""
+    """Everything needed to know what a results folder holds and to run it again.
+
+    ``engine`` is part of "again": the two engines draw different random
+    streams, so the same seed reproduces a run only with the same engine.
+    """
     created = created or dt.datetime.now(dt.UTC)
     return {
         "run_id": run_id,
@@ -413,6 +418,7 @@ def run_manifest(
         "scenario": scenario.to_dict(),
         "scenario_sha256": scenario_hashes(scenario),
         "seed": int(seed),
+        "engine": engine,
         "replicates": int(np.asarray(result.replicates).size),
         "horizon": horizon(result, scenario.start, scenario.end),
         "versions": package_versions(),

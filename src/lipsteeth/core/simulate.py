@@ -13,14 +13,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import compiled
 from . import m09_strategic as m9
 from . import m10_wider_flow as m10
 from .events import EventLog
-from .outcomes import OUTCOME_NAMES, MonthlyAccumulator
+from .outcomes import OUTCOME_NAMES, OUTCOMES, MonthlyAccumulator
 from .params import Levers, Params
 from .state import PIPELINE_PAD, Layout, State, build_layout, init_state
 from .step import DayInputs, DelayTables, step
 from .timeline import Calendar, Timeline
+
+ENGINES: tuple[str, ...] = ("compiled", "numpy")
+DEFAULT_ENGINE = "compiled"
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,16 @@ def lever_schedule(base: Levers, timeline: Timeline) -> list[Levers]:
     return schedule
 
 
+def levers_on_day(base: Levers, timeline: Timeline, day: int) -> Levers:
+    """The levers in force on ``day`` (one entry of ``lever_schedule``)."""
+    changes = {
+        name: float(path[day])
+        for name, path in timeline.lever_paths.items()
+        if not np.isnan(path[day])
+    }
+    return dataclasses.replace(base, **changes) if changes else base
+
+
 def simulate(
     params: Params,
     levers: Levers,
@@ -97,8 +111,21 @@ def simulate(
     seed: int = 0,
     replicates: int | np.ndarray = 1,
     layout: Layout | None = None,
+    engine: str = DEFAULT_ENGINE,
+    section_cycles: np.ndarray | None = None,
 ) -> SimulationResult:
-    """Simulate ``replicates`` (a count, or explicit replicate indices) over the calendar."""
+    """Simulate ``replicates`` (a count, or explicit replicate indices) over the calendar.
+
+    ``engine`` picks the implementation of the day loop: ``"compiled"`` runs
+    each replicate's whole loop in one Numba call (``core.compiled``),
+    ``"numpy"`` steps all replicates a day at a time (``core.step``).  Both
+    are the same model and agree in distribution; their random streams
+    differ, so the same seed gives different (equally likely) paths.
+    ``section_cycles`` ((len(compiled.SECTIONS),) uint64), compiled engine
+    only, accumulates the CPU cycles spent in each part of the day (profiling).
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
     if isinstance(replicates, int | np.integer):
         rep_index = np.arange(int(replicates))
     else:
@@ -112,25 +139,25 @@ def simulate(
     rngs = [np.random.default_rng(s) for s in replicate_seeds(seed, rep_index)]
     state: State = init_state(params, levers, layout, calendar.n_days, rngs)
     delays = DelayTables.build(params, PIPELINE_PAD - 1)
-    log = EventLog()
-    acc = MonthlyAccumulator(len(rngs), calendar.month_index)
-    nuclear, missile, resolution = timeline.nuclear(), timeline.missile(), timeline.resolution()
-    month_index = calendar.month_index
-    levers_by_day = lever_schedule(levers, timeline)
     # M7/M10: people already in transit or detention when the run starts
-    day0 = m9.beijing_policy(state, params, levers_by_day[0])
+    day0 = m9.beijing_policy(state, params, levers_on_day(levers, timeline, 0))
     m10.warm_start_pipelines(rngs, state, params, day0, delays.transit, delays.detention)
-    for day in range(calendar.n_days):
-        inputs = DayInputs(
-            levers=levers_by_day[day],
-            forced_nuclear=int(nuclear[day]),
-            forced_missile=int(missile[day]),
-            forced_resolution=resolution[day],
-            endogenous=day >= timeline.endogenous_from,
-            month_end=day == calendar.n_days - 1 or month_index[day + 1] != month_index[day],
+    if engine == "compiled":
+        monthly, events = _run_compiled(
+            rngs, state, layout, params, levers, timeline, calendar, delays, section_cycles
         )
-        acc.add(day, step(rngs, state, layout, params, inputs, delays, log))
-    events = log.to_arrays()
+    else:
+        monthly, events = _run_numpy(
+            rngs,
+            state,
+            layout,
+            params,
+            lever_schedule(levers, timeline),
+            timeline,
+            calendar,
+            delays,
+        )
+    state.day = calendar.n_days
     events["replicate"] = (
         rep_index[events["replicate"]] if events["replicate"].size else events["replicate"]
     )
@@ -147,8 +174,68 @@ def simulate(
         replicates=rep_index,
         months=calendar.months,
         outcome_names=OUTCOME_NAMES,
-        monthly=acc.result(),
+        monthly=monthly,
         events=events,
         ledger=ledger,
         n_days=calendar.n_days,
     )
+
+
+def _run_numpy(
+    rngs: list[np.random.Generator],
+    state: State,
+    layout: Layout,
+    params: Params,
+    levers_by_day: list[Levers],
+    timeline: Timeline,
+    calendar: Calendar,
+    delays: DelayTables,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """All replicates a day at a time (``step``): monthly outcomes and events."""
+    log = EventLog()
+    acc = MonthlyAccumulator(len(rngs), calendar.month_index)
+    nuclear, missile, resolution = timeline.nuclear(), timeline.missile(), timeline.resolution()
+    month_index = calendar.month_index
+    for day in range(calendar.n_days):
+        inputs = DayInputs(
+            levers=levers_by_day[day],
+            forced_nuclear=int(nuclear[day]),
+            forced_missile=int(missile[day]),
+            forced_resolution=resolution[day],
+            endogenous=day >= timeline.endogenous_from,
+            month_end=day == calendar.n_days - 1 or month_index[day + 1] != month_index[day],
+        )
+        acc.add(day, step(rngs, state, layout, params, inputs, delays, log))
+    return acc.result(), log.to_arrays()
+
+
+def _run_compiled(
+    rngs: list[np.random.Generator],
+    state: State,
+    layout: Layout,
+    params: Params,
+    levers: Levers,
+    timeline: Timeline,
+    calendar: Calendar,
+    delays: DelayTables,
+    section_cycles: np.ndarray | None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each replicate's whole run in one compiled call: monthly outcomes and events."""
+    month_index = calendar.month_index
+    inputs = compiled.run_inputs(
+        params, levers, timeline, month_index, delays.transit, delays.detention
+    )
+    n_months = int(month_index[-1]) + 1
+    monthly = np.zeros((len(rngs), len(OUTCOME_NAMES), n_months))
+    per_replicate = [
+        compiled.simulate_replicate(g, inputs, layout, state, r, monthly[r], section_cycles)
+        for r, g in enumerate(rngs)
+    ]
+    kind_mean = np.array([OUTCOMES[n].kind == "mean" for n in OUTCOME_NAMES])
+    days_in_month = np.bincount(month_index, minlength=n_months).astype(float)
+    monthly[:, kind_mean, :] /= days_in_month
+    events = {
+        column: np.concatenate([rep[column] for rep in per_replicate])
+        for column in per_replicate[0]
+    }
+    return monthly, events

@@ -16,12 +16,13 @@ post) is shared by all replicates.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from .bounds import clip
-from .params import Levers, Params
+from .params import Levers, Params, Population
 
 CHINA, RUSSIA, OTHER = 0, 1, 2
 COUNTRY_NAMES: tuple[str, ...] = ("China", "Russia", "other")
@@ -67,7 +68,13 @@ def _countries(n: int, share_china: float, share_russia: float) -> np.ndarray:
 
 
 def build_layout(params: Params) -> Layout:
-    pop = params.population
+    """The sites and posts of ``params.population`` (cached: many runs share one layout)."""
+    return _layout_of(params.population)
+
+
+@functools.lru_cache(maxsize=32)
+def _layout_of(pop: Population) -> Layout:
+    """A layout depends only on the population sizes and shares; nothing writes to it."""
     n_r, n_l = pop.restaurant_sites_max, pop.labour_sites_max
     posts = np.concatenate(
         [

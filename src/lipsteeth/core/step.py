@@ -8,6 +8,7 @@ depend on which other replicates run beside it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,10 +57,18 @@ class DelayTables:
 
     @classmethod
     def build(cls, params: Params, length: int) -> DelayTables:
-        return cls(
-            transit=m7.delay_pmf(params.wider_flow.transit_days, 3.0, length),
-            detention=m7.delay_pmf(params.enforcement.detention_days, 2.0, length),
+        return _delay_tables(
+            params.wider_flow.transit_days, params.enforcement.detention_days, length
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _delay_tables(transit_days: float, detention_days: float, length: int) -> DelayTables:
+    """Delay tables by their means (cached: many runs share them; nothing writes to them)."""
+    return DelayTables(
+        transit=m7.delay_pmf(transit_days, 3.0, length),
+        detention=m7.delay_pmf(detention_days, 2.0, length),
+    )
 
 
 def _leave(state: State, layout: Layout, r: int, posts: np.ndarray) -> None:

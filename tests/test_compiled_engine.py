@@ -144,3 +144,14 @@ def test_unknown_engine_is_refused(baseline) -> None:
     calendar = Calendar(np.datetime64("2016-01-01"), 10)
     with pytest.raises(ValueError, match="engine"):
         simulate(small_params(baseline.params), baseline.levers, calendar, engine="fortran")
+
+
+def test_section_cycles_count_every_part_of_the_day(baseline) -> None:
+    """The profile counters (benchmarks) add up, per part, on the compiled engine only."""
+    params = small_params(baseline.params)
+    calendar = Calendar(np.datetime64("2016-01-01"), 60)
+    cycles = np.zeros(len(compiled.SECTIONS), dtype=np.uint64)
+    simulate(params, baseline.levers, calendar, seed=1, section_cycles=cycles)
+    assert (cycles > 0).all()
+    with pytest.raises(ValueError, match="section_cycles"):
+        simulate(params, baseline.levers, calendar, engine="numpy", section_cycles=cycles)

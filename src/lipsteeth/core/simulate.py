@@ -126,6 +126,8 @@ def simulate(
     """
     if engine not in ENGINES:
         raise ValueError(f"engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if section_cycles is not None and engine != "compiled":
+        raise ValueError("section_cycles: only the compiled engine counts cycles")
     if isinstance(replicates, int | np.integer):
         rep_index = np.arange(int(replicates))
     else:

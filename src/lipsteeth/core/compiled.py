@@ -33,8 +33,8 @@ from numba.extending import intrinsic
 
 from . import events as ev
 from .m05_defection import flight_bound
-from .outcomes import OUTCOME_INDEX, OUTCOME_NAMES, OUTCOMES
-from .params import LEVER_NAMES, PARAM_GROUPS, Levers, Params
+from .outcomes import KIND_STOCK, OUTCOME_INDEX, OUTCOME_NAMES
+from .params import LEVER_NAMES, PARAM_GROUPS, Params
 from .state import COUNTRY_NAMES, Layout, State, site_starts
 from .timeline import UN_PROVISIONS, Timeline
 
@@ -196,7 +196,6 @@ O_ADVISORY = _O["travel_advisory"]
 O_UN_WORKERS = _O["un_workers_level"]
 O_TRADE_LOSS = _O["trade_loss"]
 N_OUTCOMES = len(OUTCOME_NAMES)
-KIND_STOCK = np.array([OUTCOMES[n].kind == "stock" for n in OUTCOME_NAMES])
 
 DAYS_PER_MONTH = 30.4375  # as m01_revenue
 
@@ -485,7 +484,6 @@ def run_replicate(  # noqa: C901, PLR0912, PLR0913, PLR0915 - one day loop, in s
     site_offset: np.ndarray,
     site_start: np.ndarray,
     post_site: np.ndarray,
-    post_rank: np.ndarray,
     flight_bounds: np.ndarray,
     transit_keep: np.ndarray,
     transit_alias: np.ndarray,
@@ -1438,7 +1436,10 @@ class RunInputs(NamedTuple):
     forced_resolution: np.ndarray
     endogenous_from: int
     month_index: np.ndarray
-    kind_stock: np.ndarray
+    site_country: np.ndarray
+    site_posts: np.ndarray
+    site_offset: np.ndarray
+    site_start: np.ndarray
     flight_bounds: np.ndarray
     transit_keep: np.ndarray
     transit_alias: np.ndarray
@@ -1452,41 +1453,35 @@ def _param_inputs(params: Params) -> tuple[np.ndarray, np.ndarray]:
     return param_record(params), np.array([flight_bound(params, True), flight_bound(params, False)])
 
 
-def lever_matrix(base: Levers, timeline: Timeline) -> np.ndarray:
-    """(days, levers) values in ``LEVER_NAMES`` order: ``base`` where a path is NaN.
-
-    The same levers as ``simulate.lever_schedule``, as one array.
-    """
-    row = np.array([float(getattr(base, name)) for name in LEVER_NAMES])
-    out = np.tile(row, (timeline.n_days, 1))
-    for name, path in timeline.lever_paths.items():
-        set_days = ~np.isnan(path)
-        out[set_days, LEVER_NAMES.index(name)] = path[set_days]
-    return out
-
-
 def run_inputs(
     params: Params,
-    levers: Levers,
+    lever_days: np.ndarray,
     timeline: Timeline,
     month_index: np.ndarray,
+    layout: Layout,
     transit_pmf: np.ndarray,
     detention_pmf: np.ndarray,
 ) -> RunInputs:
-    """Convert one run's inputs to the kernel's arrays."""
+    """Convert one run's inputs to the kernel's arrays (once per run, for all replicates).
+
+    ``lever_days`` is ``simulate.lever_matrix``: the levers in force on each day.
+    """
     record, flight_bounds = _param_inputs(params)
     transit_keep, transit_alias = alias_table(transit_pmf)
     detention_keep, detention_alias = alias_table(detention_pmf)
     return RunInputs(
         params=record,
-        lever_days=lever_matrix(levers, timeline),
+        lever_days=lever_days,
         forced_nuclear=np.ascontiguousarray(timeline.nuclear(), dtype=np.int64),
         forced_missile=np.ascontiguousarray(timeline.missile(), dtype=np.int64),
         forced_resolution=np.ascontiguousarray(timeline.resolution(), dtype=np.float64),
         endogenous_from=int(timeline.endogenous_from),
         # a writable copy: Numba compiles read-only arrays as a separate signature
         month_index=np.array(month_index, dtype=np.int64),
-        kind_stock=KIND_STOCK,
+        site_country=layout.site_country.astype(np.int64),
+        site_posts=layout.site_posts.astype(np.int64),
+        site_offset=layout.site_offset.astype(np.float64),
+        site_start=site_starts(layout),
         flight_bounds=flight_bounds,
         transit_keep=transit_keep,
         transit_alias=transit_alias,
@@ -1524,15 +1519,14 @@ def simulate_replicate(
         inputs.forced_resolution,
         inputs.endogenous_from,
         inputs.month_index,
-        inputs.kind_stock,
+        KIND_STOCK,
         layout.n_restaurants,
         layout.site_is_restaurant,
-        layout.site_country.astype(np.int64),
-        layout.site_posts.astype(np.int64),
-        layout.site_offset.astype(np.float64),
-        site_starts(layout),
+        inputs.site_country,
+        inputs.site_posts,
+        inputs.site_offset,
+        inputs.site_start,
         layout.post_site,
-        layout.post_rank,
         inputs.flight_bounds,
         inputs.transit_keep,
         inputs.transit_alias,

@@ -105,6 +105,19 @@ _SPECS: tuple[OutcomeSpec, ...] = (
 OUTCOMES: dict[str, OutcomeSpec] = {s.name: s for s in _SPECS}
 OUTCOME_NAMES: tuple[str, ...] = tuple(OUTCOMES)
 OUTCOME_INDEX: dict[str, int] = {name: i for i, name in enumerate(OUTCOME_NAMES)}
+KIND_STOCK = np.array([OUTCOMES[n].kind == "stock" for n in OUTCOME_NAMES])
+KIND_MEAN = np.array([OUTCOMES[n].kind == "mean" for n in OUTCOME_NAMES])
+
+
+def days_per_month(month_index: np.ndarray) -> np.ndarray:
+    """Number of simulated days in each month bin (M,)."""
+    return np.bincount(month_index, minlength=int(month_index[-1]) + 1).astype(float)
+
+
+def average_means(monthly_sums: np.ndarray, month_index: np.ndarray) -> np.ndarray:
+    """(R, V, M) monthly sums with ``mean`` outcomes divided by their days, in place."""
+    monthly_sums[:, KIND_MEAN, :] /= days_per_month(month_index)[None, None, :]
+    return monthly_sums
 
 
 class MonthlyAccumulator:
@@ -119,11 +132,9 @@ class MonthlyAccumulator:
     def __init__(self, n_replicates: int, month_index: np.ndarray) -> None:
         self.month_index = month_index
         n_months = int(month_index[-1]) + 1
-        self.days_in_month = np.bincount(month_index, minlength=n_months).astype(float)
         self.values = np.zeros((n_replicates, len(OUTCOME_NAMES), n_months))
-        self.kind_mean = np.array([OUTCOMES[n].kind == "mean" for n in OUTCOME_NAMES])
-        self.kind_stock = np.array([OUTCOMES[n].kind == "stock" for n in OUTCOME_NAMES])
-        longest = int(self.days_in_month.max())
+        self.kind_stock = KIND_STOCK
+        longest = int(days_per_month(month_index).max())
         self._days = np.zeros((longest, len(OUTCOME_NAMES), n_replicates))
         self._month = -1
         self._n_buffered = 0
@@ -156,9 +167,7 @@ class MonthlyAccumulator:
 
     def result(self) -> np.ndarray:
         self._fold()
-        out = self.values.copy()
-        out[:, self.kind_mean, :] /= self.days_in_month[None, None, :]
-        return out
+        return average_means(self.values.copy(), self.month_index)
 
 
 def to_years(monthly: np.ndarray, month_years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

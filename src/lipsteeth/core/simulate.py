@@ -17,8 +17,8 @@ from . import compiled
 from . import m09_strategic as m9
 from . import m10_wider_flow as m10
 from .events import EventLog
-from .outcomes import OUTCOME_NAMES, OUTCOMES, MonthlyAccumulator
-from .params import Levers, Params
+from .outcomes import OUTCOME_NAMES, MonthlyAccumulator, average_means
+from .params import LEVER_NAMES, Levers, Params
 from .state import PIPELINE_PAD, Layout, State, build_layout, init_state
 from .step import DayInputs, DelayTables, step
 from .timeline import Calendar, Timeline
@@ -63,43 +63,45 @@ def replicate_seeds(root_seed: int, replicates: np.ndarray) -> list[np.random.Se
     return [np.random.SeedSequence(root.entropy, spawn_key=(int(i),)) for i in replicates]
 
 
-def lever_schedule(base: Levers, timeline: Timeline) -> list[Levers]:
+def lever_matrix(base: Levers, timeline: Timeline) -> np.ndarray:
+    """(days, levers) values in force, in ``LEVER_NAMES`` order: ``base`` where a path is NaN."""
+    row = np.array([float(getattr(base, name)) for name in LEVER_NAMES])
+    out = np.tile(row, (timeline.n_days, 1))
+    for name, path in timeline.lever_paths.items():
+        set_days = ~np.isnan(path)
+        out[set_days, LEVER_NAMES.index(name)] = path[set_days]
+    return out
+
+
+def levers_of(base: Levers, row: np.ndarray) -> Levers:
+    """``base`` with the values of one row of ``lever_matrix`` (``base`` itself if equal)."""
+    changes = {
+        name: float(value)
+        for name, value in zip(LEVER_NAMES, row, strict=True)
+        if value != getattr(base, name)
+    }
+    return dataclasses.replace(base, **changes) if changes else base
+
+
+def lever_schedule(
+    base: Levers, timeline: Timeline, matrix: np.ndarray | None = None
+) -> list[Levers]:
     """The levers in force on each day: ``base`` overridden by the timeline's paths.
 
     A path value of NaN leaves the base value.  Days with the same values
     share one ``Levers`` object, so a run builds one per change, not per day.
+    ``matrix`` is ``lever_matrix(base, timeline)`` if already at hand.
     """
-    names = list(timeline.lever_paths)
-    if not names:
-        return [base] * timeline.n_days
-    paths = np.stack([timeline.lever_paths[n] for n in names], axis=1)  # (T, L)
-    # NaN-aware change detection: a day differs from the previous one when any
-    # value differs or its NaN-ness changes
-    same_nan = np.isnan(paths[1:]) == np.isnan(paths[:-1])
-    same_value = (paths[1:] == paths[:-1]) | np.isnan(paths[1:])
-    changed = np.concatenate([[True], ~(same_nan & same_value).all(axis=1)])
+    if matrix is None:
+        matrix = lever_matrix(base, timeline)
+    changed = np.concatenate([[True], (matrix[1:] != matrix[:-1]).any(axis=1)])
     schedule: list[Levers] = []
     current = base
     for day in range(timeline.n_days):
         if changed[day]:
-            changes = {
-                name: float(value)
-                for name, value in zip(names, paths[day], strict=True)
-                if not np.isnan(value)
-            }
-            current = dataclasses.replace(base, **changes) if changes else base
+            current = levers_of(base, matrix[day])
         schedule.append(current)
     return schedule
-
-
-def levers_on_day(base: Levers, timeline: Timeline, day: int) -> Levers:
-    """The levers in force on ``day`` (one entry of ``lever_schedule``)."""
-    changes = {
-        name: float(path[day])
-        for name, path in timeline.lever_paths.items()
-        if not np.isnan(path[day])
-    }
-    return dataclasses.replace(base, **changes) if changes else base
 
 
 def simulate(
@@ -141,12 +143,13 @@ def simulate(
     rngs = [np.random.default_rng(s) for s in replicate_seeds(seed, rep_index)]
     state: State = init_state(params, levers, layout, calendar.n_days, rngs)
     delays = DelayTables.build(params, PIPELINE_PAD - 1)
+    lever_days = lever_matrix(levers, timeline)
     # M7/M10: people already in transit or detention when the run starts
-    day0 = m9.beijing_policy(state, params, levers_on_day(levers, timeline, 0))
+    day0 = m9.beijing_policy(state, params, levers_of(levers, lever_days[0]))
     m10.warm_start_pipelines(rngs, state, params, day0, delays.transit, delays.detention)
     if engine == "compiled":
         monthly, events = _run_compiled(
-            rngs, state, layout, params, levers, timeline, calendar, delays, section_cycles
+            rngs, state, layout, params, lever_days, timeline, calendar, delays, section_cycles
         )
     else:
         monthly, events = _run_numpy(
@@ -154,7 +157,7 @@ def simulate(
             state,
             layout,
             params,
-            lever_schedule(levers, timeline),
+            lever_schedule(levers, timeline, lever_days),
             timeline,
             calendar,
             delays,
@@ -216,7 +219,7 @@ def _run_compiled(
     state: State,
     layout: Layout,
     params: Params,
-    levers: Levers,
+    lever_days: np.ndarray,
     timeline: Timeline,
     calendar: Calendar,
     delays: DelayTables,
@@ -225,7 +228,7 @@ def _run_compiled(
     """Each replicate's whole run in one compiled call: monthly outcomes and events."""
     month_index = calendar.month_index
     inputs = compiled.run_inputs(
-        params, levers, timeline, month_index, delays.transit, delays.detention
+        params, lever_days, timeline, month_index, layout, delays.transit, delays.detention
     )
     n_months = int(month_index[-1]) + 1
     monthly = np.zeros((len(rngs), len(OUTCOME_NAMES), n_months))
@@ -233,9 +236,7 @@ def _run_compiled(
         compiled.simulate_replicate(g, inputs, layout, state, r, monthly[r], section_cycles)
         for r, g in enumerate(rngs)
     ]
-    kind_mean = np.array([OUTCOMES[n].kind == "mean" for n in OUTCOME_NAMES])
-    days_in_month = np.bincount(month_index, minlength=n_months).astype(float)
-    monthly[:, kind_mean, :] /= days_in_month
+    average_means(monthly, month_index)
     events = {
         column: np.concatenate([rep[column] for rep in per_replicate])
         for column in per_replicate[0]

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from lipsteeth.adapters import store
+from lipsteeth.core.jit import core_digest
 
 SMALL = ("--years", "1", "--replicates", "2")
 PARQUET = (store.OUTCOMES_FILE, store.OUTCOMES_YEARLY_FILE, store.EVENTS_FILE)
@@ -31,7 +31,7 @@ MANIFEST_KEYS = {
     "scenario_source",
     "scenario_sha256",
     "seed",
-    "engine",
+    "core_sha256",
     "replicates",
     "horizon",
     "versions",
@@ -111,7 +111,7 @@ def test_run_writes_results_folder(json_run: Run) -> None:
     manifest = store.read_manifest(json_run.folder)
     assert set(manifest) >= MANIFEST_KEYS
     assert manifest["seed"] == 7 and manifest["replicates"] == 2
-    assert manifest["engine"] == "compiled"
+    assert manifest["core_sha256"] == core_digest()
     assert manifest["scenario"]["scenario"]["seed"] == 7
     assert manifest["scenario_source"] == "baseline-2016"
     assert manifest["command_line"][:2] == ["lipsteeth", "run"]
@@ -159,19 +159,11 @@ def test_other_seed_gives_other_parquet(json_run: Run, other_seed_run: Run) -> N
         assert (json_run.folder / name).read_bytes() != (other_seed_run.folder / name).read_bytes()
 
 
-def test_numpy_engine_run_is_recorded(json_run: Run, tmp_path: Path) -> None:
-    """``--engine numpy`` runs the other implementation; the manifest says which ran."""
-    done = lipsteeth(
-        "run", *SMALL, "--seed", "7", "--engine", "numpy", "--out", "out", "--json", cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr
-    manifest = store.read_manifest(tmp_path / "out")
-    assert manifest["engine"] == "numpy"
-    assert all(c["holds"] for c in manifest["ledger_checks"])
-    # same seed, other engine: other random streams, so other numbers
-    compiled = pq.read_table(json_run.folder / store.OUTCOMES_FILE).column("value")
-    numpy_engine = pq.read_table(tmp_path / "out" / store.OUTCOMES_FILE).column("value")
-    assert len(compiled) == len(numpy_engine) and not compiled.equals(numpy_engine)
+def test_engine_option_is_gone(tmp_path: Path) -> None:
+    """The core has one implementation: ``--engine`` is an unknown option (exit 2)."""
+    done = lipsteeth("run", *SMALL, "--engine", "numpy", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 2 and "--engine" in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_force_replaces_occupied_folder(other_seed_run: Run) -> None:
@@ -226,7 +218,6 @@ REFUSALS = {
     "--seed -1": (lambda tmp: "baseline-2016", ("--seed", "-1"), "--seed"),
     "--seed not a number": (lambda tmp: "baseline-2016", ("--seed", "abc"), "--seed"),
     "unknown option": (lambda tmp: "baseline-2016", ("--colour",), "--colour"),
-    "--engine bogus": (lambda tmp: "baseline-2016", ("--engine", "bogus"), "--engine"),
     "non-empty --out": (_occupied_out, ("--out", "taken"), "not empty"),
 }
 

@@ -47,9 +47,6 @@ COUNTRY_NAMES = ("China", "Russia", "other")
 GOLDEN = 0.6180339887498949  # well-mixed deterministic country assignment (layout definition)
 DAYS_PER_MONTH = 30.4375  # M1: monthly amounts to daily
 LONGEST_DELAY_DAYS = 729  # M7/M10: support of the discretised delay distributions
-RECALL_PROB = 1.0 / 90.0  # M1: daily chance a post no longer wanted is recalled
-ARREARS_SCALE_DAYS = 90.0  # M1/M3: arrears index = arrears / (90 days of quota)
-ECONOMY_EMA_DAYS = 90.0  # M9: smoothing of remittances and crossings
 
 
 # --------------------------------------------------------------------------- helpers
@@ -139,12 +136,13 @@ class WorkerAgent(mesa.Agent):
                 if site.is_restaurant
                 else p.workers.labour_loyalty_mean
             )
-            + 0.2 * model.current_levers.screening_strictness
+            + p.workers.screening_loyalty_gain * model.current_levers.screening_strictness
             + model.screening
         )
         self.loyalty = min(max(self.random.gauss(mean, p.workers.loyalty_sd), 0.0), 1.0)
-        # M4 family at home: uniform within +-0.25 of its mean.
-        fam = p.workers.family_deterrent_mean + self.random.uniform(-0.25, 0.25)
+        # M4 family at home: uniform within +-spread of its mean.
+        spread = p.workers.family_deterrent_spread
+        fam = p.workers.family_deterrent_mean + self.random.uniform(-spread, spread)
         self.family = min(max(fam, 0.0), 1.0)
         # M5: the worker's own multiplier of the hazard (loyalty and family hold it down).
         self.restraint = math.exp(
@@ -160,12 +158,12 @@ class WorkerAgent(mesa.Agent):
         self.stress += (site.pressure - self.stress) * model.stress_rate
         hazard = site.hazard_scale * math.exp(model.beta_stress * self.stress) * self.restraint
         draw = model.random.random
-        if draw() < min(hazard, 0.5):
+        if draw() < min(hazard, model.params.defection.flight_probability_cap):
             site.initiators.append(self)  # M5: starts a plot today, stays until it forms
         elif draw() < model.p_contract_end:
             model.rotations_today += 1
             self.leave()
-        elif (not site.open or self.rank >= site.wanted) and draw() < RECALL_PROB:
+        elif (not site.open or self.rank >= site.wanted) and draw() < model.p_recall:
             model.recalls_today += 1
             self.leave()
 
@@ -270,12 +268,12 @@ class SiteAgent(mesa.Agent):
         # M3: the manager closes the gap with pay first and longer hours
         rate = 1.0 / rp.adjustment_days
         self.margin += rate * ((sales - costs - full_wages - quota) - self.margin)
-        gap = max(-self.margin, 0.0) + self.arrears / ARREARS_SCALE_DAYS
+        gap = max(-self.margin, 0.0) + self.arrears / rp.arrears_repayment_days
         relative = min(max(gap / max(full_wages, 1e-9), 0.0), 1.0) if full_wages > 0 else 0.0
         self.pay_level += rate * ((1.0 - relative) - self.pay_level)
         self.hours += rate * ((1.0 + (rp.hours_max - 1.0) * relative) - self.hours)
         self.arrears_index = min(
-            max(self.arrears / max(ARREARS_SCALE_DAYS * quota, 1e-9), 0.0), 1.0
+            max(self.arrears / max(rp.arrears_index_days * quota, 1e-9), 0.0), 1.0
         )
         self.manager_pressure = min(max(self.arrears_index, 1.0 - self.pay_level), 1.0)
         # M4: pressure on the workers, surveillance, today's hazard scale (M5)
@@ -441,7 +439,7 @@ class StrategicLayer:
             for level, name in zip(self.un_levels, UN_PROVISIONS, strict=True)
         )
         advisory = max(self.advisory, levers.seoul_travel_advisory)
-        pressure = sanctions + 0.5 * max(-signal, 0.0)
+        pressure = sanctions + sp.snub_pressure_weight * max(-signal, 0.0)
         return Conditions(
             exit_strictness, stringency, sanctions, aid, signal, advisory, un, pressure, levers
         )
@@ -523,8 +521,8 @@ class StrategicLayer:
             self.remit_ref = max(revenue, 1e-9)
             self.crossing_ema = crossings * 365.0
         else:
-            self.remit_ema += (revenue - self.remit_ema) / ECONOMY_EMA_DAYS
-            self.crossing_ema += (crossings * 365.0 - self.crossing_ema) / ECONOMY_EMA_DAYS
+            self.remit_ema += (revenue - self.remit_ema) / sp.economy_smoothing_days
+            self.crossing_ema += (crossings * 365.0 - self.crossing_ema) / sp.economy_smoothing_days
         un = dict(zip(UN_PROVISIONS, cond.un, strict=True))
         trade_loss = min(
             max(
@@ -540,7 +538,7 @@ class StrategicLayer:
             1.0
             + sp.economy_weight_overseas * (self.remit_ema / self.remit_ref - 1.0)
             - sp.economy_weight_trade * trade_loss
-            + 0.05 * cond.aid
+            + sp.aid_economy_effect * cond.aid
         )
         discretion = cond.levers.beijing_discretion > 0
         self.laxity_on = self.displeasure > sp.laxity_threshold and discretion
@@ -551,7 +549,7 @@ class StrategicLayer:
             + max(cond.signal, 0.0)
             - cond.china_sanctions
             - self.displeasure / max(sp.laxity_threshold, 1e-9)
-            + 0.5
+            + sp.relations_baseline
         )
         return {
             "economy_index": self.economy,
@@ -686,8 +684,13 @@ class LipsteethModel(mesa.Model):
         self.rotations_today = 0
         self.recalls_today = 0
         # M7/M10 schedules: day -> people
-        self.detention_delay = gamma_delay(params.enforcement.detention_days, 2.0)
-        self.transit_delay = gamma_delay(params.wider_flow.transit_days, 3.0)
+        self.detention_delay = gamma_delay(
+            params.enforcement.detention_days, params.enforcement.detention_delay_shape
+        )
+        self.transit_delay = gamma_delay(
+            params.wider_flow.transit_days, params.wider_flow.transit_delay_shape
+        )
+        self.p_recall = 1.0 / params.labour.recall_days  # M1: a post no longer wanted
         self.arrivals_workers: defaultdict[int, int] = defaultdict(int)
         self.arrivals_wider: defaultdict[int, int] = defaultdict(int)
         self.repatriations_china: defaultdict[int, int] = defaultdict(int)
@@ -805,14 +808,24 @@ class LipsteethModel(mesa.Model):
         # M1 contracted labour force (UN worker provisions, border closure)
         growth = p.labour.dispatch_growth_per_year / 365.0
         w_un = cond.un_workers
-        rate = -1.0 / 365.0 if w_un >= 0.9 else 0.0 if w_un >= 0.3 else growth
+        lp = p.labour
+        if w_un >= lp.un_repatriation_level:
+            rate = -1.0 / lp.repatriation_days
+        elif w_un >= lp.un_freeze_level:
+            rate = 0.0
+        else:
+            rate = growth
         self.labour_scale *= math.exp(rate * (1.0 - levers.border_closure))
         fill = self.labour_fill()
         self.sites.do("set_wanted", fill)
         # M1/M4 hiring draws on posts vacant at the start of the day
         closure = levers.border_closure
         self.p_contract_end = 1.0 / (p.labour.contract_years * 365.0) * (1.0 - closure)
-        self.sites.do("draw_hires", 1.0 / p.labour.hiring_days * (1.0 - closure), w_un >= 0.6)
+        self.sites.do(
+            "draw_hires",
+            1.0 / p.labour.hiring_days * (1.0 - closure),
+            w_un >= p.labour.un_hiring_ban_level,
+        )
         # M4/M5 workers: stress, flight, rotation, recall
         self.rotations_today = 0
         self.recalls_today = 0
@@ -878,7 +891,7 @@ class LipsteethModel(mesa.Model):
             site.site_watch *= relax
         # M10 wider flow, M7 repatriations today
         flow = self.wider.step(cond)
-        if levers.border_closure >= 0.5:
+        if levers.border_closure >= p.enforcement.closure_holds_detainees:
             # M7: with the border shut to people, detainees wait and are handed over on reopening
             for pipeline in (self.repatriations_china, self.repatriations_other):
                 waiting = pipeline.pop(t, 0)
@@ -1001,14 +1014,19 @@ class LipsteethModel(mesa.Model):
         # M5: a manager may take the lead; co-workers follow him or catch the plot
         manager_led = manager_started or rnd() < d.manager_join * site.manager_pressure
         if manager_led:
-            joiners = [w for w in others if rnd() < d.manager_follow * (1.0 - 0.5 * w.loyalty)]
+            weight = d.manager_follow_loyalty_weight
+            joiners = [w for w in others if rnd() < d.manager_follow * (1.0 - weight * w.loyalty)]
         else:
             joiners = [w for w in others if rnd() < d.contagion * min(max(w.stress, 0.0), 1.0)]
         members = starters + joiners
         size = len(members) + int(manager_led)
         for w in members:
             w.leave()
-        p_each = d.detection_per_member * site.surveillance * (0.5 if manager_led else 1.0)
+        p_each = (
+            d.detection_per_member
+            * site.surveillance
+            * (d.manager_detection_factor if manager_led else 1.0)
+        )
         detected = rnd() < 1.0 - (1.0 - p_each) ** max(size - 1, 0)
         tally[f"attempts_{sector}"] += size
         tally[f"defection_groups_{sector}"] += 1
@@ -1082,8 +1100,9 @@ class LipsteethModel(mesa.Model):
             RUSSIA: rt.russia_interception,
         }.get(site.country, rt.other_interception)
         if helpers:
-            catch *= 0.5
-        transit = self.random.gammavariate(4.0, rt.clandestine_transit_days / 4.0)
+            catch *= rt.helper_interception_factor
+        shape = rt.clandestine_transit_shape
+        transit = self.random.gammavariate(shape, rt.clandestine_transit_days / shape)
         processing = self.random.expovariate(1.0 / max(rt.clandestine_processing_days, 1e-9))
         return "clandestine", helpers, rnd() < catch, 1 + int(transit + processing)
 

@@ -25,7 +25,7 @@ import numpy as np
 import typer
 
 from ..core.outcomes import OUTCOME_NAMES
-from ..core.simulate import DEFAULT_ENGINE, ENGINES, SimulationResult
+from ..core.simulate import SimulationResult
 from ..experiment.ensemble import combine, run_scenario
 from ..experiment.facts import Runner, check_facts
 from ..experiment.summary import KEY_OUTCOMES, YearlyBand, yearly_bands
@@ -34,7 +34,6 @@ from ..scenario.events_csv import load_event_csv, with_events
 from . import console as views
 from . import store
 from .cli_options import (
-    EngineOption,
     EventsOption,
     ForceOption,
     JsonOption,
@@ -130,7 +129,6 @@ def run_in_chunks(
     seed: int,
     chunk_size: int,
     on_chunk: Callable[[int], None] | None = None,
-    engine: str = DEFAULT_ENGINE,
 ) -> SimulationResult:
     """Run replicates ``0..replicates-1`` in chunks and combine them.
 
@@ -141,7 +139,7 @@ def run_in_chunks(
     parts = []
     for first in range(0, replicates, chunk_size):
         chunk = indices[first : first + chunk_size]
-        parts.append(run_scenario(scenario, seed=seed, replicate_indices=chunk, engine=engine))
+        parts.append(run_scenario(scenario, seed=seed, replicate_indices=chunk))
         if on_chunk is not None:
             on_chunk(int(chunk.size))
     return combine(parts)
@@ -154,7 +152,6 @@ def run_on_executor(
     workers: int,
     scheduler: str | None,
     err: Any,
-    engine: str = DEFAULT_ENGINE,
 ) -> tuple[SimulationResult, list[Any]]:
     """Run the ensemble and the fact checks' counterfactuals on Dask (same numbers as serial)."""
     from ..experiment.executors import run_ensemble
@@ -170,11 +167,10 @@ def run_on_executor(
                     seed=seed,
                     executor=executor,
                     progress=lambda done, total: progress.update(task, completed=done),
-                    engine=engine,
                 )
 
             def runner(variant: Scenario, n: int) -> SimulationResult:
-                return run_ensemble(variant, n, executor=executor, engine=engine)
+                return run_ensemble(variant, n, executor=executor)
 
             with views.counterfactual_progress(err) as progress:
                 progress.add_task("checking facts F1-F9", total=None)
@@ -184,13 +180,11 @@ def run_on_executor(
     return result, facts
 
 
-def counting_runner(
-    advance: Callable[[Any], None], task: Any, engine: str = DEFAULT_ENGINE
-) -> Runner:
+def counting_runner(advance: Callable[[Any], None], task: Any) -> Runner:
     """A fact-check runner that reports each counterfactual ensemble it runs."""
 
     def runner(scenario: Scenario, replicates: int) -> SimulationResult:
-        result = run_scenario(scenario, replicates=replicates, engine=engine)
+        result = run_scenario(scenario, replicates=replicates)
         advance(task)
         return result
 
@@ -268,12 +262,9 @@ def run(
         typer.Option("--workers", help="Processes: above 1 starts a Dask LocalCluster."),
     ] = 1,
     scheduler: SchedulerOption = None,
-    engine: EngineOption = DEFAULT_ENGINE,
 ) -> None:
     """Simulate a scenario, check the facts and ledger, write a results folder."""
     started = time.perf_counter()
-    if engine not in ENGINES:
-        fail(f"--engine must be one of {', '.join(ENGINES)} (got {engine!r})")
     check_range("--seed", seed, 0)
     check_range("--replicates", replicates, 1, MAX_REPLICATES)
     check_range("--years", years, 0, MAX_YEARS, open_low=True)
@@ -301,9 +292,7 @@ def run(
     if workers < 1:
         fail(f"--workers must be at least 1 (got {workers})")
     if workers > 1 or scheduler:
-        result, facts = run_on_executor(
-            loaded, n_replicates, root_seed, workers, scheduler, err, engine
-        )
+        result, facts = run_on_executor(loaded, n_replicates, root_seed, workers, scheduler, err)
     else:
         with views.replicate_progress(err) as progress:
             task = progress.add_task(f"simulating {loaded.name}", total=n_replicates)
@@ -313,13 +302,10 @@ def run(
                 seed=root_seed,
                 chunk_size=chunk_size or default_chunk_size(n_replicates),
                 on_chunk=lambda n: progress.advance(task, n),
-                engine=engine,
             )
         with views.counterfactual_progress(err) as progress:
             task = progress.add_task("checking facts F1-F9", total=None)
-            facts = check_facts(
-                loaded, result, runner=counting_runner(progress.advance, task, engine)
-            )
+            facts = check_facts(loaded, result, runner=counting_runner(progress.advance, task))
     ledger = store.ledger_checks(result)
     bands = yearly_bands(result, OUTCOME_NAMES)
     fact_rows = [fact.to_dict() for fact in facts]
@@ -342,7 +328,6 @@ def run(
         wall_time_s=wall_time_s,
         facts=fact_rows,
         ledger=ledger,
-        engine=engine,
     )
     try:
         store.write_results(

@@ -37,14 +37,6 @@ OverridesOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a value: group.name=value or lever=value."),
 ]
-EngineOption = Annotated[
-    str,
-    typer.Option(
-        "--engine",
-        help="Day-loop implementation: compiled (Numba, one call per replicate) or numpy "
-        "(all replicates a day at a time). Same model; same seed, different random streams.",
-    ),
-]
 EventsOption = Annotated[
     Path | None,
     typer.Option("--events", help="Replace the scenario's events by this CSV event timeline."),

@@ -40,8 +40,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..core.events import EVENT_COLUMNS
+from ..core.jit import core_digest
 from ..core.outcomes import to_years
-from ..core.simulate import DEFAULT_ENGINE, SimulationResult
+from ..core.simulate import SimulationResult
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -401,12 +402,11 @@ def run_manifest(
     facts: Sequence[Mapping[str, Any]],
     ledger: Sequence[LedgerCheck],
     created: dt.datetime | None = None,
-    engine: str = DEFAULT_ENGINE,
 ) -> dict[str, Any]:
     """Everything needed to know what a results folder holds and to run it again.
 
-    ``engine`` is part of "again": the two engines draw different random
-    streams, so the same seed reproduces a run only with the same engine.
+    ``core_sha256`` is part of "again": the same scenario and seed reproduce a
+    run exactly with the same core sources (the digest of ``lipsteeth/core``).
     """
     created = created or dt.datetime.now(dt.UTC)
     return {
@@ -418,7 +418,7 @@ def run_manifest(
         "scenario": scenario.to_dict(),
         "scenario_sha256": scenario_hashes(scenario),
         "seed": int(seed),
-        "engine": engine,
+        "core_sha256": core_digest(),
         "replicates": int(np.asarray(result.replicates).size),
         "horizon": horizon(result, scenario.start, scenario.end),
         "versions": package_versions(),

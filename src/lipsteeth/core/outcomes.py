@@ -2,6 +2,10 @@
 
 Each outcome has a kind that says how days aggregate into a month and months
 into a year: ``flow`` sums, ``stock`` takes the last day, ``mean`` averages.
+The list below is the only definition: the kernel's day record
+(``OUTCOME_DTYPE``), the results' columns and the README table derive from it,
+so a new outcome is one line here plus the line of the mechanism that
+writes it.
 """
 
 from __future__ import annotations
@@ -107,6 +111,10 @@ OUTCOME_NAMES: tuple[str, ...] = tuple(OUTCOMES)
 OUTCOME_INDEX: dict[str, int] = {name: i for i, name in enumerate(OUTCOME_NAMES)}
 KIND_STOCK = np.array([OUTCOMES[n].kind == "stock" for n in OUTCOME_NAMES])
 KIND_MEAN = np.array([OUTCOMES[n].kind == "mean" for n in OUTCOME_NAMES])
+#: one day's outcomes as a record (the kernel writes ``out.arrivals_south_korea``)
+OUTCOME_DTYPE = np.dtype([(name, np.float64) for name in OUTCOME_NAMES])
+#: ``salary_suspended_restaurants`` counts restaurants paying less than this share (F7)
+SUSPENDED_PAY_LEVEL = 0.05
 
 
 def days_per_month(month_index: np.ndarray) -> np.ndarray:
@@ -118,56 +126,6 @@ def average_means(monthly_sums: np.ndarray, month_index: np.ndarray) -> np.ndarr
     """(R, V, M) monthly sums with ``mean`` outcomes divided by their days, in place."""
     monthly_sums[:, KIND_MEAN, :] /= days_per_month(month_index)[None, None, :]
     return monthly_sums
-
-
-class MonthlyAccumulator:
-    """Aggregate daily (R,) values of every outcome into (R, V, M) monthly values.
-
-    Days are buffered and folded into their month when the month ends (or on
-    ``result``): one buffer row per day instead of stacking and scattering
-    about 70 arrays every simulated day.  Flows and means are summed day by
-    day in calendar order; a stock keeps its value on the month's last day.
-    """
-
-    def __init__(self, n_replicates: int, month_index: np.ndarray) -> None:
-        self.month_index = month_index
-        n_months = int(month_index[-1]) + 1
-        self.values = np.zeros((n_replicates, len(OUTCOME_NAMES), n_months))
-        self.kind_stock = KIND_STOCK
-        longest = int(days_per_month(month_index).max())
-        self._days = np.zeros((longest, len(OUTCOME_NAMES), n_replicates))
-        self._month = -1
-        self._n_buffered = 0
-
-    def add(self, day: int, daily: dict[str, np.ndarray]) -> None:
-        m = int(self.month_index[day])
-        if m != self._month:
-            self._fold()
-            self._month = m
-        row = self._days[self._n_buffered]
-        try:
-            for i, name in enumerate(OUTCOME_NAMES):
-                row[i] = daily[name]
-        except KeyError:
-            missing = set(OUTCOME_NAMES) - set(daily)
-            raise KeyError(f"outcomes not recorded: {sorted(missing)}") from None
-        self._n_buffered += 1
-
-    def _fold(self) -> None:
-        """Fold the buffered days into their month's column."""
-        if self._n_buffered == 0:
-            return
-        total = np.zeros(self._days.shape[1:])
-        for k in range(self._n_buffered):
-            total += self._days[k]
-        column = self.values[:, :, self._month]
-        column[:, ~self.kind_stock] = total[~self.kind_stock].T
-        column[:, self.kind_stock] = self._days[self._n_buffered - 1][self.kind_stock].T
-        self._n_buffered = 0
-
-    def result(self) -> np.ndarray:
-        self._fold()
-        return average_means(self.values.copy(), self.month_index)
 
 
 def to_years(monthly: np.ndarray, month_years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -80,6 +80,12 @@ class Restaurants:
     adjustment_days: float = spec(
         "days", 1, 3650, "time a manager takes to move pay and hours to their target", "M3"
     )
+    arrears_repayment_days: float = spec(
+        "days", 1, 3650, "days over which a manager plans to make up arrears (pay gap)", "M3"
+    )
+    arrears_index_days: float = spec(
+        "days of quota", 1, 3650, "arrears at which the pressure on a site is full (index 1)", "M1"
+    )
     opening_rate_per_year: float = spec(
         "openings/year", 0, 1e4, "rate at which Pyongyang opens new restaurants", "M8"
     )
@@ -108,6 +114,21 @@ class Labour:
     )
     contract_years: float = spec("years", 0.1, 30, "mean length of a posting", "M4")
     hiring_days: float = spec("days", 1, 3650, "mean time to fill a vacant post", "M4")
+    recall_days: float = spec(
+        "days", 1, 3650, "mean time before a held post no longer wanted is recalled", "M1"
+    )
+    un_freeze_level: float = share(
+        "UN worker provision level (as enforced) at which dispatch stops growing", "M1"
+    )
+    un_hiring_ban_level: float = share(
+        "UN worker provision level (as enforced) at which no labourer is posted", "M1"
+    )
+    un_repatriation_level: float = share(
+        "UN worker provision level (as enforced) at which hosts send labourers home", "M1"
+    )
+    repatriation_days: float = spec(
+        "days", 1, 36500, "e-folding time of the labour force under repatriation orders", "M1"
+    )
 
 
 @dataclass(frozen=True)
@@ -140,7 +161,13 @@ class Workers:
     restaurant_loyalty_mean: float = share("mean loyalty of screened restaurant staff", "M4")
     labour_loyalty_mean: float = share("mean loyalty of screened labourers", "M4")
     loyalty_sd: float = spec("loyalty units", 0, 1, "spread of loyalty among recruits", "M4")
+    screening_loyalty_gain: float = spec(
+        "loyalty units", 0, 1, "loyalty added to recruits at full screening strictness", "M4"
+    )
     family_deterrent_mean: float = share("mean strength of the family-at-home deterrent", "M4")
+    family_deterrent_spread: float = spec(
+        "deterrent units", 0, 1, "half-width of the uniform spread of the family deterrent", "M4"
+    )
     stress_days: float = spec("days", 1, 3650, "time stress takes to follow conditions", "M4")
     stress_weight_pay: float = spec("stress units", 0, 5, "stress from a full pay cut", "M4")
     stress_weight_hours: float = spec("stress units", 0, 5, "stress from the longest hours", "M4")
@@ -173,11 +200,18 @@ class Defection:
         "1/manager-year", 0, 10, "hazard a manager initiates flight at full arrears", "M5"
     )
     manager_follow: float = prob("chance a worker follows a manager who leads", "M5")
+    manager_follow_loyalty_weight: float = share(
+        "share of a follower's loyalty that keeps them from following a manager", "M5"
+    )
     helper_restaurant: float = prob("chance a restaurant plot finds outside helpers", "M5")
     helper_labour: float = prob("chance a labour-site plot finds outside helpers", "M5")
     detection_per_member: float = prob(
         "chance each extra plotter exposes the plot at full surveillance", "M5"
     )
+    manager_detection_factor: float = share(
+        "detection chance of a manager-led plot relative to a workers' plot", "M5"
+    )
+    flight_probability_cap: float = prob("largest daily chance a worker starts a plot", "M5")
 
 
 @dataclass(frozen=True)
@@ -196,6 +230,9 @@ class Routes:
     clandestine_processing_days: float = spec(
         "days", 0, 3650, "mean days in the third country before the flight to Seoul", "M6"
     )
+    clandestine_transit_shape: float = spec(
+        "gamma shape", 0.1, 100, "shape of the gamma transit time on the broker route", "M6"
+    )
     clandestine_interception_per_transit: float = prob(
         "chance a broker-route party is caught in China at full stringency", "M6"
     )
@@ -204,6 +241,9 @@ class Routes:
     other_exit_strictness: float = prob("chance other hosts stop a documented worker", "M6")
     russia_interception: float = prob("chance a clandestine party is caught in Russia", "M6")
     other_interception: float = prob("chance a clandestine party is caught in other hosts", "M6")
+    helper_interception_factor: float = share(
+        "interception chance of a party with outside helpers relative to one without", "M6"
+    )
 
 
 @dataclass(frozen=True)
@@ -214,6 +254,12 @@ class Enforcement:
         "1/person-year", 0, 20, "arrest hazard of a hidden North Korean at full stringency", "M7"
     )
     detention_days: float = spec("days", 0, 3650, "days from arrest to repatriation", "M7")
+    detention_delay_shape: float = spec(
+        "gamma shape", 0.1, 100, "shape of the gamma delay from arrest to repatriation", "M7"
+    )
+    closure_holds_detainees: float = share(
+        "border closure level from which detainees are held until it reopens", "M7"
+    )
     share_severe_punishment: float = share(
         "share of repatriated people sent to political prison or labour camps", "M7"
     )
@@ -255,6 +301,9 @@ class Strategic:
     beta_drive: float = spec(
         "log-rate per unit", 0, 20, "weapons-programme drive raises the test rate", "M9"
     )
+    snub_pressure_weight: float = spec(
+        "pressure per signal unit", 0, 10, "pressure a diplomatic snub adds, per unit", "M9"
+    )
     displeasure_nuclear: float = spec(
         "displeasure units", 0, 100, "Beijing's displeasure added by a nuclear test", "M9"
     )
@@ -288,6 +337,15 @@ class Strategic:
     advisory_days: float = spec("days", 1, 36500, "e-folding time of an advisory's effect", "M9")
     economy_weight_overseas: float = share("weight of overseas revenue in the economy index", "M9")
     economy_weight_trade: float = share("weight of trade with China in the economy index", "M9")
+    aid_economy_effect: float = spec(
+        "economy index", 0, 1, "economy index added by a full food-aid package", "M9"
+    )
+    economy_smoothing_days: float = spec(
+        "days", 1, 3650, "averaging time of remittances and crossings Beijing watches", "M9"
+    )
+    relations_baseline: float = spec(
+        "index units", -5, 5, "relations index argument with no aid, signal or displeasure", "M9"
+    )
     trade_loss_coal: float = share("trade lost under a full coal ban", "M9")
     trade_loss_textiles: float = share("trade lost under a full textile ban", "M9")
     trade_loss_seafood: float = share("trade lost under a full seafood ban", "M9")
@@ -322,6 +380,9 @@ class WiderFlow:
         "chance a brokered party is caught in transit at full stringency", "M10"
     )
     transit_days: float = spec("days", 1, 3650, "mean days from departure to South Korea", "M10")
+    transit_delay_shape: float = spec(
+        "gamma shape", 0.1, 100, "shape of the gamma delay from departure to South Korea", "M10"
+    )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from lipsteeth.adapters import figures as fg
 from lipsteeth.adapters import report as rp
 from lipsteeth.adapters import store
 from lipsteeth.adapters.cli_report import register
@@ -251,17 +252,20 @@ def test_figures_are_reproducible(runs: dict[str, Any]) -> None:
 
     def svg() -> str:
         series = [
-            rp.fg.Series(n, "USD", res.series(n, "year"))
+            fg.Series(n, "USD", res.series(n, "year"))
             for n in ("revenue_to_state_usd", "restaurant_sales_usd")
         ]
-        return rp.fg.figure_svg(rp.fg.fan_grid("t", x, series))
+        return fg.figure_svg(fg.fan_grid("t", x, series))
 
     assert svg() == svg()
 
 
-def test_report_sections_without_experiments_or_facts(runs: dict[str, Any]) -> None:
+def test_report_sections_without_experiments_or_facts(runs: dict[str, Any], tmp_path: Path) -> None:
     assert rp.find_extras(runs["b"]) == {}
-    assert "were not checked" in rp._facts_html(rp.load_results(runs["b"]))
+    text, _ = rp.build_report_html(rp.load_results(runs["b"]), tmp_path)
+    assert "were not checked" in text
+    for sid in ("sensitivity", "calibration", "validation", "prim"):
+        assert f'<section id="{sid}">' not in text
     assert set(rp.find_extras(runs["a"])) == {
         "sensitivity",
         "calibration",
@@ -603,17 +607,14 @@ def test_report_pdf(report_a: Path, tmp_path: Path) -> None:
     assert data[:5] == b"%PDF-" and len(data) > 50_000
 
 
-def test_report_pdf_without_chromium(
-    report_a: Path, runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(rp, "CHROMIUM", tmp_path / "no-chromium")
-    assert not rp.html_to_pdf(report_a, tmp_path / "x.pdf")
+def test_report_pdf_without_chromium(report_a: Path, runs: dict[str, Any], tmp_path: Path) -> None:
+    assert not rp.html_to_pdf(report_a, tmp_path / "x.pdf", chromium=tmp_path / "no-chromium")
     figures = [
-        rp.fg.FigureFiles(p.stem, p, p.with_suffix(".svg"), "")
+        fg.FigureFiles(p.stem, p, p.with_suffix(".svg"), "")
         for p in sorted((report_a.parent / rp.FIGURES_DIR).glob("fan_*.png"))
     ]
     pdf = tmp_path / "fallback.pdf"
-    rp._pdf_fallback(pdf, "t", rp.load_results(runs["a"]), figures)
+    rp.pdf_fallback(pdf, "t", rp.load_results(runs["a"]), figures)
     assert pdf.read_bytes()[:5] == b"%PDF-"
 
 

@@ -479,6 +479,10 @@ def test_difference_paired_and_unpaired() -> None:
     assert unpaired.diff_p5 < 10.0 < unpaired.diff_p95  # independent draws spread
     same = rp.difference("x", a, a[::-1].copy(), paired=False)
     assert not same.clear
+    # one replicate a side: no interval, so never a clear difference
+    single = rp.difference("x", a[:1], a[:1] + 10.0, paired=True)
+    assert single.diff_median == pytest.approx(10.0)
+    assert np.isnan(single.ci_low) and np.isnan(single.ci_high) and not single.clear
 
 
 def test_comparison_report(runs: dict[str, Any], tmp_path: Path) -> None:

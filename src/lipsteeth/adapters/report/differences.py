@@ -3,8 +3,8 @@
 When both runs used the same seed and replicates (common random numbers),
 replicate i of A and of B share their random numbers and the difference is
 taken per replicate; otherwise the runs are independent draws.  The
-confidence interval of the median difference is a percentile bootstrap,
-paired or resampling each run separately.
+confidence interval of the median difference is a percentile bootstrap
+(:func:`scipy.stats.bootstrap`), paired or resampling each run separately.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import bootstrap
 
 from .provenance import scenario_rows
 from .results import Results, month_x, outcome_unit
@@ -55,6 +56,33 @@ def paired_runs(a: Results, b: Results) -> bool:
     )
 
 
+def _median_of_differences(vb: np.ndarray, va: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.median(vb - va, axis=axis)
+
+
+def _difference_of_medians(vb: np.ndarray, va: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.median(vb, axis=axis) - np.median(va, axis=axis)
+
+
+def _interval(
+    vb: np.ndarray, va: np.ndarray, *, paired: bool, n_boot: int, seed: int
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the median difference (NaN below two draws a side)."""
+    if min(vb.size, va.size) < 2:  # one draw says nothing about the spread
+        return math.nan, math.nan
+    ci = bootstrap(
+        (vb, va),
+        _median_of_differences if paired else _difference_of_medians,
+        paired=paired,
+        vectorized=True,
+        n_resamples=n_boot,
+        confidence_level=CONFIDENCE,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    ).confidence_interval
+    return float(ci.low), float(ci.high)
+
+
 def difference(
     name: str,
     va: np.ndarray,
@@ -70,28 +98,21 @@ def difference(
     Unpaired: the difference of medians, resampling each run independently; the
     spread is that of differences between independent draws of A and B.
     """
-    rng = np.random.default_rng(seed)
     va = np.asarray(va, dtype=float)
     vb = np.asarray(vb, dtype=float)
     nan = math.nan
     if paired:
-        d = vb - va
-        d = d[np.isfinite(d)]
-        if d.size == 0:
-            return Difference(name, outcome_unit(name), Stat.of(va), Stat.of(vb), True, *[nan] * 5)
-        boots = np.median(d[rng.integers(0, d.size, size=(n_boot, d.size))], axis=1)
-        spread = d
-        med = float(np.median(d))
+        keep = np.isfinite(va) & np.isfinite(vb)
+        fa, fb = va[keep], vb[keep]
+        spread = fb - fa
+        med = float(np.median(spread)) if spread.size else nan
     else:
         fa, fb = va[np.isfinite(va)], vb[np.isfinite(vb)]
-        if fa.size == 0 or fb.size == 0:
-            return Difference(name, outcome_unit(name), Stat.of(va), Stat.of(vb), False, *[nan] * 5)
-        ia = rng.integers(0, fa.size, size=(n_boot, fa.size))
-        ib = rng.integers(0, fb.size, size=(n_boot, fb.size))
-        boots = np.median(fb[ib], axis=1) - np.median(fa[ia], axis=1)
         spread = np.subtract.outer(fb, fa).ravel()
-        med = float(np.median(fb) - np.median(fa))
-    lo, hi = np.quantile(boots, [0.05, 0.95])
+        med = float(np.median(fb) - np.median(fa)) if fa.size and fb.size else nan
+    if spread.size == 0:
+        return Difference(name, outcome_unit(name), Stat.of(va), Stat.of(vb), paired, *[nan] * 5)
+    lo, hi = _interval(fb, fa, paired=paired, n_boot=n_boot, seed=seed)
     s5, s95 = np.quantile(spread, [0.05, 0.95])
     return Difference(
         name,
@@ -100,8 +121,8 @@ def difference(
         Stat.of(vb),
         paired,
         med,
-        float(lo),
-        float(hi),
+        lo,
+        hi,
         float(s5),
         float(s95),
     )

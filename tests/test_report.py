@@ -22,7 +22,7 @@ from lipsteeth.adapters.cli_report import register
 from lipsteeth.core.outcomes import OUTCOME_NAMES
 from lipsteeth.experiment.ensemble import run_scenario
 from lipsteeth.experiment.facts import FactCheck
-from lipsteeth.scenario import Scenario, load_scenario
+from lipsteeth.scenario import Scenario, load_scenario, load_scenario_text
 
 from .web_live import ARTIFACTS, TINY_PARAMS
 
@@ -39,9 +39,10 @@ def make_results(
     seed: int = 7,
     facts: list[dict[str, Any]] | None = None,
     params: dict[str, float] | None = None,
+    base: Scenario | None = None,
 ) -> tuple[Scenario, Path]:
     """A real results folder of a small-population run, written by the store."""
-    scenario = load_scenario("baseline-2016").with_overrides(
+    scenario = (base or load_scenario("baseline-2016")).with_overrides(
         params=params if params is not None else TINY_PARAMS, levers=levers or {}, years=years
     )
     result = run_scenario(scenario, replicates=replicates, seed=seed)
@@ -462,6 +463,44 @@ def test_report_finds_experiments_and_validation(runs: dict[str, Any], tmp_path:
         "sensitivity_sobol_revenue_to_state_usd_sens-1",
         "prim_revenue_to_state_usd_gt_1_sens-1",
     } <= stems
+
+
+HOSTILE = "<script>alert('lipsteeth')</script> & <b>bold</b>"
+
+
+def test_report_escapes_every_text_of_the_scenario(tmp_path: Path) -> None:
+    """A scenario whose title and description hold markup: the report shows it as text."""
+    toml = (
+        '[scenario]\nname = "hostile"\nextends = "baseline-2016"\n'
+        f'title = "{HOSTILE}"\ndescription = "{HOSTILE}"\n'
+    )
+    base = load_scenario_text(toml)
+    _, folder = make_results(tmp_path / "hostile", base=base, years=2, replicates=2)
+    text = rp.write_report(folder).read_text()
+    assert "<script" not in text and "<b>bold" not in text
+    escaped = (
+        "&lt;script&gt;alert(&#39;lipsteeth&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"
+    )
+    assert text.count(escaped) == 2  # the header's scenario line and its description
+    for pattern in _EXTERNAL:
+        assert not pattern.search(text), pattern.pattern
+    # and the comparison of that run with itself
+    cmp = rp.write_comparison(folder, folder, out=tmp_path / "cmp.html").read_text()
+    assert "<script" not in cmp
+
+
+def test_templates_ship_with_the_package() -> None:
+    """The report renders from templates that are package data, with autoescape on."""
+    from importlib import resources
+
+    from lipsteeth.adapters.report import render
+
+    templates = resources.files("lipsteeth.adapters.report") / "templates"
+    names = {p.name for p in templates.iterdir()}
+    assert {"page.html.j2", "report.html.j2", "compare.html.j2", "style.css"} <= names
+    env = render.environment()
+    assert env.autoescape is True
+    assert str(env.from_string("{{ x }}").render(x="<i>")) == "&lt;i&gt;"
 
 
 # ---------------------------------------------------------------------------

@@ -589,13 +589,15 @@ def sensitivity(
             for j, f in enumerate(conv.names)
         ]
         store.write_analysis(f"{method}_{slug}_convergence", pd.DataFrame(conv_rows))
-        from . import figures_experiments as figs
+        from . import figures as figs
 
-        if method == "sobol":
-            fig = figs.sobol_tornado(idx, store.figure_path(f"sobol_{slug}.png"))
-        else:
-            fig = figs.morris_chart(idx, store.figure_path(f"morris_{slug}.png"))
-        cfig = figs.convergence_chart(conv, store.figure_path(f"{method}_{slug}_convergence.png"))
+        fig = figs.write_png(
+            figs.sensitivity_figure(figs.index_bars_of(idx)),
+            store.figure_path(f"{method}_{slug}.png"),
+        )
+        cfig = figs.write_png(
+            figs.convergence_figure(conv), store.figure_path(f"{method}_{slug}_convergence.png")
+        )
         con.print(_indices_table(idx))
         style = "green" if conv.settled else "bold yellow"
         (con if conv.settled else err).print(
@@ -746,7 +748,7 @@ def calibrate(
 
     from ..experiment import calibration as cal
     from ..experiment.targets import horizon_years, in_horizon, targets_csv
-    from . import figures_experiments as figs
+    from . import figures as figs
     from .executors_dask import dask_client, pyabc_sampler
 
     check_positive("--population", population, 2)
@@ -829,8 +831,13 @@ def calibrate(
     summary = result.summary()
     store.write_analysis("posterior_summary", summary)
     cat.atomic_text(targets_csv(usable), folder / "targets.csv")
-    fig1 = figs.posterior_chart(result, store.figure_path("posterior_vs_prior.png"))
-    fig2 = figs.abc_diagnostics_chart(result, store.figure_path("abc_diagnostics.png"))
+    fig1 = figs.write_png(
+        figs.posterior_figure(figs.marginals_of(result), note=figs.posterior_note(result)),
+        store.figure_path("posterior_vs_prior.png"),
+    )
+    fig2 = figs.write_png(
+        figs.abc_diagnostics_figure(result), store.figure_path("abc_diagnostics.png")
+    )
     cal_name = f"{loaded.name}-calibrated"
     # The calibrated values go into the scenario as given (with its --set values) over its
     # full horizon: --years only shortens the simulations used to calibrate.
@@ -965,7 +972,7 @@ def discover(
     """Scenario discovery with PRIM: boxes of the factor space where an outcome crosses X."""
     from ..experiment.discovery import DiscoveryError
     from ..experiment.discovery import discover as prim_discover
-    from . import figures_experiments as figs
+    from . import figures as figs
 
     check_positive("--boxes", boxes)
     store = _open_experiment(results, experiment)
@@ -1029,8 +1036,11 @@ def discover(
     store.write_analysis(f"prim_{slug}_boxes", stats)
     store.write_analysis(f"prim_{slug}_trajectory", traj)
     bounds = {f["name"]: (f["low"], f["high"]) for f in store.manifest()["design"]["space"]}
-    fig1 = figs.peeling_chart(res, store.figure_path(f"prim_{slug}_peeling.png"))
-    fig2 = figs.box_limits_chart(res, bounds, store.figure_path(f"prim_{slug}_limits.png"))
+    fig1 = figs.write_png(figs.peeling_figure(res), store.figure_path(f"prim_{slug}_peeling.png"))
+    fig2 = figs.write_png(
+        figs.prim_figure(figs.prim_boxes_of(res, bounds)),
+        store.figure_path(f"prim_{slug}_limits.png"),
+    )
     con = out_console()
     word = "<" if below else ">"
     con.print(f"{res.n_of_interest} of {res.n_points} runs have {outcome} {word} {threshold:g}")

@@ -21,10 +21,8 @@ The lead wires it into the main app with ``cli_validate.register(app)``.
 
 from __future__ import annotations
 
-import io
 import math
 import sys
-import textwrap
 import time
 from collections.abc import Sequence
 from importlib import resources
@@ -42,8 +40,6 @@ from ..experiment.validation import (
     ObservedError,
     ValidationReport,
     parse_observed,
-    period_x,
-    simulated_band,
     validate,
 )
 from .cli_options import (
@@ -169,75 +165,12 @@ def figure_png(
 ) -> bytes:
     """One panel per series: simulated median and 90 % band against the observed points.
 
-    Scored observations are green inside the band and red outside; observations
-    of the same series outside the scored years are drawn as grey circles.
+    Drawn by the figures package's one validation figure, as the report draws it.
     """
-    import matplotlib
+    from . import figures
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(report.series)
-    n = max(len(names), 1)
-    cols = min(3, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    for ax, name in zip(axes.flat, names, strict=False):
-        series = report.series[name]
-        monthly = (
-            any(c.observation.month is not None for c in series.comparisons)
-            and SERIES[name].observation == "count"
-        )
-        band = simulated_band(result, name, monthly=monthly, start=start)
-        if band.x.size:
-            ax.fill_between(band.x, band.p5, band.p95, color="tab:blue", alpha=0.25, lw=0)
-            ax.plot(
-                band.x, band.median, color="tab:blue", lw=1.5, label="simulated median, 90% band"
-            )
-        spec = SERIES[name]
-        for comp in series.comparisons:
-            obs = comp.observation
-            x = period_x(obs.year, obs.month, spec.observation)
-            color = "tab:green" if comp.inside else "tab:red"
-            if obs.is_range:
-                low, high = obs.interval
-                lo = low if math.isfinite(low) else obs.reference
-                hi = high if math.isfinite(high) else obs.reference
-                ax.vlines(x, lo, hi, color=color, lw=2.5, alpha=0.8)
-                if not math.isfinite(high):
-                    ax.plot([x], [lo], marker="^", color=color)
-                if not math.isfinite(low):
-                    ax.plot([x], [hi], marker="v", color=color)
-            if obs.value is not None:
-                ax.plot([x], [obs.value], marker="o", ms=4.5, color=color, ls="none")
-        scored = {c.observation for c in series.comparisons}
-        for obs in observations:
-            if obs.series != name or obs in scored or obs.value is None:
-                continue
-            x = period_x(obs.year, obs.month, spec.observation)
-            ax.plot([x], [obs.value], marker="o", ms=4.5, mfc="none", color="grey", ls="none")
-        if report.first_year is not None:
-            ax.axvline(report.first_year, color="grey", lw=0.8, ls=":")
-        if report.last_year is not None:
-            ax.axvline(report.last_year + 1, color="grey", lw=0.8, ls=":")
-        label = f"ARD {_fmt(series.ard, 2)}  MASE {_fmt(series.mase, 2)}"
-        if series.coverage is not None:
-            label += f"  in band {series.coverage:.0%}"
-        ax.set_title(f"{name}\n{label}", fontsize=9)
-        ax.set_ylabel(spec.unit, fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-    legend = "blue: simulated median and 90% band; green: inside, red: outside; grey: not scored"
-    width = max(40, int(16 * 5.2 * cols))
-    fig.suptitle("\n".join([*textwrap.wrap(title, width), legend]), fontsize=9)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    panels = figures.validation_panels(report, result, start, observations)
+    return figures.png_bytes(figures.validation_figure(panels, title=title))
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -610,3 +612,182 @@ def test_command_json_and_results_folder(
     assert set(payload["series"]) == {"arrivals_south_korea", "restaurants_abroad", "missile_tests"}
     assert (out / "validation.json").is_file() and (out / "validation.png").stat().st_size > 1000
     assert json.loads((out / "validation.json").read_text())["series"] == payload["series"]
+
+
+# ---------------------------------------------------------------------------
+# the command: scores, split, freeze and score
+
+SCORES = ("wis", "crps", "coverage_50", "coverage_90", "rel_mae_persistence", "rel_mae_drift")
+ARRIVALS = HEADER + "".join(
+    f"arrivals_south_korea,{year},{value},,\n"
+    for year, value in ((2009, 2914), (2010, 2402), (2011, 2706), (2012, 1502), (2013, 1514))
+)
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = _main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_command_json_gives_every_score_per_series_and_per_split_window(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    observed = tmp_path / "obs.csv"
+    observed.write_text(ARRIVALS)
+    args = ["validate", str(tiny), "--observed", str(observed), "--from", "2012", "--to", "2013"]
+    code, out, err = _run(
+        [*args, "--split", "2013", "--json", "--out", str(tmp_path / "v")], capsys
+    )
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["split"] == 2013 and payload["forecast"] == "simulated"
+    arrivals = payload["series"]["arrivals_south_korea"]
+    for key in SCORES:
+        assert isinstance(arrivals[key], float), key
+    before, after = arrivals["before_split"], arrivals["from_split"]
+    assert (before["from"], before["to"], before["n"]) == (2012, 2012, 1)
+    assert (after["from"], after["to"], after["n"]) == (2013, 2013, 1)
+    for key in SCORES:
+        assert key in before and key in after
+    # the out-of-sample benchmarks know 2012: persistence carries 1502 forward
+    assert after["benchmarks"] == [
+        {"period": "2013", "persistence": 1502.0, "drift": after["benchmarks"][0]["drift"]}
+    ]
+    rows = arrivals["observations"]
+    assert [r["persistence_forecast"] for r in rows] == [2706.0, 2706.0]
+    assert all(r["sim_p25"] <= r["sim_median"] <= r["sim_p75"] for r in rows)
+    # the table shows the windows side by side
+    code, out, err = _run([*args, "--split", "2013", "--out", str(tmp_path / "t")], capsys)
+    assert code == 0, err
+    assert "before split" in out and "from split" in out and "WIS" in out and "CRPS" in out
+
+
+def test_freeze_then_score_round_trips_and_refuses_another_scenario(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    observed = tmp_path / "obs.csv"
+    observed.write_text(ARRIVALS + "restaurants_abroad,2013,100,60,\n")
+    frozen = tmp_path / "forecast.json"
+    common = ["--seed", "7", "--replicates", "3"]
+    code, out, err = _run(
+        ["validate", str(tiny), "--freeze", str(frozen), "--split", "2013", *common, "--json"],
+        capsys,
+    )
+    assert code == 0, err
+    assert json.loads(out)["frozen"] == str(frozen)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+    doc = json.loads(frozen.read_text())
+    assert (doc["seed"], doc["replicates"], doc["split"], doc["from"], doc["to"]) == (
+        7,
+        3,
+        2013,
+        2012,
+        2013,
+    )
+    assert len(doc["scenario_sha256"]["resolved_toml"]) == 64 and doc["versions"]["lipsteeth"]
+    period = doc["series"]["arrivals_south_korea"]["periods"]["2013"]
+    assert len(period["quantiles"]) == 23 and len(period["members"]) == 3
+    assert set(doc["series"]) == set(SERIES)
+    # scored later without simulating, it gives what a direct validate with the same seed gives
+    code, out, err = _run(
+        ["validate", str(tiny), "--score", str(frozen), "--observed", str(observed), "--json"]
+        + ["--out", str(tmp_path / "scored")],
+        capsys,
+    )
+    assert code == 0, err
+    scored = json.loads(out)
+    assert scored["forecast"] == "frozen" and (tmp_path / "scored" / "validation.json").is_file()
+    code, out, err = _run(
+        ["validate", str(tiny), "--observed", str(observed), "--from", "2012", "--to", "2013"]
+        + ["--split", "2013", *common, "--json", "--out", str(tmp_path / "direct")],
+        capsys,
+    )
+    assert code == 0, err
+    direct = json.loads(out)
+    assert scored["series"] == direct["series"] and scored["skipped"] == direct["skipped"]
+    assert scored["scenario_sha256"] == direct["scenario_sha256"]
+    for key in SCORES[:4]:
+        assert isinstance(scored["series"]["arrivals_south_korea"][key], float)
+    # another scenario (one value changed): refused in one line naming the field, nothing written
+    tiny.write_text(SMALL_TOML.replace("replicates = 3", "replicates = 4"))
+    never = tmp_path / "never"
+    code, out, err = _run(
+        ["validate", str(tiny), "--score", str(frozen), "--observed", str(observed)]
+        + ["--out", str(never)],
+        capsys,
+    )
+    lines = err.strip().splitlines()
+    assert code == 2 and out == "" and len(lines) == 1
+    assert lines[0].startswith("error:") and "scenario_sha256.resolved_toml" in lines[0]
+    assert not never.exists()
+    # the same through the installed entry point in a fresh process
+    proc = subprocess.run(
+        [sys.executable, "-m", "lipsteeth", "validate", str(tiny), "--score", str(frozen)]
+        + ["--observed", str(observed), "--out", str(never)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr.count("\n") == 1 and "scenario_sha256.resolved_toml" in proc.stderr
+    assert not never.exists()
+
+
+def test_command_refuses_bad_scores_splits_and_frozen_files(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    observed = tmp_path / "obs.csv"
+    observed.write_text(ARRIVALS)
+    frozen = tmp_path / "f.json"
+    out = tmp_path / "out"
+    base = ["validate", str(tiny)]
+    cases = [
+        (["--observed", str(observed), "--series", "arrivals"], "--series: unknown series"),
+        (["--observed", str(observed), "--split", "2030"], "--split 2030"),
+        (["--observed", str(observed), "--split", "2012"], "--split 2012"),  # horizon 2012-2013
+        (["--observed", str(observed), "--from", "2012", "--split", "2012"], "--split 2012"),
+        (["--freeze", str(frozen)], "--split: required with --freeze"),
+        (["--freeze", str(frozen), "--split", "2013", "--observed", "x.csv"], "--observed"),
+        (["--freeze", str(frozen), "--split", "2015"], "--split 2015"),
+        (["--freeze", str(tmp_path / "no" / "f.json"), "--split", "2013"], "--freeze: folder"),
+        (["--score", str(frozen)], "--observed: required"),
+        (["--score", str(frozen), "--observed", str(observed)], "no such frozen forecast"),
+        (["--monthly", "--observed", str(observed)], "--monthly"),
+    ]
+    for args, fragment in cases:
+        where = [] if "--freeze" in args else ["--out", str(out)]
+        code, stdout, err = _run([*base, *args, *where], capsys)
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1, (args, err)
+        assert lines[0].startswith("error:") and fragment in lines[0], (fragment, lines[0])
+        assert not out.exists() and not frozen.exists()
+    # a malformed frozen file: not JSON, a missing field, a tampered quantile
+    code, _, err = _run([*base, "--freeze", str(frozen), "--split", "2013"], capsys)
+    assert code == 0, err
+    good = json.loads(frozen.read_text())
+    assert _run([*base, "--freeze", str(frozen), "--split", "2013"], capsys)[0] == 2  # exists
+    tampered = json.loads(frozen.read_text())
+    tampered["series"]["arrivals_south_korea"]["periods"]["2012"]["quantiles"][0] += 1
+    missing = {k: v for k, v in good.items() if k != "replicates"}
+    bad = tmp_path / "bad.json"
+    for text, fragment in (
+        ("{not json", "not JSON"),
+        (json.dumps(missing), "replicates: missing"),
+        (json.dumps(tampered), "periods.2012.quantiles"),
+        (json.dumps({**good, "split": 2012}), "split:"),
+    ):
+        bad.write_text(text)
+        code, _, err = _run(
+            [*base, "--score", str(bad), "--observed", str(observed), "--out", str(out)], capsys
+        )
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("error: --score")
+        assert fragment in lines[0] and not out.exists()
+    # options that contradict the frozen forecast
+    for option, value in (("--seed", "99"), ("--split", "2012"), ("--replicates", "9")):
+        code, _, err = _run(
+            [*base, "--score", str(frozen), "--observed", str(observed), option, value], capsys
+        )
+        assert code == 2 and err.strip().startswith(f"error: {option} {value} differs")

@@ -772,8 +772,10 @@ def _window_scores(
         relative[kind] = relative_mae(model_errors, errors)
         if comparisons and relative[kind] is None:
             if any(f is None for f in forecasts):
-                need = "an earlier observation" if kind == "persistence" else "two earlier ones"
-                why = f"rel_mae_{kind} null: {need} of the same period length is needed"
+                few = (
+                    "no earlier observation" if kind == "persistence" else "under two earlier ones"
+                )
+                why = f"rel_mae_{kind} null: {few} of the same period length"
             else:
                 why = f"rel_mae_{kind} null: the {kind} benchmark is exact"
             note = (note + "; " if note else "") + why

@@ -686,6 +686,7 @@ def test_freeze_then_score_round_trips_and_refuses_another_scenario(
         2013,
     )
     assert len(doc["scenario_sha256"]["resolved_toml"]) == 64 and doc["versions"]["lipsteeth"]
+    assert doc["versions"]["scoringrules"] and doc["engine"] == "compiled"
     period = doc["series"]["arrivals_south_korea"]["periods"]["2013"]
     assert len(period["quantiles"]) == 23 and len(period["members"]) == 3
     assert set(doc["series"]) == set(SERIES)

@@ -415,6 +415,21 @@ def _check_split(split: int | None, first: int | None, last: int | None, where: 
         fail(f"--split {split}: must be{after}{both}{most} ({where})")
 
 
+def _versions() -> dict[str, str | None]:
+    """Versions of the run manifest's packages, plus the simulation's and the scores' own."""
+    import importlib.metadata
+
+    from . import store
+
+    versions = store.package_versions()
+    for dist in ("numba", "scoringrules"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
+
+
 def _horizon_years(loaded: Any) -> tuple[int, int]:
     return int(str(loaded.start)[:4]), int(str(loaded.end)[:4])
 
@@ -797,7 +812,7 @@ def _freeze_command(
         "horizon": [str(loaded.start), str(loaded.end)],
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command_line": store.command_line(None),
-        "versions": store.package_versions(),
+        "versions": _versions(),
     }
     forecast = freeze(
         result,
@@ -903,9 +918,12 @@ def _score_command(
             if name not in forecast.periods:
                 fail(f"--series: {name!r} is not in the frozen forecast ({path})")
     first, last, frozen_split = forecast.first_year, forecast.last_year, forecast.split
-    observations = _only(read_observed(observed), series)
+    observations = _only(read_observed(observed), series or list(forecast.periods))
     if not _in_window(observations, first, last):
-        fail(f"{observed}: no observation in the frozen years {first}-{last}")
+        fail(
+            f"{observed}: no observation of the frozen series "
+            f"({', '.join(forecast.periods)}) in the frozen years {first}-{last}"
+        )
     run_id = "validate-score-" + store.default_run_id(loaded.name, forecast.seed)
     try:
         target = store.resolve_target(out, run_id=run_id, force=force)
@@ -934,6 +952,7 @@ def _score_command(
         "frozen": str(path),
         "frozen_created": forecast.meta.get("created"),
         "frozen_versions": forecast.meta.get("versions"),
+        "versions": _versions(),
         "quantile_levels": list(QUANTILE_LEVELS),
         **report.to_dict(),
         "results_dir": str(target),

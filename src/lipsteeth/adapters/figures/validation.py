@@ -6,13 +6,14 @@
 (from ``validation.json`` or a validation table in a results folder).
 Scored observations are green inside the band and red outside; observations
 not scored are grey open circles; an observed range is a vertical bar, with a
-triangle where it is open-ended.
+triangle where it is open-ended; a dashed line marks the split year of an
+in-sample / out-of-sample validation.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ from .style import (
 )
 
 if TYPE_CHECKING:
-    from ...experiment.validation import Observation, ValidationReport
+    from ...experiment.validation import Observation, SimulatedBand, ValidationReport
 
 #: at most this many series in one figure
 MAX_PANELS = 12
@@ -61,6 +62,7 @@ class ValidationPanel:
     unit: str = ""
     scores: str = ""  # e.g. "ARD 0.05  MASE 0.80  in band 50%"
     window: tuple[float | None, float | None] = (None, None)  # edges of the scored years
+    split: float | None = None  # first year of the out-of-sample sub-window
 
 
 def scores_text(ard: float | None, mase: float | None, coverage: float | None) -> str:
@@ -75,12 +77,15 @@ def scores_text(ard: float | None, mase: float | None, coverage: float | None) -
 
 def validation_panels(
     report: ValidationReport,
-    result: Any,
-    start: np.datetime64 | None,
+    band_of: Callable[[str, bool], SimulatedBand],
     observations: Sequence[Observation] = (),
 ) -> list[ValidationPanel]:
-    """Panels of a validation: each series' band over the horizon and every observation."""
-    from ...experiment.validation import SERIES, period_x, simulated_band
+    """Panels of a validation: each series' band and every observation.
+
+    ``band_of(series, monthly)`` gives the simulated band of a series (from
+    an ensemble over its horizon, or from a frozen forecast's periods).
+    """
+    from ...experiment.validation import SERIES, period_x
 
     panels = []
     for name, series in report.series.items():
@@ -89,7 +94,7 @@ def validation_panels(
             any(c.observation.month is not None for c in series.comparisons)
             and spec.observation == "count"
         )
-        band = simulated_band(result, name, monthly=monthly, start=start)
+        band = band_of(name, monthly)
         points = []
         for comp in series.comparisons:
             obs = comp.observation
@@ -125,6 +130,7 @@ def validation_panels(
                     None if first is None else float(first),
                     None if last is None else float(last + 1),
                 ),
+                split=None if report.split is None else float(report.split),
             )
         )
     return panels
@@ -179,6 +185,8 @@ def validation_figure(panels: Sequence[ValidationPanel], *, title: str = "") -> 
         for edge in panel.window:
             if edge is not None:
                 ax.axvline(edge, color="#888888", linewidth=0.8, linestyle=":")
+        if panel.split is not None:
+            ax.axvline(panel.split, color="black", linewidth=0.8, linestyle="--")
         drawn = [*panel.p5, *[v for p in panel.points for v in (p.value, p.low, p.high)]]
         flat = np.array([v for v in drawn if v is not None], dtype=float)
         flat = flat[np.isfinite(flat)]
@@ -192,5 +200,8 @@ def validation_figure(panels: Sequence[ValidationPanel], *, title: str = "") -> 
         "blue: simulated median and 90 % band; observed: green inside the band, red outside, "
         "grey circles not scored"
     )
+    splits = {panel.split for panel in shown if panel.split is not None}
+    if splits:
+        legend += f"; dashed: split {int(min(splits))}"
     suptitle_left(fig, title, legend, fontsize=8.5)
     return fig

@@ -200,3 +200,24 @@ def test_replicate_does_not_depend_on_its_batch(baseline):
     sel = batch.events["replicate"] == 2
     np.testing.assert_array_equal(batch.events["day"][sel], alone.events["day"])
     np.testing.assert_array_equal(batch.events["replicate"][sel], alone.events["replicate"])
+
+
+def test_replicate_parameters_apply_to_their_replicate(baseline):
+    """Each replicate runs with its own parameters (parameter uncertainty, issue 13), on
+    the random stream of its index: a replicate given the default parameters is the same
+    as in a default run, and one given other parameters differs."""
+    params = small_params(baseline.params)
+    cal = Calendar(np.datetime64("2016-01-01"), 120)
+    default = simulate(params, baseline.levers, cal, seed=4, replicates=2)
+    fewer_hidden = dataclasses.replace(
+        params, wider_flow=dataclasses.replace(params.wider_flow, hidden_initial=1_000.0)
+    )
+    mixed = simulate(
+        params, baseline.levers, cal, seed=4, replicates=2, replicate_params=[params, fewer_hidden]
+    )
+    np.testing.assert_array_equal(mixed.monthly[0], default.monthly[0])
+    hidden = mixed.outcome_names.index("hidden_in_china")
+    assert mixed.monthly[1, hidden, 0] < default.monthly[1, hidden, 0]
+    np.testing.assert_array_equal(mixed.ledger.initial_in_post, default.ledger.initial_in_post)
+    with pytest.raises(ValueError, match="replicate_params"):
+        simulate(params, baseline.levers, cal, replicates=2, replicate_params=[params])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,13 +45,13 @@ class Ledger:
     other_exits: np.ndarray
 
     @classmethod
-    def of(cls, state: ReplicateState) -> Ledger:
-        """The ledger of a run's state (replicates on the leading axis)."""
-        net = state.network[:, 0]
+    def of(cls, states: Sequence[ReplicateState]) -> Ledger:
+        """The ledger of runs' states (each with replicates on its leading axis), in order."""
+        net = np.concatenate([state.network[:, 0] for state in states])
         return cls(
             initial_in_post=net["initial_in_post"].copy(),
             hired=net["hired"].copy(),
-            in_post=state.posts.in_post.sum(axis=1),
+            in_post=np.concatenate([state.posts.in_post.sum(axis=1) for state in states]),
             escaped=net["exits_escaped"].copy(),
             caught=net["exits_caught"].copy(),
             recalled=net["exits_recalled"].copy(),
@@ -141,11 +142,17 @@ def simulate(
     replicates: int | np.ndarray = 1,
     layout: Layout | None = None,
     section_cycles: np.ndarray | None = None,
+    replicate_params: Sequence[Params] | None = None,
 ) -> SimulationResult:
     """Simulate ``replicates`` (a count, or explicit replicate indices) over the calendar.
 
     Each replicate's whole run (day 0 and every day after) is one compiled
-    call.  ``section_cycles`` ((len(kernel.SECTIONS),) uint64), if given,
+    call.  ``replicate_params``, if given, holds one parameter set per
+    replicate (in the order of ``replicates``; parameter uncertainty: draws
+    from a posterior or from declared ranges); ``params`` is then only the
+    default.  A replicate's random stream depends on its index alone, so two
+    settings run with the same indices share their draws (common random
+    numbers).  ``section_cycles`` ((len(kernel.SECTIONS),) uint64), if given,
     accumulates the CPU cycles spent in each part of the day (profiling).
     """
     if isinstance(replicates, int | np.integer):
@@ -157,16 +164,31 @@ def simulate(
     timeline = timeline or Timeline(n_days=calendar.n_days)
     if timeline.n_days != calendar.n_days:
         raise ValueError("timeline and calendar lengths differ")
-    layout = layout or build_layout(params)
-    inputs = run_inputs(params, levers, timeline, calendar, layout)
-    state = allocate_state(layout, rep_index.size, calendar.n_days)
+    if replicate_params is not None and len(replicate_params) != rep_index.size:
+        raise ValueError(
+            f"replicate_params: {len(replicate_params)} parameter sets for "
+            f"{rep_index.size} replicates"
+        )
     n_months = int(calendar.month_index[-1]) + 1
     monthly = np.zeros((rep_index.size, len(OUTCOME_NAMES), n_months))
     cycles = _NOT_PROFILING if section_cycles is None else section_cycles
+    if replicate_params is None:
+        layout = layout or build_layout(params)
+        inputs = run_inputs(params, levers, timeline, calendar, layout)
+        states = [allocate_state(layout, rep_index.size, calendar.n_days)]
+        rows = [(inputs, states[0], r) for r in range(rep_index.size)]
+    else:  # each replicate its own parameters, inputs and (if its population differs) layout
+        states, rows = [], []
+        for replicate_param in replicate_params:
+            replicate_layout = build_layout(replicate_param)
+            states.append(allocate_state(replicate_layout, 1, calendar.n_days))
+            inputs = run_inputs(replicate_param, levers, timeline, calendar, replicate_layout)
+            rows.append((inputs, states[-1], 0))
     per_replicate = []
     for r, seed_sequence in enumerate(replicate_seeds(seed, rep_index)):
+        inputs, state, row = rows[r]
         g = np.random.default_rng(seed_sequence)
-        rep = replicate(state, r)
+        rep = replicate(state, row)
         log = new_event_log()
         kernel.start_replicate(g, inputs, rep)
         kernel.run_days(g, inputs, rep, 0, calendar.n_days, monthly[r], cycles, log)
@@ -182,6 +204,6 @@ def simulate(
         outcome_names=OUTCOME_NAMES,
         monthly=monthly,
         events=events,
-        ledger=Ledger.of(state),
+        ledger=Ledger.of(states),
         n_days=calendar.n_days,
     )

@@ -99,6 +99,9 @@ _SPECS: tuple[OutcomeSpec, ...] = (
     OutcomeSpec("third_country_residents", "stock", "persons", "North Koreans in third countries"),
     OutcomeSpec("settlements", "flow", "persons", "recent crossers who become long-term residents"),
     OutcomeSpec(
+        "to_third_countries", "flow", "persons", "brokered parties settling in third countries"
+    ),
+    OutcomeSpec(
         "onward_from_third_countries",
         "flow",
         "persons",

@@ -512,6 +512,9 @@ class WiderFlow:
     exodus_crossing_effect: float = share(
         "share of crossings stopped while Beijing's no-exodus limit binds", "M10"
     )
+    pandemic_departure_loss: float = share(
+        "share of brokered departures from China stopped at full pandemic restrictions", "M10"
+    )
     resident_share_initial: float = share(
         "share of the hidden on day 0 who are long-term residents", "M10"
     )

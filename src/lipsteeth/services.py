@@ -46,7 +46,7 @@ from .core.simulate import SimulationResult
 from .experiment.ensemble import combine, run_scenario
 from .experiment.executors import Executor, run_ensemble
 from .experiment.facts import FactCheck, Runner, check_facts
-from .experiment.summary import YearlyBand, yearly_bands
+from .experiment.summary import LeverInForce, YearlyBand, levers_in_force, yearly_bands
 
 if TYPE_CHECKING:
     from .scenario import Scenario
@@ -148,6 +148,19 @@ def band_dict(band: YearlyBand) -> dict[str, Any]:
     }
 
 
+def lever_dict(row: LeverInForce) -> dict[str, Any]:
+    return {
+        "effective_outcome": row.outcome,
+        "unit": row.unit,
+        "set": [float(v) for v in row.set_value],
+        "in_force": {
+            "median": [float(v) for v in row.median],
+            "p5": [float(v) for v in row.p5],
+            "p95": [float(v) for v in row.p95],
+        },
+    }
+
+
 def run_summary(
     *,
     scenario: Scenario,
@@ -157,6 +170,7 @@ def run_summary(
     facts: Sequence[dict[str, Any]],
     results_dir: Path | str,
     wall_time_s: float,
+    levers: Sequence[LeverInForce] = (),
 ) -> dict[str, Any]:
     """The JSON object ``run --json`` prints and ``summary.json`` holds."""
     years = [int(y) for y in bands[0].years] if bands else []
@@ -166,6 +180,7 @@ def run_summary(
         "replicates": int(replicates),
         "years": years,
         "outcomes": {band.outcome: band_dict(band) for band in bands},
+        "levers_in_force": {row.lever: lever_dict(row) for row in levers},
         "facts": list(facts),
         "results_dir": str(results_dir),
         "wall_time_s": round(float(wall_time_s), 3),
@@ -229,6 +244,7 @@ def record_run(
         facts=fact_rows,
         results_dir=target if results_dir is None else results_dir,
         wall_time_s=wall_time_s,
+        levers=levers_in_force(scenario, result),
     )
     manifest = store.run_manifest(
         run_id=run_id,

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from ... import services
 from ...core.outcomes import OUTCOME_NAMES
-from ...experiment.summary import KEY_OUTCOMES
+from ...experiment.summary import KEY_OUTCOMES, levers_in_force
 from ...scenario import Scenario
 from ...scenario.events_csv import load_event_csv, with_events
 from .. import console as views
@@ -165,6 +165,11 @@ def run(
         f"{n_replicates} replicates, seed {root_seed}; per year: median [p5, p95]"
     )
     for table in views.outcome_bands_tables(key_bands, title, width=con.width):
+        con.print(table)
+    lever_title = "levers as set, and in force after Beijing's and the hosts' discretion"
+    for table in views.outcome_bands_tables(
+        views.levers_as_bands(levers_in_force(loaded, record.result)), lever_title, con.width
+    ):
         con.print(table)
     con.print(views.facts_table(record.facts))
     con.print(views.ledger_table(record.ledger))

@@ -23,7 +23,7 @@ Method (a documented simple fit; ``lipsteeth calibrate`` can replace it):
 
 Loss (training data only, all <= 2016)::
 
-    L = ARD(arrivals 1998-2016)                                  # 01, sum|sim - obs| / sum obs
+    L = ARD(arrivals 2005-2016) + 0.5 ARD(arrivals 1998-2004)    # 01, sum|sim - obs| / sum obs
       + 0.25 * mean_y d(repatriations_y, [4800, 8900]) / 4800     # 05, 1998-2006 range
       + 0.25 * mean_k |log-distance(hidden_k, interval_k)|         # 05, hidden-stock estimates
 
@@ -66,8 +66,16 @@ FIT_PARAMS: tuple[str, ...] = (
     "wider_flow.resident_departure_rate_per_year",
     "wider_flow.nk_border_effect",
     "wider_flow.hidden_initial",
+    "wider_flow.resident_arrest_factor",
+    "wider_flow.settle_rate_per_year",
+    "wider_flow.kin_effect",
+    "wider_flow.third_country_share",
     "enforcement.arrest_rate_per_year",
 )
+# levers whose starting value (the scenario's own, before its dated events) is fitted
+FIT_LEVERS: tuple[str, ...] = ("nk_border_control",)
+# before Kim Jong Un's tightening (2012, the event sets 0.5): a porous border, not a sealed one
+LEVER_BOUNDS = {"nk_border_control": (0.0, 0.45)}
 # the logistic ramp of the lever broker_access: access(t) = 1 / (1 + exp(-(t - mid) / width))
 # (t in decimal years), shipped as yearly steps (RAMP_FIRST.. on 1 January, each at the
 # ramp's mid-year value; the first value is the lever's 1998 value in history.toml)
@@ -79,8 +87,8 @@ RAMP_SOURCE = (
     "midpoint {mid:.2f}, width {width:.2f} years: broker networks and the Southeast Asian "
     "route maturing)"
 )
-ALL_PARAMS = FIT_PARAMS + RAMP_PARAMS
-LINEAR = {"ramp_midpoint_year"}  # searched on a linear scale; all others on a log scale
+ALL_PARAMS = FIT_PARAMS + tuple(f"lever.{name}" for name in FIT_LEVERS) + RAMP_PARAMS
+LINEAR = {"ramp_midpoint_year", "lever.nk_border_control"}  # linear scale; all others log scale
 
 
 def ramp_steps(mid: float, width: float) -> list[tuple[int, float]]:
@@ -164,7 +172,13 @@ def loss_parts(result: SimulationResult) -> dict[str, float]:
     repatriations = yearly(result, "repatriations_from_china")
     hidden = yearly(result, "hidden_in_china", how="mid")
     obs = observed("arrivals_south_korea")
-    ard = sum(abs(arrivals[o.year] - o.value) for o in obs) / sum(o.value for o in obs)
+
+    def ard_of(first: int, last: int) -> float:
+        rows = [o for o in obs if first <= o.year <= last]
+        return sum(abs(arrivals[o.year] - o.value) for o in rows) / sum(o.value for o in rows)
+
+    # the validation window (2005-2016) counts in full, the ramp-up years at half weight
+    ard = ard_of(2005, TRAIN[1]) + 0.5 * ard_of(TRAIN[0], 2004)
     rep = [o for o in observed("repatriations_from_china") if o.low is not None and o.value is None]
     rep_d = float(
         np.mean([interval_distance(repatriations[o.year], o.low, o.high) / 4800 for o in rep])
@@ -177,7 +191,7 @@ def loss_parts(result: SimulationResult) -> dict[str, float]:
         else:
             hid_d.append(log_interval_distance(x, o.low, o.high))
     return {
-        "ard_arrivals": float(ard),
+        "ard_arrivals": float(ard),  # weighted, see the docstring
         "repatriations": rep_d,
         "hidden": float(np.mean(hid_d)),
         "loss": float(ard + 0.25 * rep_d + 0.25 * np.mean(hid_d)),
@@ -209,7 +223,8 @@ def encode(values: dict[str, float], bounds: list[tuple[float, float]]) -> np.nd
 def variant(scenario: Scenario, values: dict[str, float]) -> Scenario:
     values = dict(values)
     mid, width = values.pop("ramp_midpoint_year"), values.pop("ramp_width_years")
-    return with_ramp(scenario.with_overrides(params=values), mid, width)
+    levers = {k[len("lever.") :]: values.pop(k) for k in list(values) if k.startswith("lever.")}
+    return with_ramp(scenario.with_overrides(params=values, levers=levers), mid, width)
 
 
 def write_toml(values: dict[str, float]) -> None:
@@ -230,6 +245,17 @@ def write_toml(values: dict[str, float]) -> None:
                 'provenance = "calibrated (data/history_fit.md) on arrivals 1998-2016 (01), '
                 'repatriations 1998-2006 (05) and hidden-stock estimates (05)"\n'
             )
+    TOML.write_text(text)
+
+
+def write_levers(values: dict[str, float]) -> None:
+    """Write fitted starting values of levers into history.toml."""
+    text = TOML.read_text()
+    for name, value in values.items():
+        start = text.index(f"[levers.{name}]\n")
+        end = text.find("\n\n", start)
+        block = re.sub(r"value = [^\n]*", f"value = {value:.3g}", text[start:end], count=1)
+        text = text[:start] + block + text[end:]
     TOML.write_text(text)
 
 
@@ -315,8 +341,10 @@ def main() -> None:
 
     # stage 2: the wider flow and enforcement
     bounds = [scenario.uncertainties[name] for name in FIT_PARAMS]
+    bounds += [LEVER_BOUNDS[name] for name in FIT_LEVERS]
     bounds += [RAMP_BOUNDS[name] for name in RAMP_PARAMS]
     start = {name: scenario.provenance[name].value for name in FIT_PARAMS}
+    start.update({f"lever.{n}": scenario.provenance[f"lever.{n}"].value for n in FIT_LEVERS})
     start.update(zip(RAMP_PARAMS, args.ramp_start, strict=True))
     trace: list[dict[str, Any]] = []
 
@@ -334,11 +362,21 @@ def main() -> None:
     )
     scored += [(objective(np.log(u / (1 - u))), np.log(u / (1 - u))) for u in design]
     best_loss, x_start = min(scored, key=lambda item: item[0])
+    # an initial simplex of half a logit unit along each axis: scipy's default (5 % of each
+    # coordinate) is too small to leave a noisy start point's neighbourhood
+    simplex = np.vstack(
+        [x_start] + [x_start + 0.5 * np.eye(len(x_start))[i] for i in range(len(x_start))]
+    )
     fit = minimize(
         objective,
         x_start,
         method="Nelder-Mead",
-        options={"maxfev": args.evaluations, "xatol": 1e-3, "fatol": 1e-4},
+        options={
+            "maxfev": args.evaluations,
+            "xatol": 1e-3,
+            "fatol": 1e-4,
+            "initial_simplex": simplex,
+        },
     )
     best = decode(fit.x, bounds)
     best_parts = loss_parts(run(variant(scenario, best)))
@@ -368,6 +406,7 @@ def main() -> None:
     OUT.write_text(json.dumps(record, indent=1) + "\n")
     if args.write:
         write_toml({"strategic.missile_rate_per_year": rate, **{k: best[k] for k in FIT_PARAMS}})
+        write_levers({name: best[f"lever.{name}"] for name in FIT_LEVERS})
         write_ramp(ramp["ramp_midpoint_year"], ramp["ramp_width_years"])
     print(json.dumps({k: v for k, v in record["fit"].items() if k != "trace"}, indent=1))
 

@@ -23,14 +23,16 @@ assertion only if the test misses a real shift.  Each test's docstring gives the
 smallest standardised shift (difference / standard error) measured on the
 replicate counts used here, and ``Shifts`` reports for every row the approximate
 chance of a miss at that size, Phi(t_crit(df) - z) with the Welch degrees of
-freedom; every row measured at z >= 7.5, a miss chance below 1e-5 per row (below
-1e-3 per test file).  Seeds are fixed, so a given version of the reference passes
-or fails deterministically; the rates are the chance over seed choices.  Exact
-checks (identities, deterministic mechanisms) have no false-failure rate.
+freedom.  Measured: every row at z >= 7.5, a miss chance of at most 9e-5 per row
+(quota test, arrears) and about 1.5e-4 summed over the file's 28 rows, so a
+correct reference fails this file with probability below 1e-3.  Seeds are fixed,
+so a given version of the reference passes or fails deterministically; the rates
+are the chance over seed choices.  Exact checks (identities, deterministic
+mechanisms) have no false-failure rate.
 
-Cost (2 shared cores): the tests on the token network run in about 2 minutes; the
-five on hundreds of workers (the UN ban's three arms, opportunity, quota) take
-about 5 more and are marked slow.
+Cost (2 shared cores, 2 worker processes): the tests on the token network run in
+about 2 minutes; the five on 440 workers (the UN ban's three arms, opportunity,
+quota) about 6 more, and are marked slow.
 """
 
 from __future__ import annotations

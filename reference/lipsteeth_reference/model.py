@@ -733,10 +733,10 @@ class StrategicLayer:
         """Talks, tests, envoys, UN resolutions, advisories and the programme of the day (M9).
 
         Test rates x exp(-beta_pressure x pressure - aid term + beta_squeeze x squeeze
-        + beta_drive x max(drive, weapons_drive) + beta_defiance x [defiant])
-        x (1 - conciliation_effect)[in talks]; missiles also x (1 - fuel_capacity_effect
-        x oil_cut).  Aid term: beta_aid x aid in talks, beta_aid x aid_untied_effect x aid
-        outside.  Drive: 1, or 1 - pause_effect while pausing after a milestone.
+        + beta_drive x weapons_drive + beta_defiance x [defiant])
+        x (1 - conciliation_effect)[in talks] x (1 - pause_effect)[pausing after a
+        milestone]; missiles also x (1 - fuel_capacity_effect x oil_cut).  Aid term:
+        beta_aid x aid in talks, beta_aid x aid_untied_effect x aid outside.
         """
         model = self.model
         sp = model.params.strategic
@@ -745,18 +745,19 @@ class StrategicLayer:
         t = model.day
         self.bargaining(cond)
         in_talks = self.talks_left > 0
-        drive = 1.0 - sp.pause_effect if self.pause_left > 0 else 1.0
         aid_term = sp.beta_aid * cond.aid * (1.0 if in_talks else sp.aid_untied_effect)
         squeeze = max(0.0, 1.0 - self.economy)
         multiplier = math.exp(
             -sp.beta_pressure * cond.pressure
             - aid_term
             + sp.beta_squeeze * squeeze
-            + sp.beta_drive * max(drive, cond.levers.weapons_drive)
+            + sp.beta_drive * cond.levers.weapons_drive
             + sp.beta_defiance * (self.defiance_left > 0)
         )
         if in_talks:
             multiplier *= 1.0 - sp.conciliation_effect
+        if self.pause_left > 0:
+            multiplier *= 1.0 - sp.pause_effect
         fuel = 1.0 - sp.fuel_capacity_effect * cond.oil_cut
         missiles = (
             int(rng.poisson(sp.missile_rate_per_year / 365.0 * multiplier * fuel)) + forced_missile
@@ -903,25 +904,27 @@ class WiderFlow:
         """Daily probabilities of the hidden's arrests and departures under ``cond`` (M7, M10).
 
         Recent crossers: arrest p(arrest_rate x stringency), brokered departure
-        p(broker_rate x broker_access) x (1 - closure).  Long-term residents: arrest
-        x resident_arrest_factor, departure p(resident_departure_rate x broker_access x kin)
-        x (1 - closure), kin = 1 + kin_effect x min(arrivals so far / kin_scale, 1).
+        p(broker_rate x broker_access) x (1 - pandemic_departure_loss x pandemic).
+        Long-term residents: arrest x resident_arrest_factor, departure
+        p(resident_departure_rate x broker_access x kin) x the same pandemic factor,
+        kin = 1 + kin_effect x min(arrivals so far / kin_scale, 1).  (North Korea's
+        border closure stops crossings, not journeys out of China.)
         A departure is caught in China with chance transit_interception x stringency.
         """
         p = self.model.params
         wf = p.wider_flow
-        closure = cond.levers.border_closure
+        journeys = 1.0 - wf.pandemic_departure_loss * cond.levers.pandemic
         arrest = p.enforcement.arrest_rate_per_year * cond.stringency
         kin = 1.0 + wf.kin_effect * min(self.arrivals_cumulative / wf.kin_scale, 1.0)
         return {
             "arrest_recent": per_day(arrest),
             "arrest_resident": per_day(arrest * wf.resident_arrest_factor),
             "depart_recent": per_day(wf.broker_rate_per_year * cond.levers.broker_access)
-            * (1.0 - closure),
+            * journeys,
             "depart_resident": per_day(
                 wf.resident_departure_rate_per_year * cond.levers.broker_access * kin
             )
-            * (1.0 - closure),
+            * journeys,
             "caught": clip01(wf.transit_interception * cond.stringency),
         }
 
@@ -1019,6 +1022,7 @@ class WiderFlow:
             "settlements": float(settlements),
             "intercepted": float(intercepted),
             "onward": float(onward),
+            "to_third_countries": float(settled_abroad),
         }
 
 
@@ -1408,7 +1412,10 @@ class LipsteethModel(mesa.Model):
         n_new = int(
             self.rng.poisson(p.restaurants.opening_rate_per_year / 365.0 * clip01(1.0 - slowdown))
         )
-        eligible = [s for s in self.restaurants if not s.open and s.reopen_day <= t]
+        # a site a host ordered shut reopens only under a nominee (above)
+        eligible = [
+            s for s in self.restaurants if not s.open and not s.shut_by_order and s.reopen_day <= t
+        ]
         openings = self.random.sample(eligible, min(n_new, len(eligible))) if n_new else []
         for site in openings:
             site.reopen(nominee=False)
@@ -1559,6 +1566,7 @@ class LipsteethModel(mesa.Model):
             "long_term_residents": float(wider.residents),
             "third_country_residents": float(wider.third_country),
             "settlements": flow["settlements"],
+            "to_third_countries": flow["to_third_countries"],
             "onward_from_third_countries": flow["onward"],
             "arrests_residents": flow["arrests_residents"],
             "arrests_china": flow["arrests"] + flow["intercepted"] + tally["worker_arrests_china"],

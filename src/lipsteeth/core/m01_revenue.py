@@ -244,4 +244,4 @@ def workforce_stocks(sites: np.ndarray, hosts: np.ndarray, layout: Any, out: Any
     out.restaurants_open = open_rest
     out.nominee_restaurants = nominees
     out.workers_relabelled = relabelled
-    out.quota_level = quota_sum / open_rest if open_rest else 1.0
+    out.quota_level = quota_sum / open_rest if open_rest else 0.0

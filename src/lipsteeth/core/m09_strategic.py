@@ -50,8 +50,9 @@ which moves toward
 with time constant ``enforcement_adjust_days``; while Beijing's no-collapse or
 no-exodus limit binds, China's target is at most ``enforcement_floor_guarded``
 (Beijing "has not, and will not use tools such as sanctions ... to accomplish the
-international community's goals"; its sticks hurt, not cripple).  With
-``host_discretion`` = 0 every host enforces in full.  China's enforcement applies
+international community's goals"; its sticks hurt, not cripple).  The lever
+``host_discretion`` blends that choice with full enforcement: in force is
+1 - host_discretion x (1 - e_h), so at 0 every host enforces in full.  China's enforcement applies
 to the trade provisions (coal, textiles, seafood, oil); each host's to the worker
 provisions on its territory (M1).  The oil cut, UN oil provisions x e_China plus
 ``oil_from_china_sanctions`` x Chinese sanctions (the 2003 three-day cut-off),
@@ -175,28 +176,29 @@ def host_enforcement(
     weighted = weights = mean = 0.0
     for h in range(hosts.shape[0]):
         host = hosts[h]
-        if lever.host_discretion <= 0:
-            target = 1.0
+        base = sp.enforcement_base_china
+        if h == RUSSIA:
+            base = sp.enforcement_base_russia
+        elif h != CHINA:
+            base = sp.enforcement_base_other
+        target = (
+            base
+            + sp.enforcement_pressure_weight * lever.international_pressure
+            - sp.enforcement_relations_weight * max(net.relations, 0.0)
+        )
+        if h == CHINA:
+            target += sp.enforcement_displeasure_weight * displeasure_share
+            if net.collapse_guard or net.exodus_guard:  # sticks that hurt, not cripple
+                target = min(target, sp.enforcement_floor_guarded)
+        target = clip(target, 0.0, 1.0)
+        if first:
+            host.chosen_enforcement = target
         else:
-            base = sp.enforcement_base_china
-            if h == RUSSIA:
-                base = sp.enforcement_base_russia
-            elif h != CHINA:
-                base = sp.enforcement_base_other
-            target = (
-                base
-                + sp.enforcement_pressure_weight * lever.international_pressure
-                - sp.enforcement_relations_weight * max(net.relations, 0.0)
-            )
-            if h == CHINA:
-                target += sp.enforcement_displeasure_weight * displeasure_share
-                if net.collapse_guard or net.exodus_guard:  # sticks that hurt, not cripple
-                    target = min(target, sp.enforcement_floor_guarded)
-            target = clip(target, 0.0, 1.0)
-        if lever.host_discretion <= 0 or first:
-            host.enforcement = target
-        else:
-            host.enforcement += (target - host.enforcement) / sp.enforcement_adjust_days
+            host.chosen_enforcement += (
+                target - host.chosen_enforcement
+            ) / sp.enforcement_adjust_days
+        # host_discretion blends the hosts' choice (1) with full enforcement (0)
+        host.enforcement = 1.0 - lever.host_discretion * (1.0 - host.chosen_enforcement)
         host.workers_provision = (
             policy.un_workers_provision * host.enforcement * (1.0 - host.relabel)
         )
@@ -277,7 +279,7 @@ def strategic_events(  # noqa: C901 - the strategic events of one day, in their 
     relief = 1.0
     if net.talks_left <= 0:
         p_envoy = 1.0 - np.exp(-sp.envoy_rate_per_year / 365.0 * clip(policy.pressure, 0.0, 1.0))
-        carrot = policy.signal > 0 or policy.food_aid >= 0.5
+        carrot = policy.signal > 0 or policy.food_aid > 0.5
         if g.random() < p_envoy:
             envoys = 1
             net.talks_left = sp.conciliation_days

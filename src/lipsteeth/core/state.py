@@ -119,7 +119,8 @@ class SiteDay:
 class HostState:
     """State of one host country (China, Russia, other), one record per host."""
 
-    enforcement: float = slot(np.float64, "enforcement of UN measures, in [0, 1] (M9)")
+    chosen_enforcement: float = slot(np.float64, "enforcement of UN measures the host chooses (M9)")
+    enforcement: float = slot(np.float64, "enforcement of UN measures in force, in [0, 1] (M9)")
     labour_scale: float = slot(np.float64, "contracted labour force relative to the start (M1)")
     relabel: float = slot(np.float64, "share of labourers shielded by relabelling (M1)")
     perceived_exit: float = slot(np.float64, "exit strictness as workers perceive it (M5)")

@@ -500,6 +500,7 @@ class HostStates:
         self.enforcement = [1.0, 1.0, 1.0]  # e_h as the host chooses it (state)
         self.relabel = [0.0, 0.0, 0.0]  # share of the host's labour force shielded
         self.relabel_capacity_extra = 0.0
+        self.last_un_workers = 0.0  # highest u_workers so far (evasion learns from raises)
         self.nominee_capacity = p.restaurants.nominee_capacity_initial
         self.labour_scale = [1.0, 1.0, 1.0]  # contracted labour force relative to day 0
         self.perceived_exit = [0.0, 0.0, 0.0]
@@ -618,8 +619,13 @@ class HostStates:
             r -= lp.relabel_detection_per_year / 365.0 * cond.enforcement[h] * r
             self.relabel[h] = clip01(r)
 
-    def worker_ban_raised(self) -> None:
-        """M1/M8 evasion adapts: each UN resolution raising u_workers adds capacity."""
+    def learn_from_bans(self, cond: Conditions) -> None:
+        """M1/M8 evasion adapts: each raise of u_workers after day 0 (a UN resolution or
+        a lever event) adds relabelling and nominee capacity; a ban in force on day 0 is
+        the run's starting point."""
+        if cond.un_workers <= self.last_un_workers:
+            return
+        self.last_un_workers = cond.un_workers
         self.relabel_capacity_extra += self.model.params.labour.relabel_capacity_step
         self.nominee_capacity = min(
             self.nominee_capacity + self.model.params.restaurants.nominee_capacity_step, 1.0
@@ -772,7 +778,6 @@ class StrategicLayer:
             self.talks_left = sp.conciliation_days
             self.displeasure *= 1.0 - sp.displeasure_envoy_relief  # Beijing reacts to envoys
         resolutions = 0
-        u_workers_before = max(self.un_levels[0], cond.levers.un_workers)
         if nuclear > 0 and endogenous:
             if self.resolution_day < 0 and rnd() < sp.un_resolution_prob:
                 self.resolution_day = (
@@ -790,8 +795,6 @@ class StrategicLayer:
             resolutions += 1
         if resolutions:
             self.start_defiance()
-            if max(self.un_levels[0], cond.levers.un_workers) > u_workers_before:
-                model.hosts.worker_ban_raised()
         milestones = self.advance_programme(missiles, nuclear)
         self.displeasure = (
             self.displeasure * math.exp(-1.0 / sp.displeasure_days)
@@ -1165,6 +1168,7 @@ class LipsteethModel(mesa.Model):
         self.hosts.start(levers0)
         cond0 = self.strategic.policy(levers0)
         self.hosts.start_perception(cond0)
+        self.hosts.last_un_workers = cond0.un_workers  # a ban in force on day 0 is the start
         self._build_sites()
         self.wider.warm_start(cond0)
         self.today: dict[str, float] = {}
@@ -1328,6 +1332,7 @@ class LipsteethModel(mesa.Model):
         # M9 host enforcement and Beijing's policy; the exit check workers perceive (M5)
         self.hosts.adjust_enforcement(levers)
         cond = self.strategic.policy(levers)
+        self.hosts.learn_from_bans(cond)
         self.hosts.perceive(cond)
         # M9 talks, tests, envoys, resolutions
         strategic = self.strategic.provocations(

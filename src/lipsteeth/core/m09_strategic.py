@@ -163,10 +163,14 @@ def host_enforcement(
     """Each host's enforcement of the UN measures, the provisions acting on its labourers,
     relabelling (M1 evasion) and the oil cut; capacities of evasion grow after each ban.
 
-    On the first day (``first``) each host starts at its target.
+    On the first day (``first``) each host starts at its target, and a ban already in
+    force then is the run's starting point: only a later raise of the worker provision
+    (a resolution or a lever event) adds evasion capacity.
     """
     sp, lp, rp = p.strategic, p.labour, p.restaurants
-    if policy.un_workers_provision > net.last_un_workers:  # a new ban teaches new covers
+    if first:
+        net.last_un_workers = policy.un_workers_provision
+    elif policy.un_workers_provision > net.last_un_workers:  # a new ban teaches new covers
         net.last_un_workers = policy.un_workers_provision
         net.relabel_capacity_extra = min(net.relabel_capacity_extra + lp.relabel_capacity_step, 1.0)
         net.nominee_capacity = min(net.nominee_capacity + rp.nominee_capacity_step, 1.0)

@@ -317,6 +317,15 @@ def test_a_job_interrupted_too_often_fails_with_a_reason(tmp_path: Path) -> None
     with db:
         db.execute("UPDATE jobs SET status = 'running', attempts = 3 WHERE id = ?", (run_id,))
     db.close()
+    # the job's results were complete: a server that stops then loses nothing
+    with live_server(tmp_path) as again, httpx.Client(base_url=again.url, timeout=30) as c:
+        assert c.get(f"/api/runs/{run_id}").json()["status"] == "succeeded"
+    # results not written yet (the server stopped before the last replicate was combined)
+    db = sqlite3.connect(tmp_path / "jobs.sqlite3")
+    with db:
+        db.execute("UPDATE jobs SET status = 'running', attempts = 3 WHERE id = ?", (run_id,))
+    db.close()
+    (tmp_path / "runs" / run_id / "bands.json").unlink()
     with live_server(tmp_path) as again, httpx.Client(base_url=again.url, timeout=30) as c:
         status = c.get(f"/api/runs/{run_id}").json()
         assert status["status"] == "failed"

@@ -160,3 +160,18 @@ def test_the_cap_allows_forty_replicates_of_the_full_default() -> None:
     assert most >= 40
     with pytest.raises(JobError, match=f"at most {most} replicates"):
         resolve_request({"scenario": "baseline-2016", "replicates": most + 1}, limits)
+
+
+def test_yearly_bands_of_a_subset_equal_the_core_aggregation() -> None:
+    from lipsteeth.core.outcomes import to_years
+
+    a, _ = fake_runs(5, 0.0)
+    years, core = to_years(a, MONTHS.astype("datetime64[Y]").astype(int) + 1970)
+    subset = ["workers_abroad", "revenue_to_state_usd", "exit_strictness"]
+    rows = [NAMES.index(n) for n in subset]
+    doc = bands_of(a[:, rows], MONTHS, subset)
+    for k, name in enumerate(subset):
+        assert doc["yearly"][name]["median"] == pytest.approx(
+            np.median(core[:, rows[k], :], axis=0)
+        )
+    assert doc["years"] == [int(y) for y in years]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import bootstrap
 
-from ...core.outcomes import OUTCOMES, to_years
+from ...core.outcomes import OUTCOMES
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 QUANTILE_KEYS = ("p5", "p25", "median", "p75", "p95")
@@ -86,9 +86,32 @@ def month_years(months: np.ndarray) -> np.ndarray:
     return np.asarray(months).astype("datetime64[Y]").astype(int) + 1970
 
 
+def to_years(
+    monthly: np.ndarray, years_of_months: np.ndarray, names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(R, V, M) monthly values of ``names`` to (R, V, Y) calendar years by outcome kind.
+
+    As ``core.outcomes.to_years`` (flows summed, stocks at the year's last month,
+    means averaged over months), for any subset of outcomes.
+    """
+    years = np.unique(years_of_months)
+    out = np.zeros(monthly.shape[:2] + (years.size,))
+    for j, year in enumerate(years):
+        block = monthly[:, :, years_of_months == year]
+        for i, name in enumerate(names):
+            kind = kind_of(name)
+            if kind == "flow":
+                out[:, i, j] = block[:, i].sum(axis=1)
+            elif kind == "stock":
+                out[:, i, j] = block[:, i, -1]
+            else:
+                out[:, i, j] = block[:, i].mean(axis=1)
+    return years, out
+
+
 def bands_of(monthly: np.ndarray, months: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
     """Monthly and yearly bands and whole-run statistics of every outcome of (R, V, M)."""
-    years, annual_values = to_years(monthly, month_years(months))
+    years, annual_values = to_years(monthly, month_years(months), names)
     whole = whole_run(monthly, names)
     monthly_bands = quantile_bands(monthly, names)
     yearly_bands = quantile_bands(annual_values, names)
@@ -168,8 +191,8 @@ def paired_difference(
     a = a_monthly[[a_index[r] for r in common]]
     b = b_monthly[[b_index[r] for r in common]]
     diff = b - a
-    years, a_years = to_years(a, month_years(months))
-    _, b_years = to_years(b, month_years(months))
+    years, a_years = to_years(a, month_years(months), names)
+    _, b_years = to_years(b, month_years(months), names)
     whole = whole_run(b, names) - whole_run(a, names)
     enough = len(common) >= MIN_PAIRS_FOR_A_CALL
     if enough:  # fewer pairs make no call: the bootstrap would only cost time while streaming

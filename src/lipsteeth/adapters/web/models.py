@@ -290,6 +290,12 @@ class ComparisonList(BaseModel):
     comparisons: list[ComparisonStatus]
 
 
+class SideState(BaseModel):
+    id: str
+    status: str
+    progress: RunProgress | None
+
+
 class ComparisonBands(BaseModel):
     id: str
     status: str
@@ -299,6 +305,7 @@ class ComparisonBands(BaseModel):
     a: Bands | None
     b: Bands | None
     difference: Difference | None
+    runs: dict[str, SideState] = Field(description="Status and progress of A and B.")
     set_levers: dict[str, dict[str, list[float]]] = Field(
         description="Monthly set value of each lever with an effective outcome, for A and B."
     )

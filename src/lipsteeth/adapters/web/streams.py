@@ -103,14 +103,15 @@ def run_bands(
     indices = manager.replicate_indices(run_id)
     if not indices:
         raise JobError(409, f"run {run_id} is {state}; no replicate has finished yet")
-    key = ("partial", run_id, tuple(indices))
+    # only the outcomes asked for: a dashboard polls while the run's children need the cores
+    key = ("partial", run_id, tuple(indices), tuple(names or ()))
 
     def build() -> dict[str, Any]:
-        found = manager.replicate_outcomes(run_id)
+        found = manager.replicate_outcomes(run_id, names)
         if found is None:
             raise JobError(409, f"run {run_id} is {state}; no replicate has finished yet")
-        kept, monthly, months, all_names = found
-        return {"indices": kept, "doc": bands_of(monthly, months, all_names)}
+        kept, monthly, months, kept_names = found
+        return {"indices": kept, "doc": bands_of(monthly, months, kept_names)}
 
     built = _cached(key, build)
     doc = built["doc"]
@@ -198,6 +199,14 @@ def comparison_bands(
         "a": a,
         "b": b,
         "difference": difference,
+        "runs": {
+            side.upper(): {
+                "id": comparison[f"{side}_id"],
+                "status": comparison[side]["status"] if comparison[side] else "deleted",
+                "progress": comparison[side]["progress"] if comparison[side] else None,
+            }
+            for side in ("a", "b")
+        },
         "set_levers": {
             side.upper(): set_levers(manager, comparison[f"{side}_id"], resolution)
             for side in ("a", "b")
@@ -214,11 +223,18 @@ def _difference(
     names: list[str] | None,
 ) -> dict[str, Any] | None:
     a_id, b_id = comparison["a_id"], comparison["b_id"]
-    key = ("diff", a_id, tuple(a["replicate_indices"]), b_id, tuple(b["replicate_indices"]))
+    key = (
+        "diff",
+        a_id,
+        tuple(a["replicate_indices"]),
+        b_id,
+        tuple(b["replicate_indices"]),
+        tuple(names or ()),
+    )
 
     def build() -> dict[str, Any] | None:
-        found_a = manager.replicate_outcomes(a_id)
-        found_b = manager.replicate_outcomes(b_id)
+        found_a = manager.replicate_outcomes(a_id, names)
+        found_b = manager.replicate_outcomes(b_id, names)
         if found_a is None or found_b is None:
             return None
         a_idx, a_monthly, months, all_names = found_a

@@ -406,9 +406,6 @@ class JobManager:
     def start(self) -> None:
         """Recover persisted jobs and start dispatching."""
         self._recover()
-        threading.Thread(
-            target=_warm_up, args=(self.warm,), name="lipsteeth-warm-up", daemon=True
-        ).start()
         self._thread = threading.Thread(target=self._loop, name="lipsteeth-jobs", daemon=True)
         self._thread.start()
 
@@ -748,6 +745,10 @@ class JobManager:
                 pass
 
     def _loop(self) -> None:
+        # The fork server is started from this thread, which lives as long as the service:
+        # the fork server asks for SIGKILL when its parent thread ends (``_warm``), and each
+        # child when the fork server ends, so no child outlives a killed server.
+        _warm_up(self.warm)
         while not self._stop.is_set():
             try:
                 self._reap()

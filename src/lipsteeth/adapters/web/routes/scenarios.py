@@ -56,7 +56,7 @@ def scenario(
 @router.post(
     "/scenarios/validate",
     response_model=ScenarioDetail,
-    responses={**errors(413), **VALIDATION},
+    responses={**errors(400, 413), **VALIDATION},
 )
 def validate(body: ScenarioText, limits: Annotated[Limits, Depends(limits_of)]) -> dict[str, Any]:
     """Validate a scenario file's text as the CLI does; 422 names the key path in one line.

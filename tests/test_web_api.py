@@ -376,3 +376,15 @@ def test_openapi_declares_errors(client: httpx.Client) -> None:
     assert {"202", "413", "422", "429"} <= set(post["responses"])
     body_schema = json.dumps(post["requestBody"])
     assert "RunRequest" in body_schema
+
+
+def test_trusted_hosts_are_starlettes_middleware(tmp_path: Path) -> None:
+    with (
+        live_server(
+            tmp_path, extra=["--allowed-host", "dash.example", "--allowed-host", "127.0.0.1"]
+        ) as srv,
+        httpx.Client(base_url=srv.url, timeout=30) as c,
+    ):
+        assert c.get("/api/health", headers={"host": "dash.example"}).status_code == 200
+        assert c.get("/api/health", headers={"host": "evil.example"}).status_code == 400
+        assert c.get("/api/health", headers={"host": "localhost"}).status_code == 400

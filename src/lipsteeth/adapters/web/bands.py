@@ -109,8 +109,16 @@ def to_years(
     return years, out
 
 
-def bands_of(monthly: np.ndarray, months: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
-    """Monthly and yearly bands and whole-run statistics of every outcome of (R, V, M)."""
+def bands_of(
+    monthly: np.ndarray,
+    months: np.ndarray,
+    names: Sequence[str],
+    uncertainty: str = SIMULATION_NOISE,
+) -> dict[str, Any]:
+    """Monthly and yearly bands and whole-run statistics of every outcome of (R, V, M).
+
+    ``uncertainty`` says what the replicates vary (shown beside every band).
+    """
     years, annual_values = to_years(monthly, month_years(months), names)
     whole = whole_run(monthly, names)
     monthly_bands = quantile_bands(monthly, names)
@@ -135,7 +143,7 @@ def bands_of(monthly: np.ndarray, months: np.ndarray, names: Sequence[str]) -> d
         "monthly": monthly_bands,
         "yearly": yearly_bands,
         "totals": totals,
-        "uncertainty": SIMULATION_NOISE,
+        "uncertainty": uncertainty,
     }
 
 

@@ -4,8 +4,8 @@
 "use strict";
 
 const COLORS = { A: "31,95,168", B: "200,80,30", D: "110,60,160" };
-const POLL_MS = 400;
-const RENDER_MS = 1000; // while streaming, redraw at most this often (the cores run replicates)
+const POLL_MS = 250;
+const RENDER_MS = 1500; // while streaming, redraw at most this often (the cores run replicates)
 const DAYS_PER_YEAR = 365.25;
 
 const state = {
@@ -16,6 +16,7 @@ const state = {
   selected: new Set(),
   limits: null,
   comparison: null,      // the last bands response
+  streaming: false,      // replicates are coming in
   seq: 0,
 };
 
@@ -288,41 +289,55 @@ async function run() {
       body: JSON.stringify({ a: sideRequest("A"), b: sideRequest("B") }),
     });
     document.body.dataset.comparison = submitted.id;
+    state.streaming = true;
     const query = variables().map((v) => `variable=${encodeURIComponent(v)}`).join("&");
+    // Poll the small status often; fetch and draw the bands only when there is something
+    // new to show, at most every RENDER_MS while streaming: the browser shares the cores
+    // with the replicates.
     let lastKey = "";
-    let lastRender = 0;
+    let lastRender = -Infinity;
     for (;;) {
       if (seq !== state.seq) return;
-      const bands = await api(`/api/comparisons/${submitted.id}/bands?resolution=monthly&${query}`);
-      const runs = bands.runs;
-      for (const slot of ["A", "B"]) {
-        const p = runs[slot].progress;
-        $(`progress-${slot}`).value = p ? p.fraction : 0;
-      }
-      const pa = runs.A.progress, pb = runs.B.progress;
-      status.textContent = `A ${runs.A.status} ${pa.done}/${pa.total} · B ${runs.B.status} ${pb.done}/${pb.total}`;
-      if (["failed", "cancelled", "deleted"].includes(bands.status)) {
-        throw new Error(`the comparison ${bands.status}`);
-      }
-      const key = [bands.a && bands.a.replicates, bands.b && bands.b.replicates, bands.complete].join(",");
       const now = performance.now();
-      const firstBand = bands.difference && bands.difference.pairs > 0 && !document.body.dataset.firstBandMs;
-      const allIn = bands.a && bands.b && bands.a.replicates === pa.total && bands.b.replicates === pb.total;
-      if (key !== lastKey && (firstBand || allIn || bands.complete || now - lastRender >= RENDER_MS)) {
+      const comparison = await api(`/api/comparisons/${submitted.id}`);
+      const pa = comparison.a ? comparison.a.progress : { done: 0, total: 0, fraction: 0 };
+      const pb = comparison.b ? comparison.b.progress : { done: 0, total: 0, fraction: 0 };
+      $("progress-A").value = pa.fraction;
+      $("progress-B").value = pb.fraction;
+      const sa = comparison.a ? comparison.a.status : "deleted";
+      const sb = comparison.b ? comparison.b.status : "deleted";
+      status.textContent = `A ${sa} ${pa.done}/${pa.total} · B ${sb} ${pb.done}/${pb.total}`;
+      if (["failed", "cancelled", "deleted"].includes(comparison.status)) {
+        const why = (comparison.a && comparison.a.error) || (comparison.b && comparison.b.error) || "";
+        throw new Error(`the comparison ${comparison.status}${why ? `: ${why}` : ""}`);
+      }
+      const complete = comparison.status === "succeeded";
+      const key = [pa.done, pb.done, complete].join(",");
+      const firstBand = !document.body.dataset.firstBandMs && pa.done > 0 && pb.done > 0;
+      const allIn = pa.done === pa.total && pb.done === pb.total && !document.body.dataset.allReplicatesMs;
+      if (key !== lastKey && (firstBand || allIn || complete || now - lastRender >= RENDER_MS)) {
+        const bands = await api(`/api/comparisons/${submitted.id}/bands?resolution=monthly&${query}`);
+        if (seq !== state.seq) return;
         lastKey = key;
         state.comparison = bands;
         renderNow();  // drawn before the time is taken: the figures are what the analyst sees
         lastRender = performance.now();
-        if (firstBand) document.body.dataset.firstBandMs = String(Math.round(lastRender - clicked));
-        if (allIn && !document.body.dataset.allReplicatesMs) {
+        const pairs = bands.difference ? bands.difference.pairs : 0;
+        if (pairs > 0 && !document.body.dataset.firstBandMs) {
+          document.body.dataset.firstBandMs = String(Math.round(lastRender - clicked));
+        }
+        const shown = (side) => side && side.replicates === side.total;
+        if (shown(bands.a) && shown(bands.b) && !document.body.dataset.allReplicatesMs) {
           document.body.dataset.allReplicatesMs = String(Math.round(lastRender - clicked));
         }
         showTiming();
-      }
-      if (bands.complete) {
-        document.body.dataset.completeMs = String(Math.round(performance.now() - clicked));
-        showTiming();
-        break;
+        if (bands.complete) {
+          state.streaming = false;
+          renderNow();  // every chart, on screen or not
+          document.body.dataset.completeMs = String(Math.round(performance.now() - clicked));
+          showTiming();
+          break;
+        }
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
@@ -332,6 +347,7 @@ async function run() {
     status.classList.add("failed");
     status.textContent = `error: ${err.message}`;
   } finally {
+    state.streaming = false;
     button.disabled = false;
   }
 }
@@ -485,6 +501,28 @@ function layout(title, range, extra = {}) {
   };
 }
 
+// While replicates stream in, only the charts on screen are redrawn (the browser shares the
+// cores with the simulation); a chart scrolled into view is drawn then, and the final
+// results draw every chart.
+const visible = new Set();
+const stale = new Set();
+const observer = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const id = entry.target.id;
+    if (entry.isIntersecting) {
+      visible.add(id);
+      if (stale.has(id)) { stale.delete(id); drawChart(id); }
+    } else {
+      visible.delete(id);
+    }
+  }
+}, { rootMargin: "200px" });
+
+function watched(div) {
+  observer.observe(div);
+  return div;
+}
+
 function renderCharts() {
   const box = $("charts");
   const shown = shownOutcomes();
@@ -497,30 +535,49 @@ function renderCharts() {
       title.appendChild(el("small", {}, ` ${o.unit} · ${o.name}`));
       row.appendChild(title);
       for (const slot of ["A", "B", "D"]) {
-        row.appendChild(el("div", { className: "chart", id: `chart-${slot}-${o.name}`, "data-testid": `chart-${slot}-${o.name}` }));
+        row.appendChild(watched(el("div", {
+          className: "chart", id: `chart-${slot}-${o.name}`, "data-testid": `chart-${slot}-${o.name}`,
+          "data-outcome": o.name, "data-slot": slot,
+        })));
       }
       box.appendChild(row);
     }
     box.dataset.key = key;
   }
+  for (const o of shown) for (const slot of ["A", "B", "D"]) drawLazily(`chart-${slot}-${o.name}`);
+}
+
+function drawLazily(id) {
+  if (state.streaming && !visible.has(id)) { stale.add(id); return; }
+  stale.delete(id);
+  drawChart(id);
+}
+
+function drawChart(id) {
   if (typeof Plotly === "undefined") return;
+  const div = $(id);
+  if (!div) return;
+  if (div.dataset.lever) { drawLever(div); return; }
+  const name = div.dataset.outcome;
+  const slot = div.dataset.slot;
   const c = state.comparison;
   const x = c ? c.periods : [];
-  for (const o of shown) {
-    const qa = c && c.a && c.a.outcomes[o.name];
-    const qb = c && c.b && c.b.outcomes[o.name];
-    const qd = c && c.difference && c.difference.outcomes[o.name];
-    const range = yRange([qa, qb]);
-    const n = (side) => (side ? ` (${side.replicates} of ${side.total})` : " (not run)");
-    Plotly.react(`chart-A-${o.name}`, qa ? fanTraces(x, qa, COLORS.A) : [], layout(`A${n(c && c.a)}`, range), { displayModeBar: false, responsive: true });
-    Plotly.react(`chart-B-${o.name}`, qb ? fanTraces(x, qb, COLORS.B) : [], layout(`B${n(c && c.b)}`, range), { displayModeBar: false, responsive: true });
-    const zero = { type: "line", xref: "paper", x0: 0, x1: 1, y0: 0, y1: 0, line: { color: "#555", width: 1 } };
-    const dl = layout(`B − A, paired${qd ? ` (${c.difference.pairs} pairs)` : ""}`, yRange([qd]));
-    dl.shapes = [...dl.shapes, zero];
-    Plotly.react(`chart-D-${o.name}`, qd ? fanTraces(x, qd, COLORS.D) : [], dl, { displayModeBar: false, responsive: true });
-    const div = $(`chart-D-${o.name}`);
-    div.dataset.pairs = qd ? String(c.difference.pairs) : "0";
+  const qa = c && c.a && c.a.outcomes[name];
+  const qb = c && c.b && c.b.outcomes[name];
+  const n = (side) => (side ? ` (${side.replicates} of ${side.total})` : " (not run)");
+  const config = { displayModeBar: false, responsive: true };
+  if (slot === "A" || slot === "B") {
+    const q = slot === "A" ? qa : qb;
+    const side = c && c[slot.toLowerCase()];
+    Plotly.react(div, q ? fanTraces(x, q, COLORS[slot]) : [], layout(`${slot}${n(side)}`, yRange([qa, qb])), config);
+    return;
   }
+  const qd = c && c.difference && c.difference.outcomes[name];
+  const zero = { type: "line", xref: "paper", x0: 0, x1: 1, y0: 0, y1: 0, line: { color: "#555", width: 1 } };
+  const dl = layout(`B − A, paired${qd ? ` (${c.difference.pairs} pairs)` : ""}`, yRange([qd]));
+  dl.shapes = [...dl.shapes, zero];
+  Plotly.react(div, qd ? fanTraces(x, qd, COLORS.D) : [], dl, config);
+  div.dataset.pairs = qd ? String(c.difference.pairs) : "0";
 }
 
 function renderLeverCharts() {
@@ -533,25 +590,31 @@ function renderLeverCharts() {
       const wrap = el("div", { className: "lever-chart" });
       wrap.appendChild(el("div", { className: "chart-title" }, `${l.label}`));
       wrap.lastChild.appendChild(el("small", {}, ` set: ${l.name} · in force: ${l.effective_outcome}`));
-      wrap.appendChild(el("div", { className: "chart", id: `lever-chart-${l.name}`, "data-testid": `lever-chart-${l.name}` }));
+      wrap.appendChild(watched(el("div", {
+        className: "chart", id: `lever-chart-${l.name}`, "data-testid": `lever-chart-${l.name}`,
+        "data-lever": l.name,
+      })));
       box.appendChild(wrap);
     }
     box.dataset.key = key;
   }
-  if (typeof Plotly === "undefined") return;
+  for (const l of levers) drawLazily(`lever-chart-${l.name}`);
+}
+
+function drawLever(div) {
+  const l = state.scenario.levers.find((x) => x.name === div.dataset.lever);
+  if (!l) return;
   const c = state.comparison;
-  for (const l of levers) {
-    const traces = [];
-    for (const slot of ["A", "B"]) {
-      const side = c && c[slot.toLowerCase()];
-      const q = side && side.outcomes[l.effective_outcome];
-      if (q) traces.push(...fanTraces(c.periods, q, COLORS[slot]).slice(0, 4));
-      if (q) traces.push({ x: c.periods, y: q.median, mode: "lines", line: { color: `rgb(${COLORS[slot]})`, width: 2 }, name: `${slot} in force` });
-      const set = c && c.set_levers[slot] && c.set_levers[slot][l.name];
-      if (set) traces.push({ x: c.periods, y: set, mode: "lines", line: { color: `rgb(${COLORS[slot]})`, width: 1, dash: "dot", shape: "hv" }, name: `${slot} set` });
-    }
-    Plotly.react(`lever-chart-${l.name}`, traces, layout("", undefined, { showlegend: false }), { displayModeBar: false, responsive: true });
+  const traces = [];
+  for (const slot of ["A", "B"]) {
+    const side = c && c[slot.toLowerCase()];
+    const q = side && side.outcomes[l.effective_outcome];
+    if (q) traces.push(...fanTraces(c.periods, q, COLORS[slot]).slice(0, 4));
+    if (q) traces.push({ x: c.periods, y: q.median, mode: "lines", line: { color: `rgb(${COLORS[slot]})`, width: 2 }, name: `${slot} in force` });
+    const set = c && c.set_levers[slot] && c.set_levers[slot][l.name];
+    if (set) traces.push({ x: c.periods, y: set, mode: "lines", line: { color: `rgb(${COLORS[slot]})`, width: 1, dash: "dot", shape: "hv" }, name: `${slot} set` });
   }
+  Plotly.react(div, traces, layout("", undefined, { showlegend: false }), { displayModeBar: false, responsive: true });
 }
 
 function renderTimeline() {

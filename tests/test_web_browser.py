@@ -285,8 +285,14 @@ def reference_replicate_seconds() -> float:
     return round(time.perf_counter() - started, 3)
 
 
+@pytest.mark.slow
 def test_what_if_times_are_within_the_bounds() -> None:
-    """The figures the previous test recorded: first bands <= 2 s, 40 replicates < 10 s."""
+    """The figures the previous test recorded: first bands <= 2 s, 40 replicates < 10 s.
+
+    A bound on wall time holds only on a machine that is not shared: this check runs in
+    ``make test-all`` (marked slow), not in ``make test``; the figures themselves are
+    always written to build/test-artifacts/whatif.json.
+    """
     if not FIGURES:
         pytest.fail("the what-if test did not record its figures")
     for what in ("first_comparison_A_equals_B", "what_if_exit_policy_from_2016_04_01"):

@@ -53,6 +53,13 @@ def serve_command(
     max_body_bytes: Annotated[
         int | None, typer.Option("--max-body-bytes", help="Cap on request bodies (413 beyond).")
     ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Host header name to accept (repeat; default: loopback names without a token).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the API (under /api, OpenAPI at /api/docs) and the dashboard (at /)."""
@@ -86,6 +93,7 @@ def serve_command(
         token=token or None,
         workers=workers,
         limits=limits,
+        allowed_hosts=tuple(allowed_host) if allowed_host else None,
     )
     try:
         settings.check()

@@ -200,6 +200,7 @@ def test_report_has_every_section(report_a: Path, runs: dict[str, Any]) -> None:
     text = report_a.read_text()
     for sid in (
         "facts",
+        "levers",
         "fans",
         "flow",
         "groups",
@@ -643,6 +644,45 @@ def test_report_of_a_folder_without_levers_in_force(report_a: Path) -> None:
     """A folder whose summary predates the levers in force says so instead of a table."""
     text = _section(report_a.read_text(), "levers")
     assert "does not record the levers in force" in text and "<table" not in text
+
+
+def test_comparison_shows_levers_of_both_runs(lever_runs: dict[str, Any], tmp_path: Path) -> None:
+    out = rp.write_comparison(lever_runs["strict"], lever_runs["lax"], out=tmp_path / "c.html")
+    text = _section(out.read_text(), "levers")
+    exit_row = next(r for r in _table_rows(text) if r["lever"] == "china_exit_strictness")
+    assert _number(exit_row["A set"]) == pytest.approx(0.95)
+    assert _number(exit_row["B set"]) == pytest.approx(LAX_EXIT)
+    factor = lever_runs["lax_factor"]
+    assert _number(exit_row["A lowest month"]) == pytest.approx(0.95 * factor, rel=1e-3)
+    assert _number(exit_row["B lowest month"]) == pytest.approx(LAX_EXIT * factor, rel=1e-3)
+    assert (tmp_path / "c_figures" / "compare_levers_in_force.svg").is_file()
+
+
+def test_cli_compare_json(lever_runs: dict[str, Any], tmp_path: Path) -> None:
+    """``compare --json``: one JSON object with both runs' levers set and in force."""
+    out = tmp_path / "c.html"
+    result = CliRunner().invoke(
+        _cli(),
+        ["compare", str(lever_runs["strict"]), str(lever_runs["lax"]), "--json", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().count("\n") == 0
+    both = json.loads(result.stdout)
+    assert both["report"] == str(out) and out.is_file()
+    assert both["paired"] is True
+    factor = lever_runs["lax_factor"]
+    for tag, run_name, set_value in (("a", "strict", 0.95), ("b", "lax", LAX_EXIT)):
+        lever = both[tag]["levers"]["china_exit_strictness"]
+        assert lever["effective_outcome"] == "exit_strictness"
+        assert lever["set"] == pytest.approx(set_value)
+        in_force = lever["in_force"]
+        assert in_force["p5"] <= in_force["median"] <= in_force["p95"] < set_value
+        assert lever["in_force_lowest_month"] == pytest.approx(set_value * factor, rel=1e-6)
+        summary = json.loads((lever_runs[run_name] / "summary.json").read_text())
+        run = summary["levers_in_force"]["china_exit_strictness"]["run"]
+        assert in_force["median"] == pytest.approx(run["in_force"]["median"])
+    arrivals = both["differences"]["arrivals_south_korea"]
+    assert arrivals["ci90"][0] <= arrivals["b_minus_a"] <= arrivals["ci90"][1]
 
 
 # ---------------------------------------------------------------------------

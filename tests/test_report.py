@@ -511,20 +511,20 @@ def test_templates_ship_with_the_package() -> None:
 
 
 def test_difference_paired_and_unpaired() -> None:
-    a = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    a = np.arange(1.0, 11.0)  # ten a side: a clear difference is judged
     paired = rp.difference("x", a, a + 10.0, paired=True)
     assert paired.diff_median == pytest.approx(10.0)
     assert paired.ci_low == pytest.approx(10.0) and paired.ci_high == pytest.approx(10.0)
-    assert paired.clear
+    assert paired.clear is True
     unpaired = rp.difference("x", a, a + 10.0, paired=False)
     assert unpaired.diff_median == pytest.approx(10.0)
     assert unpaired.diff_p5 < 10.0 < unpaired.diff_p95  # independent draws spread
     same = rp.difference("x", a, a[::-1].copy(), paired=False)
-    assert not same.clear
-    # one replicate a side: no interval, so never a clear difference
+    assert same.clear is False
+    # one replicate a side: no interval, and never judged clear or not
     single = rp.difference("x", a[:1], a[:1] + 10.0, paired=True)
     assert single.diff_median == pytest.approx(10.0)
-    assert np.isnan(single.ci_low) and np.isnan(single.ci_high) and not single.clear
+    assert np.isnan(single.ci_low) and np.isnan(single.ci_high) and single.clear is None
 
 
 def test_comparison_report(runs: dict[str, Any], tmp_path: Path) -> None:
@@ -705,8 +705,8 @@ def test_cli_report_and_compare(
         calls.append(("report", folder, fmt, out))
         return tmp_path / "r.html"
 
-    def fake_compare(a: Path, b: Path, *, out: Path | None, fmt: str) -> Path:
-        calls.append(("compare", a, b, fmt, out))
+    def fake_compare(a: Any, b: Any, *, out: Path | None, fmt: str, window: Any) -> Path:
+        calls.append(("compare", a.folder, b.folder, fmt, out))
         return tmp_path / "c.html"
 
     monkeypatch.setattr(rp, "write_report", fake_report)

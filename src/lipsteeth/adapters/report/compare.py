@@ -12,11 +12,16 @@ from ..figures import FigureFiles
 from .categories import COMPARE_OUTCOMES
 from .differences import (
     RESAMPLES,
+    Difference,
+    Window,
     common_periods,
+    common_window,
     compare_differences,
     differing_inputs,
     independent_diffs,
+    not_judged_reason,
     paired_runs,
+    yearly_differences,
 )
 from .files import FIGURES_DIR, Format, atomic_write, check_format, safe_name
 from .pdf import write_pdf
@@ -44,9 +49,14 @@ def _runs_table(a: Results, b: Results) -> Table:
     return Table.of(rows)
 
 
-def _differences_table(a: Results, b: Results) -> Table:
+def clear_text(d: Difference) -> str:
+    """``yes``, ``no``, or ``not judged`` (too few replicates a side)."""
+    return "not judged" if d.clear is None else ("yes" if d.clear else "no")
+
+
+def _differences_table(a: Results, b: Results, window: Window) -> Table:
     rows = []
-    for d in compare_differences(a, b):
+    for d in compare_differences(a, b, window):
         rows.append(
             {
                 "outcome": d.outcome,
@@ -57,9 +67,9 @@ def _differences_table(a: Results, b: Results) -> Table:
                 "spread of B - A [5-95 %]": (
                     f"{fg.compact(d.diff_p5, d.unit)} to {fg.compact(d.diff_p95, d.unit)}"
                 ),
-                "clear difference": d.clear,
+                "clear difference": clear_text(d),
                 "unit": d.unit,
-                "_clear": d.clear,
+                "_clear": bool(d.clear),
             }
         )
     return Table.of(rows, row_class=lambda r: "ok" if r["_clear"] else "")
@@ -168,9 +178,26 @@ def lever_run_dict(res: Results) -> dict[str, Any]:
     return levers
 
 
-def comparison_dict(a: Results, b: Results) -> dict[str, Any]:
+def difference_dict(d: Difference) -> dict[str, Any]:
+    """One outcome's B - A for JSON: medians, the difference and its 90 % interval, clear
+    (None when not judged: fewer than 10 replicates a side)."""
+    return {
+        "unit": d.unit,
+        "a_median": _finite(d.a.median),
+        "b_median": _finite(d.b.median),
+        "b_minus_a": _finite(d.diff_median),
+        "ci90": [_finite(d.ci_low), _finite(d.ci_high)],
+        "clear": d.clear,
+    }
+
+
+def comparison_dict(
+    a: Results, b: Results, window: Window | None = None, per_year: bool = False
+) -> dict[str, Any]:
     """The comparison as one JSON object (``lipsteeth compare --json``): each run with its
-    levers set and in force (:func:`lever_run_dict`), and every outcome's B - A."""
+    levers set and in force (:func:`lever_run_dict`), the inputs and events that differ, and
+    every outcome's B - A over ``window`` (and per year with ``per_year``)."""
+    window = window or common_window(a, b)
 
     def run(r: Results) -> dict[str, Any]:
         m = r.manifest
@@ -183,30 +210,37 @@ def comparison_dict(a: Results, b: Results) -> dict[str, Any]:
             "levers": lever_run_dict(r),
         }
 
-    return {
+    doc: dict[str, Any] = {
         "a": run(a),
         "b": run(b),
         "paired": paired_runs(a, b),
-        "differences": {
-            d.outcome: {
-                "unit": d.unit,
-                "a_median": _finite(d.a.median),
-                "b_median": _finite(d.b.median),
-                "b_minus_a": _finite(d.diff_median),
-                "ci90": [_finite(d.ci_low), _finite(d.ci_high)],
-                "clear": d.clear,
-            }
-            for d in compare_differences(a, b)
-        },
+        "window": {"from": window.first, "to": window.last},
+        "clear_not_judged": not_judged_reason(int(a.replicates.size), int(b.replicates.size)),
+        "differing_inputs": [
+            {k: v for k, v in row.items() if k != "provenance (B)"}
+            for row in differing_inputs(a, b)
+        ],
+        "differences": {d.outcome: difference_dict(d) for d in compare_differences(a, b, window)},
     }
+    if per_year:
+        doc["per_year"] = {
+            name: [{"year": year, **difference_dict(d)} for year, d in rows]
+            for name, rows in yearly_differences(a, b, window).items()
+        }
+    return doc
 
 
 def build_comparison_html(
-    a: Results, b: Results, out_dir: Path, figures_dir: Path | None = None
+    a: Results,
+    b: Results,
+    out_dir: Path,
+    figures_dir: Path | None = None,
+    window: Window | None = None,
 ) -> tuple[str, list[FigureFiles]]:
     """HTML of a side-by-side comparison of two runs (figures in ``figures_dir``)."""
     book = FigureBook(out_dir, figures_dir or out_dir / FIGURES_DIR)
     paired = paired_runs(a, b)
+    window = window or common_window(a, b)
     sections: list[Section] = [
         section("runs", "The two runs", "table", table=_runs_table(a, b)),
         section(
@@ -217,11 +251,12 @@ def build_comparison_html(
         ),
         section(
             "differences",
-            "Differences over the whole run",
+            f"Differences over {window.text()}",
             "compare_differences",
             paired=paired,
             resamples=RESAMPLES,
-            table=_differences_table(a, b),
+            not_judged=not_judged_reason(int(a.replicates.size), int(b.replicates.size)),
+            table=_differences_table(a, b, window),
         ),
         section(
             "charts",
@@ -252,27 +287,35 @@ def build_comparison_html(
     return text, book.written
 
 
+def default_comparison_path(a: Results, b: Results, fmt: Format = "html") -> Path:
+    """Where a comparison goes by default: in the results tree, beside run A's folder
+    (``<A's parent>/compare-<A>-vs-<B>.<format>``), never the current directory."""
+    stem = safe_name(f"compare-{a.folder.name}-vs-{b.folder.name}")
+    return a.folder.resolve().parent / f"{stem}.{fmt}"
+
+
 def write_comparison(
-    folder_a: str | Path,
-    folder_b: str | Path,
+    folder_a: str | Path | Results,
+    folder_b: str | Path | Results,
     *,
     out: str | Path | None = None,
     fmt: Format = "html",
+    window: Window | None = None,
 ) -> Path:
     """Write a comparison report of two results folders; returns its path.
 
-    Default: ``compare-<A>-vs-<B>.html`` in the current directory, figures in
-    ``compare-<A>-vs-<B>_figures/`` next to it.
+    Default: :func:`default_comparison_path` (beside A in the results tree), figures in
+    ``compare-<A>-vs-<B>_figures/`` next to it.  ``window``: the years compared (default
+    all the years both runs cover).
     """
     check_format(fmt)
-    a = load_results(folder_a)
-    b = load_results(folder_b)
-    stem = safe_name(f"compare-{a.folder.name}-vs-{b.folder.name}")
-    target = Path(out) if out is not None else Path.cwd() / f"{stem}.{fmt}"
+    a = folder_a if isinstance(folder_a, Results) else load_results(folder_a)
+    b = folder_b if isinstance(folder_b, Results) else load_results(folder_b)
+    target = Path(out) if out is not None else default_comparison_path(a, b, fmt)
     html_path = target if fmt == "html" else target.with_suffix(".html")
     html_path.parent.mkdir(parents=True, exist_ok=True)
     figures_dir = html_path.parent / f"{html_path.stem}_figures"
-    text, written = build_comparison_html(a, b, html_path.parent, figures_dir)
+    text, written = build_comparison_html(a, b, html_path.parent, figures_dir, window)
     atomic_write(html_path, text)
     if fmt == "html":
         return html_path

@@ -130,9 +130,15 @@ class Results:
         block = self.yearly if resolution == "year" else self.monthly
         return block[:, self.names.index(name), :]
 
-    def total(self, name: str) -> np.ndarray:
-        """(R,) whole-run value: flows summed, stocks at the end, means averaged."""
+    def total(self, name: str, years: tuple[int, int] | None = None) -> np.ndarray:
+        """(R,) whole-run value: flows summed, stocks at the end, means averaged.
+
+        ``years`` (first, last; inclusive) restricts it to the months of those calendar years.
+        """
         values = self.monthly[:, self.names.index(name), :]
+        if years is not None:
+            month_years = self.months.astype("datetime64[Y]").astype(np.int64) + 1970
+            values = values[:, (month_years >= years[0]) & (month_years <= years[1])]
         kind = outcome_kind(name)
         if kind == "flow":
             return np.nansum(values, axis=1)

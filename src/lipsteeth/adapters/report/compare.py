@@ -100,6 +100,15 @@ def _charts(a: Results, b: Results, book: FigureBook, paired: bool) -> Any:
     return book.add(fig, "compare_key_outcomes")
 
 
+def _verdict(fact: dict[str, Any]) -> Any:
+    """A fact row's verdict: True, False, "not evaluated" (window not simulated) or None."""
+    if not fact:
+        return None
+    if not fact.get("covered", True) or fact.get("consistent") is None:
+        return "not evaluated"
+    return fact.get("consistent")
+
+
 def _facts_side_by_side(a: Results, b: Results) -> Table | None:
     fa = {(f.get("id"), f.get("statistic")): f for f in a.manifest.get("facts") or []}
     fb = {(f.get("id"), f.get("statistic")): f for f in b.manifest.get("facts") or []}
@@ -114,9 +123,9 @@ def _facts_side_by_side(a: Results, b: Results) -> Table | None:
                 "statistic": k[1],
                 "target": ra.get("target") or rb.get("target"),
                 "A median": ra.get("median"),
-                "A consistent": ra.get("consistent"),
+                "A consistent": _verdict(ra),
                 "B median": rb.get("median"),
-                "B consistent": rb.get("consistent"),
+                "B consistent": _verdict(rb),
             }
         )
     return Table.of(rows)

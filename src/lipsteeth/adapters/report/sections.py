@@ -77,6 +77,7 @@ def facts_section(res: Results) -> Section:
     rows = []
     for f in res.manifest.get("facts") or []:
         ok = bool(f.get("consistent"))
+        evaluated = f.get("covered", True) and f.get("consistent") is not None
         rows.append(
             {
                 "id": f.get("id"),
@@ -87,7 +88,11 @@ def facts_section(res: Results) -> Section:
                 "5 %": f.get("p5"),
                 "95 %": f.get("p95"),
                 "unit": f.get("unit"),
-                "status": "consistent" if ok else "NOT consistent",
+                "status": (
+                    "not evaluated (window not simulated)"
+                    if not evaluated
+                    else ("consistent" if ok else "NOT consistent")
+                ),
                 "source": f.get("source"),
                 "_ok": ok,
             }
@@ -95,10 +100,20 @@ def facts_section(res: Results) -> Section:
     table = Table.of(
         rows,
         css="facts",
-        row_class=lambda r: "ok" if r["_ok"] else "bad",
+        row_class=lambda r: (
+            "ok" if r["_ok"] else ("" if r["status"].startswith("not ev") else "bad")
+        ),
         cell_classes={"status": "status"},
     )
-    return section("facts", "Facts F1-F9", table=table, n_ok=sum(r["_ok"] for r in rows))
+    n_evaluated = sum(not r["status"].startswith("not ev") for r in rows)
+    return section(
+        "facts",
+        "Facts F1-F9",
+        table=table,
+        n_ok=sum(r["_ok"] for r in rows),
+        n_evaluated=n_evaluated,
+        n_not_evaluated=len(rows) - n_evaluated,
+    )
 
 
 def ledger_section(res: Results) -> Section:

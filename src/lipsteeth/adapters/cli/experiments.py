@@ -40,6 +40,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ...core.outcomes import OUTCOMES
 from ...core.params import LEVER_NAMES
 from ...experiment import designs as designs_mod
 from ...experiment.designs import Design, DesignError, Space
@@ -406,6 +407,10 @@ def build_design(method: str, space: Space, samples: int, seed: int, **options: 
         fail(str(exc))
 
 
+#: runs of a sweep shown in the terminal (all of them are in analysis/sweep_summary.parquet)
+SWEEP_ROWS_SHOWN = 20
+
+
 def outcome_overview(store: cat.ExperimentStore, names: Sequence[str]) -> Table:
     """Across runs: mean and 5-95 % range of whole-horizon outcomes."""
     table = Table(title=f"{store.experiment}: outcomes over the horizon, across runs")
@@ -500,7 +505,46 @@ def sweep(
     con = out_console()
     con.print(experiment_table(store, info))
     con.print(outcome_overview(store, KEY_OUTCOMES))
-    store.write_json("summary.json", {"experiment": store.experiment, **info})
+    runs = sweep_runs_frame(store, KEY_OUTCOMES)
+    table_path = store.write_analysis("sweep_summary", runs)
+    con.print(sweep_runs_table(store.experiment, runs, [f.name for f in d.space.factors]))
+    con.print(f"every run, factors beside outcomes: {table_path}")
+    store.write_json(
+        "summary.json",
+        {
+            "experiment": store.experiment,
+            **info,
+            "factors": [f.name for f in d.space.factors],
+            "outcomes": [c for c in runs.columns if c not in ("run", *d.space.names)],
+            "runs": json.loads(runs.to_json(orient="records")),
+        },
+    )
+
+
+def sweep_runs_frame(store: cat.ExperimentStore, names: Sequence[str]) -> pd.DataFrame:
+    """One row per run: ``run``, each factor's value, then each outcome over the horizon
+    (mean over the run's replicates)."""
+    frame = store.factor_frame()
+    available = set(store.metric_names())
+    for name in names:
+        if name in available:
+            frame[name] = store.metric(name)
+    return frame.reset_index()
+
+
+def sweep_runs_table(experiment: str, runs: pd.DataFrame, factors: Sequence[str]) -> Table:
+    """The first runs of a sweep: factor levels beside the key outcomes."""
+    shown = runs.head(SWEEP_ROWS_SHOWN)
+    title = f"{experiment}: factor levels and outcomes over the horizon, by run"
+    if len(runs) > len(shown):
+        title += f" (first {len(shown)} of {len(runs)})"
+    table = Table(title=title)
+    for column in runs.columns:
+        table.add_column(column, justify="right", style="cyan" if column in factors else None)
+    for row in shown.itertuples(index=False):
+        cells = zip(runs.columns, row, strict=True)
+        table.add_row(*[str(int(v)) if c == "run" else fmt(v) for c, v in cells])
+    return table
 
 
 # ---------------------------------------------------------------------------
@@ -554,8 +598,14 @@ def sensitivity(
     )
     tol = tolerance if tolerance is not None else (0.05 if method == "sobol" else 0.1)
     loaded = load_scenario_for(scenario, years, sets)
+    for o in outcomes:  # before the first run, not after all of them
+        _check_metric_year(o, loaded)
     root_seed = loaded.seed if seed is None else seed
     sp = build_space(loaded, space, split_names(factors))
+    try:
+        sp = designs_mod.with_dummy(sp)  # its index is the noise floor
+    except DesignError as exc:
+        fail(str(exc))
     if method == "sobol":
         d = build_design("saltelli", sp, samples, root_seed, calc_second_order=second_order)
     else:
@@ -609,12 +659,19 @@ def sensitivity(
             figs.convergence_figure(conv), store.figure_path(f"{method}_{slug}_convergence.png")
         )
         con.print(_indices_table(idx))
+        floor = _noise_floor(idx)
+        con.print(f"{index_units(idx.method, o)} {floor}")
         style = "green" if conv.settled else "bold yellow"
         (con if conv.settled else err).print(
             f"[{style}]{'' if conv.settled else 'warning: '}{o}: {conv.message}[/]"
         )
         con.print(f"figures: {fig}  {cfig}")
         report["outcomes"][o] = {
+            "units": index_units(idx.method, o),
+            "noise_floor": {
+                k: float(idx.values[k][idx.names.index(designs_mod.DUMMY_FACTOR)])
+                for k in (("S1", "ST") if idx.method == "sobol" else ("mu_star", "sigma"))
+            },
             "indices": idx.records(),
             "convergence": {
                 "sizes": list(conv.sizes),
@@ -626,6 +683,36 @@ def sensitivity(
             "figures": [str(fig), str(cfig)],
         }
     store.write_json(f"sensitivity_{method}.json", report)
+
+
+def index_units(method: str, outcome: str) -> str:
+    """What the indices of ``method`` measure, in which units."""
+    if method == "sobol":
+        return (
+            f"S1, ST: shares of the variance of {outcome} (no unit; S1 the factor alone, ST "
+            "with its interactions; simulation noise counts as interaction)."
+        )
+    name, _ = parse_metric(outcome)
+    unit = OUTCOMES[name].unit if name in OUTCOMES else "outcome units"
+    return (
+        f"mu*, sigma, mu: change of {outcome} in {unit} when a factor moves over its whole "
+        "declared range (mean absolute, spread and mean of the elementary effects)."
+    )
+
+
+def _noise_floor(idx: Any) -> str:
+    """The dummy factor's indices, and which factors do not rise above them."""
+    i = idx.names.index(designs_mod.DUMMY_FACTOR)
+    key = "ST" if idx.method == "sobol" else "mu_star"
+    floor = float(idx.values[key][i])
+    below = [n for j, n in enumerate(idx.names) if j != i and idx.values[key][j] <= floor]
+    text = (
+        f"Noise floor: the factor '{designs_mod.DUMMY_FACTOR}', which the model ignores, "
+        f"has {key} {floor:.3g}"
+    )
+    if below:
+        return text + f"; {len(below)} factor(s) do not rise above it: " + ", ".join(below[:8])
+    return text + "; every factor rises above it."
 
 
 def _indices_table(idx: Any, limit: int = 15) -> Table:
@@ -651,7 +738,6 @@ def _slug(text: str) -> str:
 
 def _check_metric_name(name: str, known: Sequence[str] | None = None) -> None:
     """Refuse an outcome that is not a model outcome (or not in ``known``)."""
-    from ...core.outcomes import OUTCOMES
 
     try:
         outcome, _ = parse_metric(name)
@@ -665,6 +751,14 @@ def _check_metric_name(name: str, known: Sequence[str] | None = None) -> None:
         fail(
             f"--outcome {name}: unknown outcome" + (f" (did you mean {close[0]}?)" if close else "")
         )
+
+
+def _check_metric_year(name: str, scenario: Scenario) -> None:
+    """Refuse ``NAME@YEAR`` whose year the scenario's horizon does not reach."""
+    _, year = parse_metric(name)
+    first, last = int(str(scenario.start)[:4]), int(str(scenario.end)[:4])
+    if year is not None and not first <= year <= last:
+        fail(f"--outcome {name}: {year} is outside the horizon {scenario.start} to {scenario.end}")
 
 
 def _metric_or_fail(store: cat.ExperimentStore, name: str) -> np.ndarray:

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..experiment.calibration import CalibrationResult  # noqa: E402
+from ..experiment.calibration import CalibrationResult, PosteriorSample  # noqa: E402
 from ..experiment.discovery import DiscoveryResult  # noqa: E402
 from ..experiment.sensitivity import Convergence, Indices  # noqa: E402
 
@@ -114,7 +114,7 @@ def convergence_chart(conv: Convergence, path: Path, *, limit: int = 8) -> Path:
     return _save(fig, path)
 
 
-def posterior_chart(result: CalibrationResult, path: Path) -> Path:
+def posterior_chart(result: PosteriorSample, path: Path, *, title: str | None = None) -> Path:
     """Weighted posterior histogram of each parameter against its uniform prior."""
     post = result.posterior()
     n = len(result.priors)
@@ -143,10 +143,12 @@ def posterior_chart(result: CalibrationResult, path: Path) -> Path:
             ax.legend(fontsize=7)
     for k in range(n, rows * cols):
         axes[k // cols][k % cols].axis("off")
-    fig.suptitle(
-        f"ABC-SMC posterior vs prior (generation {result.last_generation}, "
-        f"{result.n_simulations} simulations)"
-    )
+    if title is None and isinstance(result, CalibrationResult):
+        title = (
+            f"ABC-SMC posterior vs prior (generation {result.last_generation}, "
+            f"{result.n_simulations} simulations)"
+        )
+    fig.suptitle(title or f"{result.method.upper()} posterior vs prior")
     fig.tight_layout()
     return _save(fig, path)
 

@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 
 from ..core.outcomes import OUTCOMES
 from . import figures as fg
+from . import figures_npe, npe_results
 
 REPORT_FILE = "report.html"
 REPORT_PDF = "report.pdf"
@@ -1694,6 +1695,12 @@ def build_report_html(res: Results, out_dir: Path) -> tuple[str, list[fg.FigureF
         b.add("sensitivity", "Sensitivity indices", _sensitivity_html(b, extras["sensitivity"]))
     if "calibration" in extras:
         b.add("calibration", "Calibration posterior", _posterior_html(b, extras["calibration"]))
+        for extra in extras["calibration"]:  # an NPE posterior's certificate (npe_results)
+            npe = npe_results.section_data(extra.path.parents[1])
+            if npe is not None:
+                stem = extra.figure_stem("npe")
+                fig = b.figure(figures_npe.diagnostics_figure(npe), stem, "SBC, coverage, recovery")
+                b.add(stem, "NPE certificate", npe_results.section_html(npe, fig, html_table))
     if "validation" in extras:
         b.add(
             "validation",

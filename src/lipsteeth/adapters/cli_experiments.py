@@ -713,6 +713,7 @@ def read_targets(spec: Sequence[str] | None) -> list[Any]:
 
 
 CALIBRATE_METHODS = ("abc", "npe")
+NPE_FIELDS = {"--hidden": "hidden_features", "--transforms": "num_transforms"}  # else the name
 ABC_DEFAULTS: dict[str, Any] = {
     "--population": 100,
     "--generations": 6,
@@ -823,6 +824,21 @@ def calibrate(
         int | None,
         typer.Option("--max-epochs", help="NPE: training epoch limit.", show_default="1000"),
     ] = None,
+    ensemble: Annotated[
+        int | None,
+        typer.Option(
+            "--ensemble", help="NPE: flows trained from different seeds, mixed.", show_default="5"
+        ),
+    ] = None,
+    observation: Annotated[
+        str | None,
+        typer.Option(
+            "--observation",
+            help="NPE: targets (observed through the targets' ranges and reliability, as "
+            "the ABC distance reads them) | exact (the target centres, no error).",
+            show_default="targets",
+        ),
+    ] = None,
     replicates: Annotated[
         int, typer.Option("--replicates", help="Replicates per particle or simulation.")
     ] = 1,
@@ -866,6 +882,8 @@ def calibrate(
         "--transforms": transforms,
         "--embedding": embedding,
         "--max-epochs": max_epochs,
+        "--ensemble": ensemble,
+        "--observation": observation,
     }
     others = npe_given if method == "abc" else abc_given
     misplaced = [opt for opt, value in others.items() if value is not None]
@@ -882,7 +900,11 @@ def calibrate(
             targets,
             params,
             until,
-            {k.lstrip("-").replace("-", "_"): v for k, v in npe_given.items() if v is not None},
+            {
+                NPE_FIELDS.get(k, k[2:].replace("-", "_")): v
+                for k, v in npe_given.items()
+                if v is not None
+            },
             replicates=replicates,
             seed=seed,
             years=years,

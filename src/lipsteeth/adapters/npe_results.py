@@ -5,12 +5,15 @@
 ``posterior_summary``, ``generations``, the calibrated scenario, the
 manifest) and, from ``write_results`` here, its certificate:
 
-    analysis/npe_training.parquet        split, index, parameters (theta:*) and summaries (x:*)
+    analysis/npe_training.parquet        split, index, parameters (theta:*), simulated
+                                         summaries (sim:*) and the network's inputs (x:*)
     analysis/npe_sbc_ranks.parquet       per held-out simulation: rank per parameter, joint
     analysis/npe_coverage.parquet        expected coverage per credibility level
     analysis/npe_identifiability.parquet per parameter: correlation, width ratio, error, label
     analysis/npe_misspecification.parquet per summary: observed, training quantile and range
-    analysis/npe_standardiser.parquet    per summary: log1p, mean, scale
+    analysis/npe_standardiser.parquet    per summary: symlog, mean, scale
+    analysis/npe_observation.parquet     per summary: the observation model (kind, observed,
+                                         half-width, sigma)
     npe_diagnostics.json                 every check, its rule, pass or fail; training
 
 ``section_data(folder)`` reads them back for the report (None when the folder
@@ -42,16 +45,15 @@ def write_results(store: ExperimentStore, result: NPEResult) -> dict[str, Any]:
     names = [p.name for p in result.priors]
     d = result.diagnostics
     frames = []
-    for split, theta, x in (
-        ("train", result.theta_train, result.x_train),
-        ("holdout", result.theta_holdout, result.x_holdout),
+    for split, theta, m, x in (
+        ("train", result.theta_train, result.m_train, result.x_train),
+        ("holdout", result.theta_holdout, result.m_holdout, result.x_holdout),
     ):
-        frame = pd.DataFrame({"split": split, "index": np.arange(len(theta))})
-        for k, name in enumerate(names):
-            frame[f"theta:{name}"] = theta[:, k]
-        for k, name in enumerate(result.summary_names):
-            frame[f"x:{name}"] = x[:, k]
-        frames.append(frame)
+        columns: dict[str, Any] = {"split": split, "index": np.arange(len(theta))}
+        columns.update({f"theta:{n}": theta[:, k] for k, n in enumerate(names)})
+        columns.update({f"sim:{n}": m[:, k] for k, n in enumerate(result.summary_names)})
+        columns.update({f"x:{n}": x[:, k] for k, n in enumerate(result.summary_names)})
+        frames.append(pd.DataFrame(columns))
     store.write_analysis("npe_training", pd.concat(frames, ignore_index=True))
     ranks = pd.DataFrame(d.ranks[:, : len(names)], columns=names)
     ranks.insert(0, "holdout", np.arange(len(ranks)))
@@ -64,6 +66,9 @@ def write_results(store: ExperimentStore, result: NPEResult) -> dict[str, Any]:
         "npe_standardiser",
         pd.DataFrame(result.trained.standardiser.to_dict(result.summary_names)),
     )
+    store.write_analysis(
+        "npe_observation", pd.DataFrame(result.observation.to_dict(result.summary_names))
+    )
     payload = {
         "method": "npe",
         **d.to_dict(),
@@ -71,15 +76,24 @@ def write_results(store: ExperimentStore, result: NPEResult) -> dict[str, Any]:
             "simulations": len(result.theta_train),
             "holdout": len(result.theta_holdout),
             "replicates": result.settings.replicates,
+            "ensemble": len(result.trained.members),
             "epochs": result.trained.epochs,
             "best_validation_loss": result.trained.best_validation_loss,
-            "training_loss": result.trained.training_loss,
-            "validation_loss": result.trained.validation_loss,
+            "members": [
+                {
+                    "epochs": m.epochs,
+                    "best_validation_loss": m.best_validation_loss,
+                    "training_loss": m.training_loss,
+                    "validation_loss": m.validation_loss,
+                }
+                for m in result.trained.members
+            ],
             "seconds": result.seconds,
             "fingerprint": result.fingerprint(),
         },
         "summaries": list(result.summary_names),
         "observed": [float(v) for v in result.observed],
+        "observation": result.observation.to_dict(result.summary_names),
     }
     store.write_json(DIAGNOSTICS_JSON, payload)
     return payload

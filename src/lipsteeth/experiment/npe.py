@@ -15,17 +15,22 @@ for ABC-SMC, ``calibration.priors_from_scenario``).  The steps:
    bytes whatever the executor and the number of workers.
 3. **Summaries**: the simulated value of every target in the horizon (the
    observed series the targets name, compared as ``targets.statistics``
-   does), ``log1p``-transformed where no training value is negative, then
-   standardised with the training mean and standard deviation.  The observed
-   summary is the vector of target centres (a range counts as its middle, an
-   open bound as its finite end).
-4. **Training** (``sbi.inference.NPE``, a masked autoregressive flow by
-   default) on the parameters mapped to the real line (``logit`` of their
-   position in the prior box; the prior becomes a standard logistic), so the
-   posterior never leaks outside the prior and needs no rejection.  Torch is
-   seeded from the calibration seed, runs one thread with deterministic
-   algorithms, and its global state is restored afterwards: the trained
-   network and every sample drawn from it are identical run to run.
+   does), seen through the targets' observation model (``ObservationModel``:
+   the error the ABC-SMC distance implies, uniform over a range plus a
+   normal error of the target's scale over the square root of its
+   reliability weight; one-sided targets clipped at their bound), then put
+   on a log scale (``symlog``) where no simulated value is negative and
+   standardised with the training mean and standard deviation.  The
+   observation is each target's value, range middle or bound.  ``exact``
+   drops the error model (the observation is then the targets' centres).
+4. **Training** (``sbi.inference.NPE``, an ensemble of ``ensemble`` masked
+   autoregressive flows, mixed with equal weights) on the parameters mapped
+   to the real line (the standard normal quantile of their position in the
+   prior box; the prior becomes a standard normal), so the posterior never
+   leaks outside the prior and needs no rejection.  Torch is seeded from the
+   calibration seed, runs one thread with deterministic algorithms, and its
+   global state is restored afterwards: the trained networks and every
+   sample drawn from them are identical run to run.
 5. **Posterior** at the observed summary: ``posterior_samples`` equally
    weighted draws, written like ABC-SMC's last generation (generation 0).
 6. **Certificate** on the held-out simulations (``sbc``): SBC ranks and
@@ -64,11 +69,13 @@ if TYPE_CHECKING:
     from ..scenario import Scenario
 
 DENSITIES: tuple[str, ...] = ("maf", "nsf", "mdn")
-EPS = 1e-6  # design points are kept this far inside the prior box (finite logits)
+EPS = 1e-9  # positions in the prior box are kept this far from its faces (finite quantiles)
 
 # Random streams derived from the calibration seed (one SeedSequence child each).
 STREAM_DESIGN, STREAM_TRAIN, STREAM_HOLDOUT_THETA, STREAM_HOLDOUT, STREAM_TORCH = range(5)
 STREAM_OBSERVED = 5  # synthetic observations (benchmarks, tests)
+STREAM_ERROR_TRAIN, STREAM_ERROR_HOLDOUT = 6, 7  # observation errors of the simulations
+OBSERVATIONS: tuple[str, ...] = ("targets", "exact")
 
 
 class NPEError(CalibrationError):
@@ -95,11 +102,13 @@ class NPESettings:
     hidden_features: int = 50
     num_transforms: int = 5
     embedding: int = 0  # 0: no embedding net; k: a two-layer MLP to k features
+    ensemble: int = 5  # flows trained from different seeds, mixed with equal weights
     training_batch_size: int = 100
     learning_rate: float = 5e-4
     stop_after_epochs: int = 20
     max_epochs: int = 1000
     chunk_size: int = 0  # simulations per executor task; 0: chosen from the workers
+    observation: str = "targets"  # targets: the targets' error model; exact: none
 
     def __post_init__(self) -> None:
         if self.simulations < 20:
@@ -112,8 +121,12 @@ class NPESettings:
             raise NPEError("--sbc-samples must be at least 10")
         if self.replicates < 1:
             raise NPEError("--replicates must be at least 1")
+        if self.observation not in OBSERVATIONS:
+            raise NPEError(f"--observation must be one of {', '.join(OBSERVATIONS)}")
         if self.density not in DENSITIES:
             raise NPEError(f"--density must be one of {', '.join(DENSITIES)}")
+        if not 1 <= self.ensemble <= 20:
+            raise NPEError("--ensemble must be between 1 and 20")
         if self.hidden_features < 2 or self.num_transforms < 1 or self.embedding < 0:
             raise NPEError("the network needs hidden features >= 2, transforms >= 1")
         if self.max_epochs < 1 or self.stop_after_epochs < 1 or self.training_batch_size < 2:
@@ -246,48 +259,166 @@ def simulate_sets(
 # summaries and parameters: the transforms the network sees
 
 
+def symlog(x: np.ndarray) -> np.ndarray:
+    """``sign(x) log(1 + |x|)``: a log scale for counts and money that stays finite below 0."""
+    x = np.asarray(x, dtype=float)
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
 @dataclass(frozen=True)
 class Standardiser:
-    """``log1p`` where the training values are non-negative, then z-scores of the training set."""
+    """``symlog`` where the simulated values are non-negative, then z-scores of the training set."""
 
     log: np.ndarray  # (K,) bool
     mean: np.ndarray  # (K,)
     scale: np.ndarray  # (K,), 1 where the training values are constant
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> Standardiser:
+    def fit(cls, x: np.ndarray, log: np.ndarray | None = None) -> Standardiser:
+        """Fit on training summaries ``x``; ``log`` defaults to "no value below zero"."""
         x = np.asarray(x, dtype=float)
-        log = np.all(x >= 0, axis=0)
-        z = np.where(log, np.log1p(np.maximum(x, 0)), x)
+        log = np.all(x >= 0, axis=0) if log is None else np.asarray(log, dtype=bool)
+        z = np.where(log, symlog(x), x)
         mean = z.mean(axis=0)
         sd = z.std(axis=0)
         return cls(log, mean, np.where(sd > 0, sd, 1.0))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        # An observed value below zero where training was non-negative stays finite.
-        z = np.where(self.log, np.log1p(np.maximum(x, -1 + 1e-9)), x)
+        z = np.where(self.log, symlog(x), x)
         return (z - self.mean) / self.scale
 
     def to_dict(self, names: Sequence[str]) -> list[dict[str, Any]]:
         return [
-            {"summary": n, "log1p": bool(lg), "mean": float(m), "scale": float(s)}
+            {"summary": n, "symlog": bool(lg), "mean": float(m), "scale": float(s)}
             for n, lg, m, s in zip(names, self.log, self.mean, self.scale, strict=True)
         ]
 
 
-def to_unit(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Parameters -> logits of their position in the prior box (clipped ``EPS`` inside)."""
+OBSERVATION_KINDS: tuple[str, ...] = ("point", "range", "at least", "at most")
+
+
+@dataclass(frozen=True)
+class ObservationModel:
+    """How an observed target relates to the simulated value: the targets' own error model.
+
+    The ABC-SMC distance (``targets``) charges nothing inside a target's
+    range and, outside it, the distance in units of the target's scale,
+    weighted by its reliability.  The same reading as a noise model: the
+    observed value is the simulated one plus an error that is uniform over
+    the range (``half``: half its width; 0 for a point) plus a normal error
+    of standard deviation ``sigma`` = scale / sqrt(reliability weight).  A
+    one-sided target ("at least 30") is observed at its bound, and its
+    summary is the simulated value clipped at the bound (any value beyond is
+    as good as the bound).  The network is trained on summaries with this
+    error drawn afresh for every simulation, so the posterior accounts for
+    how loose and how reliable each target is; ``none()`` is the model
+    without error (synthetic observations of the model itself).
+    """
+
+    kind: tuple[str, ...]  # per summary: point | range | at least | at most
+    observed: np.ndarray  # (K,) the observed value the network is conditioned on
+    half: np.ndarray  # (K,) half-width of the uniform error
+    sigma: np.ndarray  # (K,) standard deviation of the normal error
+    bound: np.ndarray  # (K,) the clipping bound of one-sided targets (NaN otherwise)
+
+    @classmethod
+    def from_targets(cls, targets: Sequence[Target]) -> ObservationModel:
+        kind, observed, half, sigma, bound = [], [], [], [], []
+        for t in targets:
+            lo, hi = t.low, t.high
+            sd = t.scale / math.sqrt(t.weight)
+            if math.isfinite(lo) and math.isfinite(hi):
+                kind.append("point" if hi == lo else "range")
+                observed.append(0.5 * (lo + hi))
+                half.append(0.5 * (hi - lo))
+                bound.append(math.nan)
+            elif math.isfinite(lo):
+                kind.append("at least")
+                observed.append(lo)
+                half.append(0.0)
+                bound.append(lo)
+            else:
+                kind.append("at most")
+                observed.append(hi)
+                half.append(0.0)
+                bound.append(hi)
+            sigma.append(sd)
+        return cls(
+            tuple(kind),
+            np.array(observed, dtype=float),
+            np.array(half, dtype=float),
+            np.array(sigma, dtype=float),
+            np.array(bound, dtype=float),
+        )
+
+    @classmethod
+    def none(cls, observed: np.ndarray) -> ObservationModel:
+        """No observation error: the observation is a simulation of the model itself."""
+        obs = np.asarray(observed, dtype=float).reshape(-1)
+        k = obs.size
+        return cls(("point",) * k, obs, np.zeros(k), np.zeros(k), np.full(k, np.nan))
+
+    @property
+    def exact(self) -> bool:
+        return bool(np.all(self.half == 0) and np.all(self.sigma == 0)) and all(
+            k == "point" for k in self.kind
+        )
+
+    def clip(self, m: np.ndarray) -> np.ndarray:
+        """Simulated values (N, K) with one-sided targets clipped at their bound."""
+        out = np.array(m, dtype=float, copy=True)
+        for k, kind in enumerate(self.kind):
+            if kind == "at least":
+                out[:, k] = np.minimum(out[:, k], self.bound[k])
+            elif kind == "at most":
+                out[:, k] = np.maximum(out[:, k], self.bound[k])
+        return out
+
+    def apply(self, m: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Observed summaries (N, K) of simulated values ``m`` (N, K): clipped, plus error."""
+        x = self.clip(m)
+        if self.exact:
+            return x
+        n, k = x.shape
+        uniform = rng.uniform(-1.0, 1.0, size=(n, k)) * self.half
+        normal = rng.standard_normal((n, k)) * self.sigma
+        return x + uniform + normal
+
+    def to_dict(self, names: Sequence[str]) -> list[dict[str, Any]]:
+        return [
+            {
+                "summary": n,
+                "kind": kd,
+                "observed": float(o),
+                "half_width": float(h),
+                "sigma": float(s),
+            }
+            for n, kd, o, h, s in zip(
+                names, self.kind, self.observed, self.half, self.sigma, strict=True
+            )
+        ]
+
+
+def to_latent(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Parameters -> standard normal quantiles of their position in the prior box (probit).
+
+    The uniform prior becomes a standard normal, which a flow on a normal
+    base represents exactly: parameters the data say nothing about cost the
+    network nothing (with logits, the logistic tails of such parameters are
+    what a flow gets wrong, and the joint coverage suffers).
+    """
+    from scipy.special import ndtri
+
     u = (np.asarray(values, dtype=float) - bounds[:, 0]) / (bounds[:, 1] - bounds[:, 0])
-    u = np.clip(u, EPS, 1 - EPS)
-    return np.log(u) - np.log1p(-u)
+    return ndtri(np.clip(u, EPS, 1 - EPS))
 
 
-def from_unit(logits: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Logits -> parameters (inside the prior box)."""
-    z = np.asarray(logits, dtype=float)
-    u = 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function, without overflow
-    return bounds[:, 0] + (bounds[:, 1] - bounds[:, 0]) * u
+def from_latent(z: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Standard normal quantiles -> parameters (inside the prior box)."""
+    from scipy.special import ndtr
+
+    return bounds[:, 0] + (bounds[:, 1] - bounds[:, 0]) * ndtr(np.asarray(z, dtype=float))
 
 
 # ---------------------------------------------------------------------------
@@ -337,29 +468,49 @@ class _Tracker:
         return None
 
 
-def _logistic_prior(dim: int) -> Any:
-    """Independent standard logistic distributions: the uniform prior box seen through logits."""
+def _latent_prior(dim: int) -> Any:
+    """The uniform prior box seen through ``to_latent``: independent standard normals."""
     import torch
-    from torch.distributions import Independent, SigmoidTransform, TransformedDistribution, Uniform
+    from torch.distributions import Independent, Normal
 
-    base = Uniform(torch.zeros(dim), torch.ones(dim))
-    return Independent(TransformedDistribution(base, [SigmoidTransform().inv]), 1)
+    return Independent(Normal(torch.zeros(dim), torch.ones(dim)), 1)
 
 
 @dataclass
-class TrainedNPE:
-    """A trained amortised posterior: summaries in, parameter samples out."""
+class Member:
+    """One trained flow of an ensemble and its training record."""
 
-    posterior: Any  # sbi DirectPosterior (over logits)
+    posterior: Any  # sbi DirectPosterior (over the latent parameters)
     estimator: Any  # the trained density estimator (torch module)
-    standardiser: Standardiser
-    bounds: np.ndarray  # (D, 2)
-    seed: int
     epochs: int
     best_validation_loss: float
     training_loss: list[float]
     validation_loss: list[float]
+
+
+@dataclass
+class TrainedNPE:
+    """A trained amortised posterior: summaries in, parameter samples out.
+
+    With several members the posterior is their equally weighted mixture (a
+    deep ensemble: each member trained from its own seed, hence its own
+    initialisation, validation split and batches), which is known to correct
+    much of a single network's overconfidence.
+    """
+
+    members: list[Member]
+    standardiser: Standardiser
+    bounds: np.ndarray  # (D, 2)
+    seed: int
     seconds: float
+
+    @property
+    def epochs(self) -> int:
+        return int(sum(m.epochs for m in self.members))
+
+    @property
+    def best_validation_loss(self) -> float:
+        return float(np.mean([m.best_validation_loss for m in self.members]))
 
     def _x(self, x: np.ndarray) -> Any:
         import torch
@@ -372,29 +523,51 @@ class TrainedNPE:
 
     def sample_batched(self, xs: np.ndarray, n: int, seed: int) -> np.ndarray:
         """(n, M, D) posterior samples given M raw summary vectors (M, K)."""
-        logits = self.sample_logits(xs, n, seed)
-        return from_unit(logits, self.bounds)
+        latent = self.sample_latent(xs, n, seed)
+        return from_latent(latent, self.bounds)
 
-    def sample_logits(self, xs: np.ndarray, n: int, seed: int) -> np.ndarray:
-        with seeded(seed), _quiet():
-            out = self.posterior.sample_batched((int(n),), x=self._x(xs), show_progress_bars=False)
-        return out.detach().numpy().astype(np.float64).reshape(int(n), len(xs), -1)
+    def sample_latent(self, xs: np.ndarray, n: int, seed: int) -> np.ndarray:
+        """(n, M, D) latent samples; each member gives an equal share, then shuffled."""
+        k = len(self.members)
+        counts = [n // k + (1 if j < n % k else 0) for j in range(k)]
+        x_t = self._x(xs)
+        parts = []
+        for j, (member, count) in enumerate(zip(self.members, counts, strict=True)):
+            if count == 0:
+                continue
+            with seeded(seed + 7919 * j), _quiet():
+                out = member.posterior.sample_batched(
+                    (int(count),), x=x_t, show_progress_bars=False
+                )
+            parts.append(out.detach().numpy().astype(np.float64).reshape(count, len(xs), -1))
+        latent = np.concatenate(parts, axis=0)
+        if k > 1:
+            order = np.random.default_rng(seed).permutation(n)
+            latent = latent[order]
+        return latent
 
-    def log_prob_logits(self, logits: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        """(n, M) posterior log density of logits (n, M, D) given raw summaries (M, K)."""
+    def log_prob_latent(self, latent: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """(n, M) posterior log density of latent samples (n, M, D) given raw summaries (M, K)."""
         import torch
 
-        theta = torch.as_tensor(np.asarray(logits), dtype=torch.float32)
+        theta = torch.as_tensor(np.asarray(latent), dtype=torch.float32)
+        x_t = self._x(xs)
+        rows = []
         with seeded(self.seed), _quiet(), torch.no_grad():
-            lp = self.posterior.log_prob_batched(theta, x=self._x(xs), norm_posterior=False)
-        return lp.detach().numpy().astype(np.float64)
+            for member in self.members:
+                lp = member.posterior.log_prob_batched(theta, x=x_t, norm_posterior=False)
+                rows.append(lp.detach().numpy().astype(np.float64))
+        stack = np.stack(rows)
+        top = stack.max(axis=0)
+        return top + np.log(np.mean(np.exp(stack - top), axis=0))
 
     def state_bytes(self) -> bytes:
-        """The network's parameters, in a fixed order (for identity checks)."""
-        state = self.estimator.state_dict()
-        return b"".join(
-            k.encode() + v.detach().contiguous().numpy().tobytes() for k, v in state.items()
-        )
+        """The networks' parameters, in a fixed order (for identity checks)."""
+        out = []
+        for member in self.members:
+            for k, v in member.estimator.state_dict().items():
+                out.append(k.encode() + v.detach().contiguous().numpy().tobytes())
+        return b"".join(out)
 
 
 @contextlib.contextmanager
@@ -406,21 +579,42 @@ def _quiet() -> Iterator[None]:
 
 
 def train(
-    theta: np.ndarray, x: np.ndarray, bounds: np.ndarray, settings: NPESettings
+    theta: np.ndarray,
+    x: np.ndarray,
+    bounds: np.ndarray,
+    settings: NPESettings,
+    *,
+    log: np.ndarray | None = None,
 ) -> TrainedNPE:
-    """Train NPE on parameters ``theta`` (N, D) and raw summaries ``x`` (N, K)."""
+    """Train NPE (``settings.ensemble`` flows) on ``theta`` (N, D) and observed ``x`` (N, K).
+
+    ``log`` says which summaries go on a log scale (default: those never below 0).
+    """
     import torch
-    from sbi.inference import NPE
-    from sbi.neural_nets import posterior_nn
 
     start = time.perf_counter()
-    standardiser = Standardiser.fit(x)
+    standardiser = Standardiser.fit(x, log)
     seed = stream_seed(settings.seed, STREAM_TORCH)
-    theta_t = torch.as_tensor(to_unit(theta, bounds), dtype=torch.float32)
+    theta_t = torch.as_tensor(to_latent(theta, bounds), dtype=torch.float32)
     x_t = torch.as_tensor(standardiser(x), dtype=torch.float32)
     if not torch.isfinite(x_t).all():
         raise NPEError("some simulations gave non-finite summaries")
-    tracker = _Tracker()
+    members = [
+        _train_member(theta_t, x_t, settings, seed + 104729 * j) for j in range(settings.ensemble)
+    ]
+    return TrainedNPE(
+        members=members,
+        standardiser=standardiser,
+        bounds=np.asarray(bounds, dtype=float),
+        seed=seed,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _train_member(theta_t: Any, x_t: Any, settings: NPESettings, seed: int) -> Member:
+    from sbi.inference import NPE
+    from sbi.neural_nets import posterior_nn
+
     with seeded(seed), _quiet():
         options: dict[str, Any] = {
             "hidden_features": settings.hidden_features,
@@ -434,12 +628,11 @@ def train(
             options["embedding_net"] = FCEmbedding(
                 input_dim=x_t.shape[1], output_dim=settings.embedding, num_hiddens=50
             )
-        prior = _logistic_prior(theta_t.shape[1])
         inference = NPE(
-            prior=prior,
+            prior=_latent_prior(theta_t.shape[1]),
             density_estimator=posterior_nn(model=settings.density, **options),
             show_progress_bars=False,
-            tracker=tracker,
+            tracker=_Tracker(),
         )
         inference.append_simulations(theta_t, x_t)
         estimator = inference.train(
@@ -450,17 +643,13 @@ def train(
         )
         posterior = inference.build_posterior(estimator)
     summary = inference.summary
-    return TrainedNPE(
+    return Member(
         posterior=posterior,
         estimator=estimator,
-        standardiser=standardiser,
-        bounds=np.asarray(bounds, dtype=float),
-        seed=seed,
         epochs=int(summary["epochs_trained"][-1]),
         best_validation_loss=float(summary["best_validation_loss"][-1]),
         training_loss=[float(v) for v in summary["training_loss"]],
         validation_loss=[float(v) for v in summary["validation_loss"]],
-        seconds=time.perf_counter() - start,
     )
 
 
@@ -476,7 +665,7 @@ def training_design(priors: Sequence[Prior], n: int, seed: int) -> np.ndarray:
 
 def prior_draws(priors: Sequence[Prior], n: int, seed: int, stream: int) -> np.ndarray:
     """(n, D) independent draws from the uniform priors (held-out truths)."""
-    rng = np.random.default_rng(np.random.SeedSequence(int(seed) % 2**128, spawn_key=(stream,)))
+    rng = _rng(seed, stream)
     bounds = bounds_of(priors)
     return bounds[:, 0] + (bounds[:, 1] - bounds[:, 0]) * rng.random((int(n), len(priors)))
 
@@ -552,11 +741,11 @@ def diagnose(
 ) -> Diagnostics:
     """SBC, coverage and recovery on held-out ``(theta, x)``; misspecification of ``observed``."""
     n = settings.sbc_samples
-    logits = trained.sample_logits(x, n, stream_seed(settings.seed, STREAM_HOLDOUT) ^ 1)
-    samples = from_unit(logits, trained.bounds)  # (L, M, D)
+    latent = trained.sample_latent(x, n, stream_seed(settings.seed, STREAM_HOLDOUT) ^ 1)
+    samples = from_latent(latent, trained.bounds)  # (L, M, D)
     ranks = sbc.marginal_ranks(samples, theta)
-    lp_samples = trained.log_prob_logits(logits, x)
-    lp_truth = trained.log_prob_logits(to_unit(theta, trained.bounds)[None], x)[0]
+    lp_samples = trained.log_prob_latent(latent, x)
+    lp_truth = trained.log_prob_latent(to_latent(theta, trained.bounds)[None], x)[0]
     density = sbc.density_ranks(lp_samples, lp_truth)
     mis = sbc.misspecification(
         observed,
@@ -584,17 +773,24 @@ class NPEResult(PosteriorSample):
     priors: tuple[Prior, ...]
     targets: tuple[Target, ...]
     summary_names: tuple[str, ...]
-    observed: np.ndarray  # (K,) raw observed summary
+    observation: ObservationModel
     samples: np.ndarray  # (S, D) posterior samples at the observation
     theta_train: np.ndarray
-    x_train: np.ndarray
+    m_train: np.ndarray  # simulated summaries
+    x_train: np.ndarray  # the same, observed through the observation model (network input)
     theta_holdout: np.ndarray
+    m_holdout: np.ndarray
     x_holdout: np.ndarray
     trained: TrainedNPE
     diagnostics: Diagnostics
     settings: NPESettings
     seconds: dict[str, float] = field(default_factory=dict)
     method: str = "npe"
+
+    @property
+    def observed(self) -> np.ndarray:
+        """(K,) the observed summary the posterior is conditioned on."""
+        return self.observation.observed
 
     @property
     def n_simulations(self) -> int:
@@ -656,7 +852,9 @@ class NPEResult(PosteriorSample):
     def fingerprint(self) -> str:
         """SHA-256 of the training data, the network and the posterior sample."""
         h = hashlib.sha256()
-        for arr in (self.theta_train, self.x_train, self.theta_holdout, self.x_holdout):
+        arrays = (self.theta_train, self.m_train, self.x_train)
+        arrays += (self.theta_holdout, self.m_holdout, self.x_holdout)
+        for arr in arrays:
             h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
         h.update(self.trained.state_bytes())
         h.update(np.ascontiguousarray(self.samples, dtype=np.float64).tobytes())
@@ -666,7 +864,7 @@ class NPEResult(PosteriorSample):
 def calibrate_npe(
     simulator: Simulator,
     priors: Sequence[Prior],
-    observed: np.ndarray,
+    observed: np.ndarray | ObservationModel,
     settings: NPESettings,
     *,
     targets: Sequence[Target] = (),
@@ -674,23 +872,30 @@ def calibrate_npe(
     progress: ProgressFn | None = None,
     stage: Callable[[str], None] | None = None,
 ) -> NPEResult:
-    """NPE of ``priors`` from ``simulator`` at the raw summary ``observed`` (K,), certified.
+    """NPE of ``priors`` from ``simulator`` at an observation, certified.
 
-    ``progress(done, total)`` counts simulations; ``stage(text)`` is told
-    when training and the diagnostics start.
+    ``observed`` is an ``ObservationModel`` or a raw summary (K,) observed
+    without error.  ``progress(done, total)`` counts simulations;
+    ``stage(text)`` is told when training and the diagnostics start.
     """
     priors = tuple(priors)
     if not priors:
         raise NPEError("no parameters to calibrate")
-    observed = np.asarray(observed, dtype=float).reshape(-1)
-    if observed.size != len(simulator.names):
-        raise NPEError(f"{observed.size} observed values for {len(simulator.names)} summaries")
+    observation = (
+        observed
+        if isinstance(observed, ObservationModel)
+        else ObservationModel.none(np.asarray(observed, dtype=float))
+    )
+    if observation.observed.size != len(simulator.names):
+        raise NPEError(
+            f"{observation.observed.size} observed values for {len(simulator.names)} summaries"
+        )
     bounds = bounds_of(priors)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     theta_train = training_design(priors, settings.simulations, settings.seed)
     theta_holdout = prior_draws(priors, settings.holdout, settings.seed, STREAM_HOLDOUT_THETA)
-    x_train, x_holdout = simulate_sets(
+    m_train, m_holdout = simulate_sets(
         simulator,
         [(STREAM_TRAIN, theta_train), (STREAM_HOLDOUT, theta_holdout)],
         settings.seed,
@@ -699,13 +904,17 @@ def calibrate_npe(
         progress=progress,
     )
     seconds["simulate"] = time.perf_counter() - t0
+    x_train = observation.apply(m_train, _rng(settings.seed, STREAM_ERROR_TRAIN))
+    x_holdout = observation.apply(m_holdout, _rng(settings.seed, STREAM_ERROR_HOLDOUT))
     if stage is not None:
         stage("training")
-    trained = train(theta_train, x_train, bounds, settings)
+    trained = train(theta_train, x_train, bounds, settings, log=np.all(m_train >= 0, axis=0))
     seconds["train"] = trained.seconds
     t1 = time.perf_counter()
     samples = trained.sample(
-        observed, settings.posterior_samples, stream_seed(settings.seed, STREAM_TORCH) ^ 3
+        observation.observed,
+        settings.posterior_samples,
+        stream_seed(settings.seed, STREAM_TORCH) ^ 3,
     )
     if stage is not None:
         stage("diagnostics")
@@ -713,7 +922,7 @@ def calibrate_npe(
         trained,
         theta_holdout,
         x_holdout,
-        observed,
+        observation.observed,
         x_train,
         [p.name for p in priors],
         simulator.names,
@@ -724,17 +933,23 @@ def calibrate_npe(
         priors=priors,
         targets=tuple(targets),
         summary_names=tuple(simulator.names),
-        observed=observed,
+        observation=observation,
         samples=samples,
         theta_train=theta_train,
+        m_train=m_train,
         x_train=x_train,
         theta_holdout=theta_holdout,
+        m_holdout=m_holdout,
         x_holdout=x_holdout,
         trained=trained,
         diagnostics=diagnostics,
         settings=settings,
         seconds=seconds,
     )
+
+
+def _rng(seed: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(int(seed) % 2**128, spawn_key=(stream,)))
 
 
 # ---------------------------------------------------------------------------
@@ -757,9 +972,11 @@ def calibration_horizon(scenario: Scenario, targets: Sequence[Target], until: in
     return scenario.with_overrides(end=f"{need}-12-31")
 
 
-def observed_vector(targets: Sequence[Target]) -> np.ndarray:
-    """The observed summary: each target's centre (range middle, or its finite end)."""
-    return np.array([t.centre for t in targets], dtype=float)
+def observation_model(targets: Sequence[Target], kind: str = "targets") -> ObservationModel:
+    """The targets' error model (``targets``), or their centres observed exactly (``exact``)."""
+    if kind == "targets":
+        return ObservationModel.from_targets(targets)
+    return ObservationModel.none(np.array([t.centre for t in targets], dtype=float))
 
 
 def calibrate_scenario(
@@ -781,7 +998,7 @@ def calibrate_scenario(
     return calibrate_npe(
         simulator,
         priors,
-        observed_vector(usable),
+        observation_model(usable, settings.observation),
         settings,
         targets=usable,
         executor=executor,

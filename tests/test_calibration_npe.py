@@ -16,6 +16,8 @@ are what a test would fail at over random seeds.
   with negligible probability.
 - An observation from the model is flagged with probability about
   5 % + 2K/(N+1) = 5.4 %; the misspecified one (10 prior widths away) always.
+- The observation model's spread is checked to 5 % on 4,000 draws (sampling
+  error about 1.1 %: a false failure is a 4-sigma event).
 """
 
 from __future__ import annotations
@@ -155,6 +157,38 @@ def test_torch_state_is_left_as_found(gauss: npe.NPEResult) -> None:
     a = gauss.trained.sample(gauss.observed, 10, seed=1)
     b = gauss.trained.sample(gauss.observed, 10, seed=1)
     assert a.tobytes() == b.tobytes()
+
+
+def test_observation_model_reads_targets_as_the_abc_distance_does() -> None:
+    from lipsteeth.experiment.targets import parse_targets
+
+    text = (
+        "series,period,value,low,high,reliability,source\n"
+        "restaurant_defectors,2016,16,,,high,s\n"
+        "workers_abroad,2016,50000,50000,100000,medium,s\n"
+        "restaurant_closures,2016,,30,,medium,s\n"
+        "restaurant_defectors,2012-2015,,,2,low,s\n"
+    )
+    targets = parse_targets(text)
+    model = npe.ObservationModel.from_targets(targets)
+    assert model.kind == ("point", "range", "at least", "at most")
+    assert model.observed.tolist() == [16, 75000, 30, 2]
+    assert model.half.tolist() == [0, 25000, 0, 0]
+    # sigma = the target's scale over the square root of its reliability weight
+    assert model.sigma[0] == pytest.approx(1.6)
+    assert model.sigma[1] == pytest.approx(25000 / 0.6**0.5)
+    assert model.sigma[2] == pytest.approx(3.0 / 0.6**0.5)
+    m = np.array([[16.0, 60000.0, 45.0, 0.0], [10.0, 90000.0, 12.0, 7.0]])
+    assert model.clip(m).tolist() == [[16, 60000, 30, 2], [10, 90000, 12, 7]]
+    x = model.apply(np.repeat(m, 4000, axis=0), np.random.default_rng(0))
+    spread = x[:4000].std(axis=0)  # the copies of the first row
+    expected = np.sqrt(model.half**2 / 3 + model.sigma**2)
+    assert np.allclose(spread, expected, rtol=0.05)
+    exact = npe.ObservationModel.none(np.array([1.0, 2.0]))
+    assert (
+        exact.exact
+        and exact.apply(np.ones((3, 2)), np.random.default_rng(0)).tolist() == [[1.0, 1.0]] * 3
+    )
 
 
 # --- executors ----------------------------------------------------------------------------------
@@ -297,6 +331,44 @@ def test_calibrate_npe_command_end_to_end_serial_and_dask(
     with pytest.raises(SystemExit) as exc:
         main(npe_args(targets_file, out, "npe1", "--executor", "serial"))
     assert exc.value.code == 2
+    # The report of a run of the same scenario in the same results root shows the certificate.
+    capsys.readouterr()
+    run_folder = write_run(out / "run-1")
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(run_folder)])
+    assert exc.value.code == 0, capsys.readouterr().err
+    page = (run_folder / "report.html").read_text()
+    assert page.count("NPE certificate") >= 2  # one section per NPE calibration (npe1, npe2)
+    assert "Identifiability (held-out parameter recovery)" in page
+    assert "expected coverage 90%" in page
+
+
+def write_run(target: Path) -> Path:
+    """A results folder of a 10-day run of baseline-2016, as ``lipsteeth run`` writes it."""
+    from lipsteeth.adapters import store
+    from lipsteeth.experiment.ensemble import run_scenario
+
+    scenario = load_scenario("baseline-2016").with_overrides(params=SMALL, years=10 / 365.25)
+    result = run_scenario(scenario, replicates=1, seed=1)
+    manifest = store.run_manifest(
+        run_id=target.name,
+        scenario=scenario,
+        result=result,
+        seed=1,
+        argv=["run", "test"],
+        wall_time_s=0.1,
+        facts=[],
+        ledger=store.ledger_checks(result),
+    )
+    store.write_results(
+        target,
+        run_id=target.name,
+        result=result,
+        start=scenario.start,
+        manifest=manifest,
+        summary={"scenario": scenario.name},
+    )
+    return target
 
 
 @pytest.mark.parametrize(

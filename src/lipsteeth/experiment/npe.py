@@ -61,6 +61,7 @@ from .calibration import CalibrationError, PosteriorSample, Prior
 from .designs import Factor, Space, lhs
 from .ensemble import run_scenario
 from .executors import Executor, ProgressFn, SerialExecutor
+from .sbc import CoverageRow
 from .targets import Target, horizon_years, in_horizon, result_statistics
 
 if TYPE_CHECKING:
@@ -140,7 +141,10 @@ class NPESettings:
 class Simulator(Protocol):
     """What NPE simulates: picklable, deterministic in the seed, stream and index."""
 
-    names: tuple[str, ...]  # summary names (K)
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Summary names (K)."""
+        ...
 
     def simulate(self, values: np.ndarray, seed: int, stream: int, index: int) -> np.ndarray:
         """(K,) summaries of the parameter vector ``values`` (D,)."""
@@ -685,7 +689,7 @@ class Diagnostics:
     ranks: np.ndarray  # (M, D + 1) marginal ranks, then the joint density rank
     n_samples: int  # posterior samples per held-out simulation (ranks lie in 0..n)
     sbc: dict[str, Any]
-    coverage: list[sbc.CoverageRow]
+    coverage: list[CoverageRow]
     identifiability: list[dict[str, Any]]
     misspecification: dict[str, Any]
     holdout_means: np.ndarray  # (M, D) posterior means of the held-out simulations
@@ -699,7 +703,7 @@ class Diagnostics:
         """SBC and coverage both pass (misspecification is reported beside it)."""
         return bool(self.sbc["passed"]) and self.coverage_passed
 
-    def coverage_at(self, level: float) -> sbc.CoverageRow:
+    def coverage_at(self, level: float) -> CoverageRow:
         return next(r for r in self.coverage if math.isclose(r.level, level))
 
     def to_dict(self) -> dict[str, Any]:
@@ -852,8 +856,8 @@ class NPEResult(PosteriorSample):
     def fingerprint(self) -> str:
         """SHA-256 of the training data, the network and the posterior sample."""
         h = hashlib.sha256()
-        arrays = (self.theta_train, self.m_train, self.x_train)
-        arrays += (self.theta_holdout, self.m_holdout, self.x_holdout)
+        arrays = [self.theta_train, self.m_train, self.x_train]
+        arrays += [self.theta_holdout, self.m_holdout, self.x_holdout]
         for arr in arrays:
             h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
         h.update(self.trained.state_bytes())

@@ -233,7 +233,7 @@ def misspecification(
             max_samples=min(max_samples, n),
         )
     p = float(p_value)
-    n_outside = sum(r["outside"] for r in rows)
+    n_outside = sum(1 for r in rows if r["outside"])
     return {
         "mmd_p_value": p,
         "alpha": MISSPEC_ALPHA,

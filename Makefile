@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[experiments,web]"
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
@@ -40,11 +40,15 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff format --check src tests reference benchmarks
 	$(BIN)/mypy src/lipsteeth/core src/lipsteeth/scenario
 
+# The core before its redesign (issue 11) runs beside the current one: its ratio to Mesa
+# in the same run is the yardstick of the change.
+BENCH_BASELINE ?= f254931
+
 bench: $(STAMP_DEV)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --baseline $(BENCH_BASELINE)
 
 bench-quick: $(STAMP_DEV)
-	$(BIN)/python benchmarks/run.py --quick
+	$(BIN)/python benchmarks/run.py --quick --baseline $(BENCH_BASELINE)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -1,8 +1,10 @@
 """Benchmarks: the lipsteeth core beside the Mesa reference, on the default scenario.
 
-The core runs with its default engine (``compiled``: each replicate's whole
-day loop in one Numba call); its ``numpy`` engine (all replicates stepped a
-day at a time) runs beside it at every size for comparison.
+The core runs each replicate's whole day loop in one compiled call
+(``core.kernel``).  With ``--baseline REV`` (``make bench`` passes the last
+commit before the core redesign) the core of that git revision runs beside
+it in the same repeats, in a subprocess on a checkout of REV, so that a
+change to the core is measured as a change of its ratio to Mesa in one run.
 
     python benchmarks/run.py            # make bench: 2,600 / 50,000 / 500,000 workers
     python benchmarks/run.py --quick    # make bench-quick: 2,600 / 50,000, short horizon
@@ -20,8 +22,8 @@ second (agent-steps = workers in post x days, from each run's own monthly
 the pre-run resident set (Linux VmHWM, reset before each run) and the
 core/Mesa throughput ratio of the same repeat.  Then: replicates batched on
 the leading axis of one call, throughput on a Dask LocalCluster of two
-single-threaded worker processes, bytes of per-worker state, and a cProfile
-of the core.  Writes a Markdown
+single-threaded worker processes, bytes of per-worker state, a cycle-counter
+profile of the core by part of the day and a cProfile of Mesa.  Writes a Markdown
 report and prints, as its very last line, one JSON object:
 ratio_vs_mesa_50k, steps_per_s_single, steps_per_s_batched,
 bytes_per_worker, cost_flatness.
@@ -39,7 +41,9 @@ import os
 import platform
 import pstats
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,12 +61,13 @@ from experiments import markdown_section as experiment_layer_section  # noqa: E4
 from lipsteeth_reference import scenarios as sc  # noqa: E402
 from lipsteeth_reference.model import LipsteethModel, to_months  # noqa: E402
 
-from lipsteeth.core import compiled  # noqa: E402
-from lipsteeth.core.simulate import DEFAULT_ENGINE, simulate  # noqa: E402
-from lipsteeth.core.state import build_layout, init_state  # noqa: E402
+from lipsteeth.core import kernel  # noqa: E402
+from lipsteeth.core.simulate import simulate  # noqa: E402
+from lipsteeth.core.state import allocate_state, build_layout  # noqa: E402
 
 WORKER_FIELDS = ("in_post", "hire_day", "stress_at_hire", "loyalty", "log_base")
-IMPL_ORDER = {"lipsteeth": 0, "lipsteeth numpy engine": 1, "Mesa": 2}
+BASELINE_IMPL = "lipsteeth before"  # the core of the --baseline revision
+IMPL_ORDER = {"lipsteeth": 0, BASELINE_IMPL: 1, "Mesa": 2}
 TARGETS = {
     "ratio_vs_mesa_50k": (150.0, ">="),
     "steps_per_s_single": (5e7, ">="),
@@ -119,11 +124,12 @@ class Timing:
     peak: list[float] = field(default_factory=list)
     peak_abs: list[float] = field(default_factory=list)
 
-    def add(self, wall: float, steps: float, mem: PeakMemory) -> None:
+    def add(self, wall: float, steps: float, mem: PeakMemory | None) -> None:
+        """One repeat; ``mem`` None where memory is not measured (another process)."""
         self.wall.append(wall)
         self.steps.append(steps)
-        self.peak.append(mem.peak)
-        self.peak_abs.append(mem.absolute)
+        self.peak.append(mem.peak if mem is not None else float("nan"))
+        self.peak_abs.append(mem.absolute if mem is not None else float("nan"))
 
     @property
     def median_wall(self) -> float:
@@ -152,7 +158,7 @@ def agent_steps(workers_abroad_monthly: np.ndarray, n_days: int) -> float:
 
 
 def run_core(
-    s: sc.Setting, replicates: int | np.ndarray, seed: int = 1, engine: str = DEFAULT_ENGINE
+    s: sc.Setting, replicates: int | np.ndarray, seed: int = 1
 ) -> tuple[float, float, PeakMemory]:
     """(wall seconds, agent-steps, memory) of one core call."""
     with PeakMemory() as mem:
@@ -164,7 +170,6 @@ def run_core(
             s.timeline,
             seed=seed,
             replicates=replicates,
-            engine=engine,
         )
         wall = time.perf_counter() - t0
     return wall, agent_steps(res.outcome("workers_abroad"), s.calendar.n_days), mem
@@ -183,13 +188,83 @@ def run_mesa(s: sc.Setting, seed: int = 1) -> tuple[float, float, PeakMemory]:
 
 
 def bytes_per_worker(s: sc.Setting, replicates: int = 4) -> tuple[float, float]:
-    """Bytes of per-worker state arrays per post and replicate, and of the whole State."""
+    """Bytes of per-worker state arrays per post and replicate, and of the whole state."""
     layout = build_layout(s.params)
-    rngs = [np.random.default_rng(i) for i in range(replicates)]
-    state = init_state(s.params, s.levers, layout, s.calendar.n_days, rngs)
-    per_post = sum(getattr(state, f).nbytes for f in WORKER_FIELDS) / (replicates * layout.n_posts)
-    total = sum(v.nbytes for v in vars(state).values() if isinstance(v, np.ndarray))
-    return per_post, total / (replicates * layout.n_posts)
+    state = allocate_state(layout, replicates, s.calendar.n_days)
+    per_post = sum(getattr(state.posts, f).nbytes for f in WORKER_FIELDS)
+    total = (
+        sum(a.nbytes for a in state.posts)
+        + state.sites.nbytes
+        + state.network.nbytes
+        + state.un_levels.nbytes
+        + sum(a.nbytes for a in state.pipelines)
+    )
+    return per_post / (replicates * layout.n_posts), total / (replicates * layout.n_posts)
+
+
+# the script a baseline checkout runs: the same setting (its own reference's scaling),
+# one warm-up, then one timed single-replicate run per line read from stdin
+BASELINE_SCRIPT = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1] + "/reference")
+from lipsteeth_reference import scenarios as sc
+from lipsteeth.core.simulate import simulate
+base = sc.load("baseline-2016")
+workers, days = int(sys.argv[2]), sys.argv[3]
+s = sc.scale_to_workers(base, workers)
+if days != "all":
+    s = sc.window(s, "2016-01-01", int(days))
+simulate(s.params, s.levers, s.calendar, s.timeline, seed=0)
+print("ready", flush=True)
+for line in sys.stdin:
+    t0 = time.perf_counter()
+    res = simulate(s.params, s.levers, s.calendar, s.timeline, seed=int(line))
+    wall = time.perf_counter() - t0
+    steps = float(res.outcome("workers_abroad").mean(axis=1).sum() * s.calendar.n_days)
+    print(json.dumps({"wall": wall, "steps": steps}), flush=True)
+"""
+
+
+class BaselineCore:
+    """The core of another git revision, timed in a subprocess on a checkout of it."""
+
+    def __init__(self, revision: str, workers: int, days: int | None) -> None:
+        self.revision = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", revision],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        self.tmp = tempfile.TemporaryDirectory(prefix="lipsteeth-baseline-")
+        tree = Path(self.tmp.name) / "tree"
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", self.revision], capture_output=True, check=True
+        ).stdout
+        tree.mkdir()
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", BASELINE_SCRIPT, str(tree), str(workers), str(days or "all")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def run(self, seed: int = 1) -> tuple[float, float]:
+        """(wall seconds, agent-steps) of one single-replicate run."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{seed}\n")
+        self.proc.stdin.flush()
+        timing = json.loads(self.proc.stdout.readline())
+        return timing["wall"], timing["steps"]
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        self.tmp.cleanup()
 
 
 def _dask_chunk(inputs: tuple[Any, ...], replicates: np.ndarray, seed: int) -> tuple[float, float]:
@@ -236,65 +311,8 @@ def dask_throughput(s: sc.Setting, replicates: int, chunk: int, repeats: int) ->
 
 
 @dataclass
-class CoreProfile:
-    """A cProfile of one core call: top functions by own time and time by mechanism."""
-
-    rows: list[tuple[str, float, float, int]]  # (function, own s, cumulative s, calls)
-    total: float
-    by_part: list[tuple[str, float]]  # (module called from step, or step's own body, seconds)
-    calls_per_day: float = 0.0  # Python-level calls (NumPy entry points included) per day
-
-
-def _short(filename: str) -> str:
-    return filename.split("/src/")[-1].split("site-packages/")[-1]
-
-
-def profile_core(s: sc.Setting, top: int = 12) -> CoreProfile:
-    """cProfile one numpy-engine call; attribute the time of ``step``'s callees to modules."""
-    simulate(s.params, s.levers, s.calendar, s.timeline, seed=1, engine="numpy")  # warm
-    prof = cProfile.Profile()
-    prof.enable()
-    simulate(s.params, s.levers, s.calendar, s.timeline, seed=1, engine="numpy")
-    prof.disable()
-    stats = pstats.Stats(prof, stream=io.StringIO()).stats  # type: ignore[attr-defined]
-    rows = []
-    total = 0.0
-    step_key = None
-    for key, (_cc, nc, tt, ct, _callers) in stats.items():
-        filename, line, func = key
-        total += tt
-        rows.append((f"{_short(filename)}:{line}({func})", tt, ct, nc))
-        if filename.endswith("core/step.py") and func == "step":
-            step_key = key
-    rows.sort(key=lambda r: r[1], reverse=True)
-    parts: dict[str, float] = {}
-    if step_key is not None:
-        step_total = stats[step_key][3]
-        attributed = 0.0
-        for key, (_cc, _nc, _tt, _ct, callers) in stats.items():
-            if step_key in callers:
-                ct_edge = callers[step_key][3]
-                module = _short(key[0])
-                if module.endswith("core/step.py"):
-                    label = "step.py helpers"
-                elif "lipsteeth/core/" in module:
-                    label = module.split("lipsteeth/core/")[-1]
-                elif module.startswith("~"):
-                    label = "builtins and NumPy called directly by step"
-                else:
-                    label = "library code called directly by step"
-                parts[label] = parts.get(label, 0.0) + ct_edge
-                attributed += ct_edge
-        parts["step.py (own body)"] = stats[step_key][2]
-        parts["outside step (init, bookkeeping)"] = max(total - step_total, 0.0)
-    by_part = sorted(parts.items(), key=lambda kv: kv[1], reverse=True)
-    calls = sum(nc for _f, _tt, _ct, nc in rows)
-    return CoreProfile(rows[:top], total, by_part, calls / s.calendar.n_days)
-
-
-@dataclass
 class KernelProfile:
-    """Where one compiled-engine call spends its time: kernel sections and the Python around."""
+    """Where one core call spends its time: kernel sections and the Python around."""
 
     workers: int
     days: int
@@ -308,21 +326,21 @@ class KernelProfile:
 
 def cycles_per_second() -> float:
     """Rate of the kernel's cycle counter, measured against ``time.perf_counter``."""
-    compiled.cycle_counter()  # compiled (or loaded) before timing
-    c0, t0 = compiled.cycle_counter(), time.perf_counter()
+    kernel.cycle_counter()  # compiled (or loaded) before timing
+    c0, t0 = kernel.cycle_counter(), time.perf_counter()
     time.sleep(0.25)
-    return (compiled.cycle_counter() - c0) / (time.perf_counter() - t0)
+    return (kernel.cycle_counter() - c0) / (time.perf_counter() - t0)
 
 
 def profile_kernel(s: sc.Setting, workers: int, hz: float, repeats: int = 3) -> KernelProfile:
-    """Cycles per part of the day (``compiled.SECTIONS``) over ``repeats`` single-replicate calls.
+    """Cycles per part of the day (``kernel.SECTIONS``) over ``repeats`` single-replicate calls.
 
     The kernel reads the CPU's time-stamp counter at each boundary between
     parts of the day (a few cycles per read, eight reads a day); what the
     call spends outside the kernel (initial state, warm start, inputs,
     events) is the wall time not accounted for by the sections.
     """
-    cycles = np.zeros(len(compiled.SECTIONS), dtype=np.uint64)
+    cycles = np.zeros(len(kernel.SECTIONS), dtype=np.uint64)
     walls = []
     for seed in range(repeats):
         t0 = time.perf_counter()
@@ -333,7 +351,7 @@ def profile_kernel(s: sc.Setting, workers: int, hz: float, repeats: int = 3) -> 
         workers,
         s.calendar.n_days,
         statistics.mean(walls),
-        list(zip(compiled.SECTIONS, seconds.tolist(), strict=True)),
+        list(zip(kernel.SECTIONS, seconds.tolist(), strict=True)),
     )
 
 
@@ -401,6 +419,11 @@ def load_average() -> str:
         return "n/a"
 
 
+def _fmt_mb(x: float, digits: int) -> str:
+    """Bytes as MB, or "not measured" (a run in another process)."""
+    return "not measured" if np.isnan(x) else f"{x / 1e6:.{digits}f}"
+
+
 def _fmt_rate(x: float) -> str:
     return f"{x:.3g}"
 
@@ -460,16 +483,30 @@ def write_report(path: Path, ctx: dict[str, Any]) -> None:
     )
     add("|---|---:|---:|---:|---:|---:|---:|---:|")
     for t in ctx["timings"]:
-        ratio = {"lipsteeth": ctx["ratios"], "lipsteeth numpy engine": ctx["numpy_ratios"]}.get(
+        ratio = {"lipsteeth": ctx["ratios"], BASELINE_IMPL: ctx["baseline_ratios"]}.get(
             t.impl, {}
         ).get(t.workers)
+        impl = f"{t.impl} ({ctx['baseline_revision']})" if t.impl == BASELINE_IMPL else t.impl
         add(
-            f"| {t.impl} | {t.workers:,} | {t.days} | {t.median_wall:.2f} | "
-            f"{_fmt_rate(t.median_rate)} | {t.median_peak_abs / 1e6:.0f} | "
-            f"{t.median_peak / 1e6:.1f} | {f'{ratio:.1f}x' if ratio else ''} |"
+            f"| {impl} | {t.workers:,} | {t.days} | {t.median_wall:.2f} | "
+            f"{_fmt_rate(t.median_rate)} | {_fmt_mb(t.median_peak_abs, 0)} | "
+            f"{_fmt_mb(t.median_peak, 1)} | {f'{ratio:.1f}x' if ratio else ''} |"
         )
     for note in ctx["skipped"]:
         add(f"\n{note}")
+    if ctx["baseline_ratios"]:
+        add(
+            f"\n`{BASELINE_IMPL} ({ctx['baseline_revision']})` is the core of git revision "
+            f"{ctx['baseline_revision']} (`--baseline`), run from a checkout of it in a "
+            "subprocess in the same repeats; its ratio to Mesa uses the Mesa run of the same "
+            "repeat.  Current core over that core, median over repeats: "
+            + ", ".join(
+                f"{ctx['ratios'][w] / r:.3f} at {w:,} workers"
+                for w, r in ctx["baseline_ratios"].items()
+                if w in ctx["ratios"]
+            )
+            + "."
+        )
     add("\n## Replicates batched in one call (core)\n")
     add(
         "| workers | replicates per call | days | median wall (s) | agent-steps/s "
@@ -520,21 +557,21 @@ def write_report(path: Path, ctx: dict[str, Any]) -> None:
             f"inputs: {1e3 * (kps[0].wall - kps[0].kernel):.1f} ms at 2,600 workers in the "
             "profile below) is spread over fewer days."
         )
-    add("\n## Profile of the compiled engine (one replicate, cycle counter)\n")
+    add("\n## Profile of the core (one replicate, cycle counter)\n")
     add(
         "The kernel reads the CPU's time-stamp counter "
         f"({ctx['cycle_hz'] / 1e9:.2f} GHz, measured against `time.perf_counter`) at each "
         "boundary between the parts of a simulated day and adds the cycles to one counter per "
         "part (`simulate(..., section_cycles=...)`); py-spy and cProfile see a Numba kernel as "
-        'one opaque call.  "Outside the kernel" is the rest of the `simulate` call: initial '
-        "state and recruits' traits (NumPy), the warm-started pipelines, the kernel's inputs "
-        "and the event columns, and inside the kernel its set-up and the loop between days "
-        "(which the counters do not cover).  Mean of three calls per size, same horizon as "
-        "above.\n"
+        'one opaque call.  "Outside the kernel" is the rest of the `simulate` call: day 0 '
+        "(initial state, recruits' traits and the warm-started pipelines, compiled), the "
+        "kernel's inputs and the event columns, and inside the kernel its set-up and the loop "
+        "between days (which the counters do not cover).  Mean of three calls per size, same "
+        "horizon as above.\n"
     )
     add("| part of the day | " + " | ".join(f"{kp.workers:,} workers" for kp in kps) + " |")
     add("|---|" + "---:|" * len(kps))
-    for i, name in enumerate(compiled.SECTIONS):
+    for i, name in enumerate(kernel.SECTIONS):
         cells = []
         for kp in kps:
             sec = kp.sections[i][1]
@@ -549,20 +586,6 @@ def write_report(path: Path, ctx: dict[str, Any]) -> None:
         + " |"
     )
     add("| whole call | " + " | ".join(f"{kp.wall * 1e3:.1f} ms" for kp in kps) + " |\n")
-    add("\n## Profile of the numpy engine (cProfile, one replicate)\n")
-    for label, cp in ctx["profiles"].items():
-        add(f"### {label}: {cp.total:.2f} s profiled\n")
-        add("Time by part of the day (cumulative time of `step`'s callees, by module):\n")
-        add("| part | seconds | share |")
-        add("|---|---:|---:|")
-        for part, sec in cp.by_part:
-            add(f"| {part} | {sec:.3f} | {100 * sec / cp.total:.0f} % |")
-        add("\nTop functions by own time:\n")
-        add("| function | own time (s) | share | cumulative (s) | calls |")
-        add("|---|---:|---:|---:|---:|")
-        for fn, tt, ct, nc in cp.rows:
-            add(f"| `{fn}` | {tt:.3f} | {100 * tt / cp.total:.0f} % | {ct:.3f} | {nc} |")
-        add("")
     rows, total = ctx["mesa_profile"]
     add(f"### Mesa reference, {ctx['mesa_profile_label']}: {total:.2f} s profiled\n")
     add("| function | own time (s) | share | calls |")
@@ -585,7 +608,7 @@ def analysis(ctx: dict[str, Any]) -> list[str]:
         parts = "; ".join(f"{name} {100 * sec / kp.wall:.0f} %" for name, sec in ranked)
         outside = 100 * (kp.wall - kp.kernel) / kp.wall
         out.append(
-            f"**What dominates at {kp.workers:,} workers** (compiled engine, share of the "
+            f"**What dominates at {kp.workers:,} workers** (share of the "
             f"`simulate` call): {parts}; outside the kernel {outside:.0f} %."
         )
     out.append(
@@ -618,18 +641,13 @@ def analysis(ctx: dict[str, Any]) -> list[str]:
         "dearer at the smallest size, while memory traffic makes it dearer at the largest; "
         "cost_flatness is the balance of the two."
     )
-    numpy_ratio = ctx["numpy_ratios"].get(50_000)
-    mesa50 = ctx["mesa_rate_50k"]
-    if mesa50 and numpy_ratio:
+    base50 = ctx["baseline_ratios"].get(50_000)
+    if base50 and 50_000 in ctx["ratios"]:
         out.append(
-            f"**The two engines.**  At 50,000 workers the numpy engine runs "
-            f"{numpy_ratio:.0f}x the Mesa reference and the compiled engine "
-            f"{ctx['ratios'].get(50_000, float('nan')):.0f}x.  The numpy engine pays about "
-            f"{small_calls(ctx):.0f} Python-level calls per simulated day (its cProfile below), "
-            "NumPy calls of a few microseconds on arrays of a few hundred sites, whatever the "
-            "population; the compiled engine runs the same day as one loop with no calls "
-            "out of compiled code except the random draws.  Both are checked against the "
-            "reference and against each other by `tests/test_reference_agreement.py`."
+            f"**Before and after the change.**  At 50,000 workers the core runs "
+            f"{ctx['ratios'][50_000]:.0f}x the Mesa reference and the core of "
+            f"{ctx['baseline_revision']} {base50:.0f}x in the same repeats "
+            f"({ctx['ratios'][50_000] / base50:.3f} of it)."
         )
     gain_small, gain_large = ctx["batch_gain"]
     speedup = ctx["dask"]["speedup"]
@@ -642,7 +660,7 @@ def analysis(ctx: dict[str, Any]) -> list[str]:
     out.append(
         f"**Batching** replicates in one call changes throughput by {gain_small:.2f}x at "
         f"2,600 workers and {gain_large:.2f}x at 50,000 over one replicate per call: the "
-        "compiled engine runs a call's replicates one after the other, so batching only "
+        "core runs a call's replicates one after the other, so batching only "
         "shares the per-call Python work.  "
         f"**Dask** with two worker processes gives {speedup:.2f}x one process running the "
         f"same chunks one after the other: {dask_note}."
@@ -664,11 +682,6 @@ def analysis(ctx: dict[str, Any]) -> list[str]:
     return out
 
 
-def small_calls(ctx: dict[str, Any]) -> float:
-    """Python-level calls per simulated day of the numpy engine's profiled run."""
-    return min(cp.calls_per_day for cp in ctx["profiles"].values())
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -684,6 +697,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     ap.add_argument("--mesa-budget", type=float, default=None, help="max seconds per Mesa run")
     ap.add_argument("--out", type=Path, default=None, help="report path")
+    ap.add_argument(
+        "--baseline",
+        default=None,
+        help="git revision whose core also runs, beside the current one, at each size Mesa runs",
+    )
     args = ap.parse_args(argv)
     start_wall = time.perf_counter()
     load_before = load_average()
@@ -723,14 +741,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     log = print
     log(f"benchmark: sizes {sizes}, horizon {horizon}, {repeats} repeats", file=sys.stderr)
 
-    # warm-up (imports, caches; the compiled engine loads or compiles its kernel)
-    warm = setting_for(2_600)
-    for engine in ("compiled", "numpy"):
-        run_core(sc.window(warm, "2016-01-01", 30), 1, engine=engine)
+    # warm-up (imports, caches; the kernel is loaded or compiled)
+    run_core(sc.window(setting_for(2_600), "2016-01-01", 30), 1)
+    baselines = {}
+    if args.baseline:
+        for w in sizes:
+            if w <= 50_000:  # where Mesa runs
+                log(f"  starting the core of {args.baseline} at {w:,} workers", file=sys.stderr)
+                baselines[w] = BaselineCore(args.baseline, w, days)
 
     timings: dict[tuple[str, int], Timing] = {}
     ratios_by_repeat: dict[int, list[float]] = {w: [] for w in sizes}
-    numpy_ratios_by_repeat: dict[int, list[float]] = {w: [] for w in sizes}
+    baseline_ratios_by_repeat: dict[int, list[float]] = {w: [] for w in sizes}
     skipped: list[str] = []
     mesa_cost_per_step: float | None = None
     run_mesa_at = {w: True for w in sizes}
@@ -746,15 +768,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 f"  core  {w:>7,} rep {rep}: {wall:7.2f} s {steps / wall:.3g} steps/s",
                 file=sys.stderr,
             )
-            numpy_t = timings.setdefault(
-                ("lipsteeth numpy engine", w), Timing("lipsteeth numpy engine", w, 1, n_days)
-            )
-            wall_n, steps_n, mem_n = run_core(s, 1, engine="numpy")
-            numpy_t.add(wall_n, steps_n, mem_n)
-            log(
-                f"  numpy {w:>7,} rep {rep}: {wall_n:7.2f} s {steps_n / wall_n:.3g} steps/s",
-                file=sys.stderr,
-            )
+            if w in baselines:
+                wall_b, steps_b = baselines[w].run()
+                before = timings.setdefault((BASELINE_IMPL, w), Timing(BASELINE_IMPL, w, 1, n_days))
+                before.add(wall_b, steps_b, None)
+                log(
+                    f"  before {w:>7,} rep {rep}: {wall_b:7.2f} s {steps_b / wall_b:.3g} steps/s",
+                    file=sys.stderr,
+                )
             if rep == 0 and mesa_cost_per_step is not None and w > 50_000:
                 estimate = mesa_cost_per_step * steps * 1.3
                 if estimate > mesa_budget:
@@ -771,7 +792,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             mesa_t.add(wall_m, steps_m, mem_m)
             mesa_cost_per_step = wall_m / steps_m
             ratios_by_repeat[w].append((steps / wall) / (steps_m / wall_m))
-            numpy_ratios_by_repeat[w].append((steps_n / wall_n) / (steps_m / wall_m))
+            if w in baselines:
+                baseline_ratios_by_repeat[w].append((steps_b / wall_b) / (steps_m / wall_m))
             log(
                 f"  Mesa  {w:>7,} rep {rep}: {wall_m:7.2f} s {steps_m / wall_m:.3g} steps/s",
                 file=sys.stderr,
@@ -785,7 +807,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 file=sys.stderr,
             )
     ratios = {w: statistics.median(r) for w, r in ratios_by_repeat.items() if r}
-    numpy_ratios = {w: statistics.median(r) for w, r in numpy_ratios_by_repeat.items() if r}
+    baseline_ratios = {w: statistics.median(r) for w, r in baseline_ratios_by_repeat.items() if r}
+    for baseline in baselines.values():
+        baseline.close()
 
     dw, dr, dchunk = dask_cfg
     dres = dask_throughput(settings[dw], dr, dchunk, repeats)
@@ -822,10 +846,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     hz = cycles_per_second()
     kernel_profiles = [profile_kernel(settings[w], w, hz) for w in sizes]
-    profile_days = 365 if days is None else min(days, 365)
-    profiles = {}
-    s = sc.window(sc.scale_to_workers(base, 2_600), "2016-01-01", profile_days)
-    profiles[f"numpy engine, 2,600 workers, {profile_days} days"] = profile_core(s)
     mesa_prof_setting = sc.window(sc.scale_to_workers(base, 2_600), "2016-01-01", 60)
     mesa_profile = profile_mesa(mesa_prof_setting)
 
@@ -848,7 +868,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         f"steps_per_s_batched: core, best batched call ({best_batched.replicates} replicates of "
         f"{best_batched.workers:,} workers in one call, one core).",
         "bytes_per_worker: nbytes of the State's per-worker arrays / (replicates x posts).  "
-        "The compiled engine adds one byte per post of scratch (which posts already have an "
+        "The kernel adds one byte per post of scratch (which posts already have an "
         "event today) for the replicate it is running, not per replicate held.",
         f"cost_flatness: cost per agent-step at {largest:,} workers over that at 2,600 "
         "(one replicate each); 1 = perfectly flat.  With the 2,600-worker replicates batched "
@@ -860,7 +880,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     ctx: dict[str, Any] = {
         "quick": args.quick,
-        "command": "python benchmarks/run.py" + (" --quick" if args.quick else ""),
+        "command": "python benchmarks/run.py"
+        + (" --quick" if args.quick else "")
+        + (f" --baseline {args.baseline}" if args.baseline else ""),
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "load_before": load_before,
@@ -868,7 +890,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "repeats": repeats,
         "timings": [timings[k] for k in sorted(timings, key=lambda k: (k[1], IMPL_ORDER[k[0]]))],
         "ratios": ratios,
-        "numpy_ratios": numpy_ratios,
+        "baseline_ratios": baseline_ratios,
+        "baseline_revision": next(iter(baselines.values())).revision if baselines else "",
         "window_flatness": window_flatness,
         "kernel_profiles": kernel_profiles,
         "cycle_hz": hz,
@@ -880,7 +903,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "bytes_workers": 50_000,
         "json": result,
         "definitions": definitions,
-        "profiles": profiles,
         "mesa_profile": mesa_profile,
         "mesa_profile_label": "2,600 workers, 60 days",
         "sizes": sizes,

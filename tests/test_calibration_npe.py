@@ -30,6 +30,7 @@ import pandas as pd
 import pytest
 
 from lipsteeth.adapters.cli import main
+from lipsteeth.adapters.report.certificate import read_certificate
 from lipsteeth.experiment import calibration as cal
 from lipsteeth.experiment import npe, sbc
 from lipsteeth.experiment.executors import SerialExecutor
@@ -191,6 +192,25 @@ def test_observation_model_reads_targets_as_the_abc_distance_does() -> None:
     )
 
 
+def test_report_draws_the_certificate_the_command_draws(gauss: npe.NPEResult) -> None:
+    """The figure from the written files (JSON, rank table) is the command's, byte for byte."""
+    from lipsteeth.adapters import figures as fg
+    from lipsteeth.adapters.catalog import dumps
+    from lipsteeth.adapters.report.certificate import certificate_rows
+
+    direct = fg.certificate_of(gauss, "gauss")
+    payload = json.loads(dumps(gauss.certificate()))
+    ranks = pd.DataFrame(gauss.diagnostics.ranks).to_numpy(dtype=float)
+    read = fg.certificate_from(payload, ranks, experiment="gauss")
+    assert read.names == ("a", "b") and read.n_holdout == 300 and read.passed
+    assert [lv["level"] for lv in read.coverage_levels] == [0.5, 0.9]
+    assert fg.png_bytes(fg.certificate_figure(read)) == fg.png_bytes(fg.certificate_figure(direct))
+    assert certificate_rows(read) == certificate_rows(direct)
+    assert [r["result"] for r in certificate_rows(read)] == ["pass"] * 4
+    with pytest.raises(ValueError, match="ranks of shape"):
+        fg.certificate_from(payload, ranks[:, :2], experiment="gauss")
+
+
 # --- executors ----------------------------------------------------------------------------------
 
 
@@ -293,6 +313,10 @@ def test_calibrate_npe_command_end_to_end_serial_and_dask(
     assert {"correlation", "width_ratio", "label"} <= set(ident.columns)
     diag = json.loads((folder / "npe_diagnostics.json").read_text())
     assert {"passed", "sbc", "coverage", "identifiability", "misspecification"} <= set(diag)
+    cert = read_certificate(folder)  # what the report shows
+    assert cert is not None and cert.names == tuple(TRUTH) and cert.passed == diag["passed"]
+    ranks = pd.read_parquet(analysis / "npe_sbc_ranks.parquet")
+    assert np.array_equal(cert.ranks, ranks[[*TRUTH, "joint"]].to_numpy(dtype=float))
     assert [lv["level"] for lv in diag["coverage"]["levels"]] == [0.5, 0.9]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["method"] == "npe" and manifest["n_runs"] == 60
@@ -338,7 +362,7 @@ def test_calibrate_npe_command_end_to_end_serial_and_dask(
         main(["report", str(run_folder)])
     assert exc.value.code == 0, capsys.readouterr().err
     page = (run_folder / "report.html").read_text()
-    assert page.count("NPE certificate") >= 2  # one section per NPE calibration (npe1, npe2)
+    assert "NPE certificate: experiment npe1" in page and "NPE certificate: experiment npe2" in page
     assert "Identifiability (held-out parameter recovery)" in page
     assert "expected coverage 90%" in page
 

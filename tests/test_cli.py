@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from lipsteeth.adapters import store
+from lipsteeth.core.jit import core_digest
 
 SMALL = ("--years", "1", "--replicates", "2")
 PARQUET = (store.OUTCOMES_FILE, store.OUTCOMES_YEARLY_FILE, store.EVENTS_FILE)
@@ -31,7 +31,7 @@ MANIFEST_KEYS = {
     "scenario_source",
     "scenario_sha256",
     "seed",
-    "engine",
+    "core_sha256",
     "replicates",
     "horizon",
     "versions",
@@ -111,7 +111,7 @@ def test_run_writes_results_folder(json_run: Run) -> None:
     manifest = store.read_manifest(json_run.folder)
     assert set(manifest) >= MANIFEST_KEYS
     assert manifest["seed"] == 7 and manifest["replicates"] == 2
-    assert manifest["engine"] == "compiled"
+    assert manifest["core_sha256"] == core_digest()
     assert manifest["scenario"]["scenario"]["seed"] == 7
     assert manifest["scenario_source"] == "baseline-2016"
     assert manifest["command_line"][:2] == ["lipsteeth", "run"]
@@ -132,6 +132,7 @@ def test_json_output_is_one_object(json_run: Run) -> None:
         "replicates",
         "years",
         "outcomes",
+        "levers_in_force",
         "facts",
         "results_dir",
         "wall_time_s",
@@ -142,6 +143,12 @@ def test_json_output_is_one_object(json_run: Run) -> None:
     assert revenue["unit"] == "USD" and len(revenue["median"]) == 1
     assert revenue["p5"][0] <= revenue["median"][0] <= revenue["p95"][0]
     assert summary["facts"] and all(set(row) >= FACT_KEYS for row in summary["facts"])
+    # issue 12: each lever as set beside what Beijing's discretion put in force
+    exit_check = summary["levers_in_force"]["china_exit_strictness"]
+    assert exit_check["effective_outcome"] == "exit_strictness"
+    assert exit_check["set"] == [0.95]
+    in_force = exit_check["in_force"]
+    assert in_force["p5"][0] <= in_force["median"][0] <= in_force["p95"][0] <= 0.95
     assert all(isinstance(row["consistent"], bool) for row in summary["facts"])
     assert Path(summary["results_dir"]) == Path("out")
     on_disk = json.loads((json_run.folder / store.SUMMARY_FILE).read_text())
@@ -159,19 +166,11 @@ def test_other_seed_gives_other_parquet(json_run: Run, other_seed_run: Run) -> N
         assert (json_run.folder / name).read_bytes() != (other_seed_run.folder / name).read_bytes()
 
 
-def test_numpy_engine_run_is_recorded(json_run: Run, tmp_path: Path) -> None:
-    """``--engine numpy`` runs the other implementation; the manifest says which ran."""
-    done = lipsteeth(
-        "run", *SMALL, "--seed", "7", "--engine", "numpy", "--out", "out", "--json", cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr
-    manifest = store.read_manifest(tmp_path / "out")
-    assert manifest["engine"] == "numpy"
-    assert all(c["holds"] for c in manifest["ledger_checks"])
-    # same seed, other engine: other random streams, so other numbers
-    compiled = pq.read_table(json_run.folder / store.OUTCOMES_FILE).column("value")
-    numpy_engine = pq.read_table(tmp_path / "out" / store.OUTCOMES_FILE).column("value")
-    assert len(compiled) == len(numpy_engine) and not compiled.equals(numpy_engine)
+def test_engine_option_is_gone(tmp_path: Path) -> None:
+    """The core has one implementation: ``--engine`` is an unknown option (exit 2)."""
+    done = lipsteeth("run", *SMALL, "--engine", "numpy", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 2 and "--engine" in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_force_replaces_occupied_folder(other_seed_run: Run) -> None:
@@ -226,7 +225,6 @@ REFUSALS = {
     "--seed -1": (lambda tmp: "baseline-2016", ("--seed", "-1"), "--seed"),
     "--seed not a number": (lambda tmp: "baseline-2016", ("--seed", "abc"), "--seed"),
     "unknown option": (lambda tmp: "baseline-2016", ("--colour",), "--colour"),
-    "--engine bogus": (lambda tmp: "baseline-2016", ("--engine", "bogus"), "--engine"),
     "non-empty --out": (_occupied_out, ("--out", "taken"), "not empty"),
 }
 

@@ -8,25 +8,20 @@ every replicate and every month (money to a relative 1e-9).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from lipsteeth.core.events import EventLog
-from lipsteeth.core.simulate import ENGINES, replicate_seeds, simulate
-from lipsteeth.core.state import PIPELINE_PAD, build_layout, init_state
-from lipsteeth.core.step import DayInputs, DelayTables, step
+from lipsteeth.core.simulate import simulate
 from lipsteeth.core.timeline import Calendar, Timeline
 
-from .support import small_params
+from .support import kernel_world, small_params
 
 
-@pytest.fixture(scope="module", params=ENGINES)
-def small_run(baseline, request):
-    """Two years across the 2016 boycott (many defections, closures, policy changes).
-
-    Run by each engine: the identities are properties of the model, whichever
-    implementation steps it.
-    """
+@pytest.fixture(scope="module")
+def small_run(baseline):
+    """Two years across the 2016 boycott (many defections, closures, policy changes)."""
     params = small_params(baseline.params)
     start = np.datetime64("2015-06-01")
     n_days = 730
@@ -39,7 +34,6 @@ def small_run(baseline, request):
         timeline,
         seed=11,
         replicates=3,
-        engine=request.param,
     ), params
 
 
@@ -86,6 +80,7 @@ def test_money_balances_every_month(small_run):
 
 
 def test_wider_flow_stock_balances(small_run):
+    """M10/M7: the hidden in China and the third-country stock move only by their flows."""
     result, params = small_run
     o = result.outcome
     hidden_end = o("hidden_in_china")[:, -1]
@@ -95,8 +90,19 @@ def test_wider_flow_stock_balances(small_run):
         - o("arrests_hidden").sum(axis=1)
         - o("broker_departures").sum(axis=1)
         - o("returns_home").sum(axis=1)
+        + o("detention_released").sum(axis=1)
     )
     np.testing.assert_array_equal(hidden_end, expected)
+    third_end = o("third_country_residents")[:, -1]
+    third = (
+        round(params.wider_flow.third_country_initial)
+        + o("to_third_countries").sum(axis=1)
+        - o("onward_from_third_countries").sum(axis=1)
+    )
+    np.testing.assert_array_equal(third_end, third)
+    np.testing.assert_array_equal(
+        o("hidden_in_china"), o("recent_crossers") + o("long_term_residents")
+    )
 
 
 def test_people_flows_are_consistent(small_run):
@@ -124,86 +130,86 @@ def test_people_flows_are_consistent(small_run):
     )
 
 
-def test_every_step_balances(baseline):
-    """Identities hold after each single day, not only at the end (every mechanism)."""
+def test_every_day_balances(baseline):
+    """Identities hold after each single day of the kernel, not only at the end.
+
+    The kernel runs one day at a time (``kernel.run_days`` over [t, t + 1)),
+    with a dated nuclear test on day 10 and frequent flight, so that every
+    mechanism moves people or money on some day.
+    """
     params = small_params(baseline.params, restaurants=30, labour_sites=10)
-    levers = baseline.levers
-    layout = build_layout(params)
-    n_days = 60
-    rngs = [np.random.default_rng(s) for s in replicate_seeds(5, np.arange(2))]
-    state = init_state(params, levers, layout, n_days, rngs)
-    delays = DelayTables.build(params, PIPELINE_PAD - 1)
-    log = EventLog()
-    hidden = state.hidden.copy()
+    params = dataclasses.replace(
+        params,
+        defection=dataclasses.replace(
+            params.defection, restaurant_hazard_per_year=0.5, manager_hazard_per_year=0.3
+        ),
+    )
+    n_days = 90
+    nuclear = np.zeros(n_days, dtype=np.int64)
+    nuclear[10] = 1
+    world = kernel_world(
+        params, baseline.levers, n_days, timeline=Timeline(n_days=n_days, forced_nuclear=nuclear)
+    )
+    layout = world.inputs.layout
+    hidden = [world.net(r).recent_crossers + world.net(r).long_term_residents for r in range(2)]
+    held = [world.net(r).detained + world.net(r).long_detention for r in range(2)]
+    exits = 0
     for day in range(n_days):
-        out = step(
-            rngs,
-            state,
-            layout,
-            params,
-            DayInputs(levers, int(day == 10), 0, np.full(5, np.nan), True, False),
-            delays,
-            log,
-        )
-        led_lhs = state.initial_in_post + state.hired
-        led_rhs = (
-            state.in_post.sum(axis=1)
-            + state.exits_escaped
-            + state.exits_caught
-            + state.exits_recalled
-            + state.exits_other
-        )
-        np.testing.assert_array_equal(led_lhs, led_rhs)
-        hidden = (
-            hidden
-            + out["border_crossings"]
-            - out["arrests_hidden"]
-            - out["broker_departures"]
-            - out["returns_home"]
-        )
-        np.testing.assert_array_equal(hidden, state.hidden)
-        for sector in ("restaurant", "labour"):
-            sales = out["restaurant_sales_usd" if sector == "restaurant" else "labour_fees_usd"]
-            remit = out[
-                "remittance_restaurants_usd" if sector == "restaurant" else "remittance_labour_usd"
-            ]
-            rhs = (
-                out[f"{sector}_costs_usd"]
-                + out[f"{sector}_wages_usd"]
-                + remit
-                + out[f"{sector}_retained_usd"]
+        for r in range(2):
+            out = world.day(r, day)
+            net, rep = world.net(r), world.rep(r)
+            assert net.initial_in_post + net.hired == (
+                rep.posts.in_post.sum()
+                + net.exits_escaped
+                + net.exits_caught
+                + net.exits_recalled
+                + net.exits_other
             )
-            np.testing.assert_allclose(sales, rhs, rtol=1e-9, atol=1e-6)
-        staff = np.add.reduceat(state.in_post, np.r_[0, np.cumsum(layout.site_posts)[:-1]], axis=1)
-        np.testing.assert_array_equal(staff, state.staff)
-        assert not (state.in_post & ~state.site_open[:, layout.post_site]).any(), (
-            "worker at a shut site"
-        )
+            exits += out["attempts_restaurant"] + out["rotations_home"]
+            hidden[r] += (
+                out["border_crossings"]
+                - out["arrests_hidden"]
+                - out["broker_departures"]
+                - out["returns_home"]
+                + out["detention_released"]
+            )
+            assert hidden[r] == net.recent_crossers + net.long_term_residents
+            # M7: everyone arrested in China is detained, released or in long detention
+            held[r] += out["arrests_china"] - out["detention_released"]
+            held[r] -= out["repatriations_from_china"]
+            assert held[r] == net.detained + net.long_detention
+            for sector, sales, remit in (
+                ("restaurant", "restaurant_sales_usd", "remittance_restaurants_usd"),
+                ("labour", "labour_fees_usd", "remittance_labour_usd"),
+            ):
+                rhs = out[f"{sector}_costs_usd"] + out[f"{sector}_wages_usd"] + out[remit]
+                assert out[sales] == pytest.approx(rhs + out[f"{sector}_retained_usd"], abs=1e-6)
+            staff = np.add.reduceat(rep.posts.in_post, layout.start)
+            np.testing.assert_array_equal(staff, rep.sites.staff)
+            open_post = rep.sites.open[layout.post_site]
+            assert not (rep.posts.in_post & ~open_post).any(), "worker at a shut site"
+    assert exits > 0
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_same_seed_identical_different_seed_differs(baseline, engine):
+def test_same_seed_identical_different_seed_differs(baseline):
     params = small_params(baseline.params)
     cal = Calendar(np.datetime64("2016-01-01"), 200)
-    a = simulate(params, baseline.levers, cal, seed=3, replicates=2, engine=engine)
-    b = simulate(params, baseline.levers, cal, seed=3, replicates=2, engine=engine)
-    c = simulate(params, baseline.levers, cal, seed=4, replicates=2, engine=engine)
+    a = simulate(params, baseline.levers, cal, seed=3, replicates=2)
+    b = simulate(params, baseline.levers, cal, seed=3, replicates=2)
+    c = simulate(params, baseline.levers, cal, seed=4, replicates=2)
     np.testing.assert_array_equal(a.monthly, b.monthly)
     for key in a.events:
         np.testing.assert_array_equal(a.events[key], b.events[key])
     assert not np.array_equal(a.monthly, c.monthly)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_replicate_does_not_depend_on_its_batch(baseline, engine):
+def test_replicate_does_not_depend_on_its_batch(baseline):
     """Replicate i is the same alone, in a batch, or in another order (executor-independence)."""
     params = small_params(baseline.params)
     cal = Calendar(np.datetime64("2016-01-01"), 240)
 
     def run(replicates: list[int]):
-        return simulate(
-            params, baseline.levers, cal, seed=9, replicates=np.array(replicates), engine=engine
-        )
+        return simulate(params, baseline.levers, cal, seed=9, replicates=np.array(replicates))
 
     batch, alone, swapped = run([0, 1, 2]), run([2]), run([2, 0])
     np.testing.assert_array_equal(batch.monthly[2], alone.monthly[0])
@@ -212,3 +218,24 @@ def test_replicate_does_not_depend_on_its_batch(baseline, engine):
     sel = batch.events["replicate"] == 2
     np.testing.assert_array_equal(batch.events["day"][sel], alone.events["day"])
     np.testing.assert_array_equal(batch.events["replicate"][sel], alone.events["replicate"])
+
+
+def test_replicate_parameters_apply_to_their_replicate(baseline):
+    """Each replicate runs with its own parameters (parameter uncertainty, issue 13), on
+    the random stream of its index: a replicate given the default parameters is the same
+    as in a default run, and one given other parameters differs."""
+    params = small_params(baseline.params)
+    cal = Calendar(np.datetime64("2016-01-01"), 120)
+    default = simulate(params, baseline.levers, cal, seed=4, replicates=2)
+    fewer_hidden = dataclasses.replace(
+        params, wider_flow=dataclasses.replace(params.wider_flow, hidden_initial=1_000.0)
+    )
+    mixed = simulate(
+        params, baseline.levers, cal, seed=4, replicates=2, replicate_params=[params, fewer_hidden]
+    )
+    np.testing.assert_array_equal(mixed.monthly[0], default.monthly[0])
+    hidden = mixed.outcome_names.index("hidden_in_china")
+    assert mixed.monthly[1, hidden, 0] < default.monthly[1, hidden, 0]
+    np.testing.assert_array_equal(mixed.ledger.initial_in_post, default.ledger.initial_in_post)
+    with pytest.raises(ValueError, match="replicate_params"):
+        simulate(params, baseline.levers, cal, replicates=2, replicate_params=[params])

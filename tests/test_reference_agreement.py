@@ -1,12 +1,11 @@
-"""The core's two engines agree statistically with the Mesa reference and each other.
+"""The core agrees statistically with the Mesa reference.
 
-The core has two engines of one model: ``numpy`` (all replicates stepped a
-day at a time) and ``compiled`` (a replicate's whole run in one Numba call,
-the default).  Each engine and the reference
-(``reference/lipsteeth_reference``, one Mesa agent per worker) run the same
-reduced-size settings of the default scenario with many replicates each, on
-independent random streams, and the distributions of key outcomes are
-compared per calendar year and over the whole run:
+The core (a replicate's whole run in one compiled call, ``core.kernel``) and
+the reference (``reference/lipsteeth_reference``, one Mesa agent per worker,
+written independently) run the same reduced-size settings of the default
+scenario with many replicates each, on independent random streams, and the
+distributions of key outcomes are compared per calendar year and over the
+whole run:
 
 * every (outcome, period) pair gets two two-sample tests: Kolmogorov-Smirnov
   (exact p-values where scipy can compute them, else its asymptotic
@@ -19,25 +18,23 @@ compared per calendar year and over the whole run:
 * pairs where both samples are the same constant are skipped; a pair where
   they are different constants gets p = 0.
 
-False-failure rate.  A family is one pair of implementations on one setting:
-numpy engine vs reference, compiled engine vs reference and compiled vs
-numpy engine, on each of ``N_SETTINGS`` settings (``N_FAMILIES`` in all).
-Within a family the p-values are Holm-corrected at ``ALPHA_SETTING`` =
-1e-3 / ``N_FAMILIES``; Holm controls the family-wise error under any
-dependence between the tests, so the probability that correct
-implementations fail any agreement test of this module is at most 1e-3
-(union bound over the families).  The two engines use different seeds:
-with one seed they would share initial recruits and warm-start draws, and
-the samples would not be independent.  Seeds are
-fixed, so a given code version either passes or fails deterministically; the
-1e-3 is the chance over seed choices that correct code fails.
+False-failure rate.  A family is the core against the reference on one
+setting (``N_SETTINGS`` families).  Within a family the p-values are
+Holm-corrected at ``ALPHA_SETTING`` = 1e-3 / ``N_SETTINGS``; Holm controls
+the family-wise error under any dependence between the tests, so the
+probability that correct implementations fail any agreement test of this
+module is at most 1e-3 (union bound over the families).  Seeds are fixed, so
+a given code version either passes or fails deterministically; the 1e-3 is
+the chance over seed choices that correct code fails.  With one family per
+setting instead of three (before the core had a second, NumPy engine), each
+test runs at a level three times higher: more power at the same rate.
 
-Power.  Mutation tests break one mechanism on purpose (the exit checks M6/M7
-never stop anyone: in the numpy engine by monkeypatching ``m06.choose_route``,
-in the compiled engine by recompiling the kernel with a broken
-``_choose_route``; the reference's manager response M3 or stress M4 by
-monkeypatching a reference method) and assert that the same procedure
-rejects, on the outcomes the mechanism drives.
+Power.  Mutation tests break one mechanism on purpose and assert that the
+same procedure rejects, on the outcomes the mechanism drives: in the core,
+the exit checks (M6/M7) never stop anyone (the kernel is recompiled from its
+Python source with ``m06.choose_route`` replaced); in the reference, the
+manager response (M3) or stress (M4) is switched off by monkeypatching a
+reference method.
 
 Sizes (2 cores): the default setting (about 500 workers, 2016-2017, 60
 replicates per side) and the core and reference mutations run in the normal
@@ -68,17 +65,18 @@ from lipsteeth_reference import run_reference_full
 from lipsteeth_reference import scenarios as sc
 from scipy import stats
 
-import lipsteeth.core.compiled as core_compiled
+import lipsteeth.core.kernel as core_kernel
 import lipsteeth.core.m06_routes as core_routes
+import lipsteeth.core.m07_enforcement as core_enforcement
+import lipsteeth.core.m10_wider_flow as core_wider_flow
+from lipsteeth.core.events import Route
 from lipsteeth.core.outcomes import OUTCOMES
 from lipsteeth.core.simulate import SimulationResult, simulate
 
-N_SETTINGS = 5  # default + four lever settings
-ENGINES = ("numpy", "compiled")
-N_FAMILIES = 3 * N_SETTINGS  # per setting: each engine vs reference, engine vs engine
+N_SETTINGS = 6  # default + five lever settings: one family each (core vs reference)
 ALPHA_SUITE = 1e-3
-ALPHA_SETTING = ALPHA_SUITE / N_FAMILIES
-CORE_SEED = {"numpy": 20160406, "compiled": 20160407}
+ALPHA_SETTING = ALPHA_SUITE / N_SETTINGS
+CORE_SEED = 20160407
 REFERENCE_SEED = 7_000_001
 PROCESSES = 2
 
@@ -123,6 +121,22 @@ KEY_OUTCOMES: tuple[str, ...] = (
     "envoys",
     "displeasure",
     "economy_index",
+    # issue 12: host enforcement, evasion, the wider flow's stocks, detention, the agenda
+    "un_enforcement_china",
+    "un_enforcement_russia",
+    "un_workers_level",
+    "workers_relabelled",
+    "closure_orders",
+    "nominee_restaurants",
+    "quota_renegotiations",
+    "long_term_residents",
+    "third_country_residents",
+    "onward_from_third_countries",
+    "detained_china",
+    "detention_overflow",
+    "talks",
+    "defiance",
+    "programme_progress",
 )
 
 
@@ -188,8 +202,8 @@ def case(name: str) -> Case:
     if name == "strict_sanctions":
         # fixed Beijing (no discretion) at full stringency and strong sanctions, UN repatriation
         # of workers: labour force decays, recalls, hiring ban, openings slowed, squeeze on
-        # the economy, more crossings and arrests; brokers with half their reach and
-        # Pyongyang's border control stopping some departures (M1, M7, M8, M9, M10)
+        # the economy, more crossings and arrests; brokers with half their reach and full
+        # enforcement by every host (M1, M7, M8, M9, M10)
         s = _years(big, 2013, 3)
         s = sc.set_levers(
             s,
@@ -198,8 +212,19 @@ def case(name: str) -> Case:
             un_workers=0.9,
             beijing_discretion=0.0,
             broker_access=0.5,
+            host_discretion=0.0,
         )
-        s = sc.set_params(s, wider_flow={"broker_border_effect": 0.5})
+        return Case(name, _defection_boost(s), 100, core_replicates=300)
+    if name == "un_ban":
+        # the 2017 UN worker bans and Chinese sanctions with hosts choosing their enforcement:
+        # relabelling, closure orders, nominees, quotas cut, enforcement moving (M1, M8, M9)
+        s = _years(big, 2016, 3)
+        s = sc.set_levers(s, un_workers=0.9, un_coal=1.0, international_pressure=0.9)
+        s = sc.set_params(
+            s,
+            restaurants={"quota_review_days": 60.0, "quota_review_threshold": 0.2},
+            enforcement={"detention_capacity": 200.0},
+        )
         return Case(name, _defection_boost(s), 100, core_replicates=300)
     if name == "border_closure":
         # 2019-2020 with the 2020 closure of the border to people: no rotations or hires,
@@ -256,17 +281,16 @@ def _sample(
     return Sample(values)
 
 
-def core_sample(c: Case, engine: str) -> Sample:
-    """Run one engine of the core on ``c`` (all replicates in one call)."""
+def core_sample(c: Case) -> Sample:
+    """Run the core on ``c`` (all replicates in one call)."""
     s = c.setting
     res: SimulationResult = simulate(
         s.params,
         s.levers,
         s.calendar,
         s.timeline,
-        seed=CORE_SEED[engine],
+        seed=CORE_SEED,
         replicates=c.n_core,
-        engine=engine,
     )
     ev = res.events
     groups = (ev["kind"] == "defection_group") & (ev["sector"] == "restaurant")
@@ -294,8 +318,8 @@ def reference_sample(c: Case) -> Sample:
 
 
 @functools.cache
-def cached_core(name: str, engine: str) -> Sample:
-    return core_sample(case(name), engine)
+def cached_core(name: str) -> Sample:
+    return core_sample(case(name))
 
 
 @functools.cache
@@ -369,18 +393,12 @@ def compare(a: Sample, b: Sample, alpha: float = ALPHA_SETTING) -> Comparison:
 
 
 def _assert_agree(name: str) -> None:
-    """Both engines agree with the reference, and with each other, on setting ``name``."""
-    pairs = {
-        f"{engine} engine vs reference": (cached_core(name, engine), cached_reference(name))
-        for engine in ENGINES
-    }
-    pairs["compiled vs numpy engine"] = (cached_core(name, "compiled"), cached_core(name, "numpy"))
-    for label, (a, b) in pairs.items():
-        result = compare(a, b)
-        assert not result.rejected, (
-            f"{label} disagree on setting {name!r} "
-            f"(family-wise alpha {ALPHA_SETTING:.1e}):\n{result.report()}"
-        )
+    """The core agrees with the reference on setting ``name``."""
+    result = compare(cached_core(name), cached_reference(name))
+    assert not result.rejected, (
+        f"core and reference disagree on setting {name!r} "
+        f"(family-wise alpha {ALPHA_SETTING:.1e}):\n{result.report()}"
+    )
 
 
 def _exercised(sample: Sample, outcome: str, minimum: float) -> None:
@@ -413,28 +431,11 @@ def test_reference_is_deterministic_and_collects_outcomes() -> None:
 
 def test_default_setting_agrees() -> None:
     """Default scenario (2016-2017, reduced): every key outcome agrees per year and in total."""
-    for engine in ENGINES:
-        core = cached_core("default", engine)
-        _exercised(core, "defection_groups_restaurant", 3.0)
-        _exercised(core, "nuclear_tests", 1.0)
-        _exercised(core, "repatriations_from_china", 100.0)
+    core = cached_core("default")
+    _exercised(core, "defection_groups_restaurant", 3.0)
+    _exercised(core, "nuclear_tests", 1.0)
+    _exercised(core, "repatriations_from_china", 100.0)
     _assert_agree("default")
-
-
-def test_numpy_engine_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A numpy engine whose exit checks never stop anyone (broken M6/M7) fails the comparison."""
-    original = core_routes.choose_route
-
-    def no_exit_check(*args: Any) -> core_routes.RouteOutcome:
-        route = original(*args)
-        if route.route == core_routes.LEGAL and route.caught:
-            return dataclasses.replace(route, caught=False)
-        return route
-
-    monkeypatch.setattr(core_routes, "choose_route", no_exit_check)
-    mutated = core_sample(dataclasses.replace(case("default"), core_replicates=40), "numpy")
-    result = compare(mutated, cached_reference("default"))
-    assert "stopped_at_exit" in result.rejected_outcomes(), result.report()
 
 
 @numba.njit
@@ -446,30 +447,80 @@ def _route_without_exit_check(
     country: int,
     exit_strictness: float,
     stringency: float,
-) -> tuple[int, bool, bool, int]:
-    route, helpers, caught, delay = core_compiled._choose_route(
+) -> tuple[Any, bool, bool, int]:
+    route, helpers, caught, delay = core_routes.choose_route(
         g, p, manager_led, is_restaurant, country, exit_strictness, stringency
     )
-    if route == core_compiled.R_LEGAL:
+    if route == Route.LEGAL:
         caught = False
     return route, helpers, caught, delay
 
 
-def test_compiled_engine_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A compiled kernel whose exit checks never stop anyone (broken M6/M7) fails.
-
-    The kernel is recompiled from its Python source with ``_choose_route``
-    replaced in its globals: the same code, one mechanism broken.
-    """
-    kernel = core_compiled.run_replicate.py_func
-    broken_globals = {**kernel.__globals__, "_choose_route": _route_without_exit_check}
-    broken = types.FunctionType(
-        kernel.__code__, broken_globals, kernel.__name__, kernel.__defaults__, kernel.__closure__
+def recompiled(function: Any, **replacements: Any) -> Any:
+    """``function`` (a compiled core function) recompiled with some of its globals replaced."""
+    source = function.py_func
+    mutated = types.FunctionType(
+        source.__code__,
+        {**source.__globals__, **replacements},
+        source.__name__,
+        source.__defaults__,
+        source.__closure__,
     )
-    monkeypatch.setattr(core_compiled, "run_replicate", numba.njit(broken))
-    mutated = core_sample(dataclasses.replace(case("default"), core_replicates=40), "compiled")
+    return numba.njit(mutated)
+
+
+def test_core_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A core whose exit checks never stop anyone (broken M6/M7) fails the comparison.
+
+    The day loop is recompiled from its Python source with ``m06`` replaced
+    by a module whose ``choose_route`` never reports a stop at the exit: the
+    same code, one mechanism broken.
+    """
+    broken_m06 = types.ModuleType("m06_without_exit_check")
+    broken_m06.choose_route = _route_without_exit_check  # type: ignore[attr-defined]
+    attempt = recompiled(core_kernel.attempt, m06=broken_m06)
+    flight_attempts = recompiled(core_kernel.flight_attempts, attempt=attempt)
+    monkeypatch.setattr(
+        core_kernel, "run_days", recompiled(core_kernel.run_days, flight_attempts=flight_attempts)
+    )
+    mutated = core_sample(dataclasses.replace(case("default"), core_replicates=40))
     result = compare(mutated, cached_reference("default"))
     assert "stopped_at_exit" in result.rejected_outcomes(), result.report()
+
+
+@numba.njit
+def _admit_without_capacity(
+    g: Any, t: int, arrested: int, net: Any, pipelines: Any, delays: Any, en: Any, out: Any
+) -> int:
+    """M7 broken: detention admits everyone, however full."""
+    if arrested <= 0:
+        return 0
+    net.detained += arrested
+    core_enforcement.schedule(
+        g, pipelines.processing_china, t, arrested, delays.detention_keep, delays.detention_alias
+    )
+    return 0
+
+
+@pytest.mark.slow
+def test_core_detention_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A core whose detention has no capacity (broken M7, issue 12) fails on the closure."""
+    broken_m10 = types.ModuleType("m10_unbounded_detention")
+    for name in dir(core_wider_flow):
+        setattr(broken_m10, name, getattr(core_wider_flow, name))
+    step = recompiled(core_wider_flow.step_wider_flow, admit=_admit_without_capacity)
+    broken_m10.step_wider_flow = step  # type: ignore[attr-defined]
+    monkeypatch.setattr(core_kernel, "run_days", recompiled(core_kernel.run_days, m10=broken_m10))
+    case_ = dataclasses.replace(
+        case("border_closure"),
+        setting=sc.set_params(
+            case("border_closure").setting, enforcement={"detention_capacity": 300.0}
+        ),
+    )
+    mutated = core_sample(dataclasses.replace(case_, core_replicates=60))
+    reference = reference_sample(dataclasses.replace(case_, replicates=40))
+    result = compare(mutated, reference)
+    assert "detained_china" in result.rejected_outcomes(), result.report()
 
 
 def test_reference_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -484,7 +535,7 @@ def test_reference_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ref_model.SiteAgent, "step", no_response)
     c = dataclasses.replace(case("default"), replicates=30)
     mutated = reference_sample(c)
-    result = compare(cached_core("default", "compiled"), mutated)
+    result = compare(cached_core("default"), mutated)
     assert {"pay_level_restaurant", "hours_restaurant"} <= result.rejected_outcomes(), (
         result.report()
     )
@@ -497,13 +548,13 @@ def test_reference_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
         ("lax_exit", "escapes_legal_route", 5.0),
         ("boycott", "manager_led_groups", 1.0),
         ("strict_sanctions", "recalls", 50.0),
+        ("un_ban", "closure_orders", 3.0),
         ("border_closure", "repatriations_from_china", 1000.0),
     ],
 )
 def test_lever_setting_agrees(name: str, outcome: str, minimum: float) -> None:
     """Lever settings that exercise exit routes, the boycott chain, sanctions and closure agree."""
-    for engine in ENGINES:
-        _exercised(cached_core(name, engine), outcome, minimum)
+    _exercised(cached_core(name), outcome, minimum)
     _assert_agree(name)
 
 
@@ -520,5 +571,5 @@ def test_reference_stress_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(ref_model.WorkerAgent, "step", no_stress)
     c = dataclasses.replace(case("boycott"), replicates=60)
     mutated = reference_sample(c)
-    result = compare(cached_core("boycott", "compiled"), mutated)
+    result = compare(cached_core("boycott"), mutated)
     assert "stress_restaurant" in result.rejected_outcomes(), result.report()

@@ -15,13 +15,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from lipsteeth.adapters import figures as fg
 from lipsteeth.adapters import report as rp
 from lipsteeth.adapters import store
-from lipsteeth.adapters.cli_report import register
+from lipsteeth.adapters.cli import report as report_commands
+from lipsteeth.adapters.cli import serve as serve_commands
 from lipsteeth.core.outcomes import OUTCOME_NAMES
 from lipsteeth.experiment.ensemble import run_scenario
 from lipsteeth.experiment.facts import FactCheck
-from lipsteeth.scenario import Scenario, load_scenario
+from lipsteeth.scenario import Scenario, load_scenario, load_scenario_text
 
 from .web_live import ARTIFACTS, TINY_PARAMS
 
@@ -38,9 +40,10 @@ def make_results(
     seed: int = 7,
     facts: list[dict[str, Any]] | None = None,
     params: dict[str, float] | None = None,
+    base: Scenario | None = None,
 ) -> tuple[Scenario, Path]:
     """A real results folder of a small-population run, written by the store."""
-    scenario = load_scenario("baseline-2016").with_overrides(
+    scenario = (base or load_scenario("baseline-2016")).with_overrides(
         params=params if params is not None else TINY_PARAMS, levers=levers or {}, years=years
     )
     result = run_scenario(scenario, replicates=replicates, seed=seed)
@@ -251,17 +254,20 @@ def test_figures_are_reproducible(runs: dict[str, Any]) -> None:
 
     def svg() -> str:
         series = [
-            rp.fg.Series(n, "USD", res.series(n, "year"))
+            fg.Series(n, "USD", res.series(n, "year"))
             for n in ("revenue_to_state_usd", "restaurant_sales_usd")
         ]
-        return rp.fg.figure_svg(rp.fg.fan_grid("t", x, series))
+        return fg.figure_svg(fg.fan_grid("t", x, series))
 
     assert svg() == svg()
 
 
-def test_report_sections_without_experiments_or_facts(runs: dict[str, Any]) -> None:
+def test_report_sections_without_experiments_or_facts(runs: dict[str, Any], tmp_path: Path) -> None:
     assert rp.find_extras(runs["b"]) == {}
-    assert "were not checked" in rp._facts_html(rp.load_results(runs["b"]))
+    text, _ = rp.build_report_html(rp.load_results(runs["b"]), tmp_path)
+    assert "were not checked" in text
+    for sid in ("sensitivity", "calibration", "validation", "prim"):
+        assert f'<section id="{sid}">' not in text
     assert set(rp.find_extras(runs["a"])) == {
         "sensitivity",
         "calibration",
@@ -460,6 +466,44 @@ def test_report_finds_experiments_and_validation(runs: dict[str, Any], tmp_path:
     } <= stems
 
 
+HOSTILE = "<script>alert('lipsteeth')</script> & <b>bold</b>"
+
+
+def test_report_escapes_every_text_of_the_scenario(tmp_path: Path) -> None:
+    """A scenario whose title and description hold markup: the report shows it as text."""
+    toml = (
+        '[scenario]\nname = "hostile"\nextends = "baseline-2016"\n'
+        f'title = "{HOSTILE}"\ndescription = "{HOSTILE}"\n'
+    )
+    base = load_scenario_text(toml)
+    _, folder = make_results(tmp_path / "hostile", base=base, years=2, replicates=2)
+    text = rp.write_report(folder).read_text()
+    assert "<script" not in text and "<b>bold" not in text
+    escaped = (
+        "&lt;script&gt;alert(&#39;lipsteeth&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"
+    )
+    assert text.count(escaped) == 2  # the header's scenario line and its description
+    for pattern in _EXTERNAL:
+        assert not pattern.search(text), pattern.pattern
+    # and the comparison of that run with itself
+    cmp = rp.write_comparison(folder, folder, out=tmp_path / "cmp.html").read_text()
+    assert "<script" not in cmp
+
+
+def test_templates_ship_with_the_package() -> None:
+    """The report renders from templates that are package data, with autoescape on."""
+    from importlib import resources
+
+    from lipsteeth.adapters.report import render
+
+    templates = resources.files("lipsteeth.adapters.report") / "templates"
+    names = {p.name for p in templates.iterdir()}
+    assert {"page.html.j2", "report.html.j2", "compare.html.j2", "style.css"} <= names
+    env = render.environment()
+    assert env.autoescape is True
+    assert str(env.from_string("{{ x }}").render(x="<i>")) == "&lt;i&gt;"
+
+
 # ---------------------------------------------------------------------------
 # comparison
 
@@ -475,6 +519,10 @@ def test_difference_paired_and_unpaired() -> None:
     assert unpaired.diff_p5 < 10.0 < unpaired.diff_p95  # independent draws spread
     same = rp.difference("x", a, a[::-1].copy(), paired=False)
     assert not same.clear
+    # one replicate a side: no interval, so never a clear difference
+    single = rp.difference("x", a[:1], a[:1] + 10.0, paired=True)
+    assert single.diff_median == pytest.approx(10.0)
+    assert np.isnan(single.ci_low) and np.isnan(single.ci_high) and not single.clear
 
 
 def test_comparison_report(runs: dict[str, Any], tmp_path: Path) -> None:
@@ -509,7 +557,8 @@ def test_comparison_of_unpaired_runs(runs: dict[str, Any], tmp_path: Path) -> No
 
 def _cli() -> typer.Typer:
     app = typer.Typer()
-    register(app)
+    report_commands.register(app)
+    serve_commands.register(app)
     return app
 
 
@@ -603,17 +652,14 @@ def test_report_pdf(report_a: Path, tmp_path: Path) -> None:
     assert data[:5] == b"%PDF-" and len(data) > 50_000
 
 
-def test_report_pdf_without_chromium(
-    report_a: Path, runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(rp, "CHROMIUM", tmp_path / "no-chromium")
-    assert not rp.html_to_pdf(report_a, tmp_path / "x.pdf")
+def test_report_pdf_without_chromium(report_a: Path, runs: dict[str, Any], tmp_path: Path) -> None:
+    assert not rp.html_to_pdf(report_a, tmp_path / "x.pdf", chromium=tmp_path / "no-chromium")
     figures = [
-        rp.fg.FigureFiles(p.stem, p, p.with_suffix(".svg"), "")
+        fg.FigureFiles(p.stem, p, p.with_suffix(".svg"), "")
         for p in sorted((report_a.parent / rp.FIGURES_DIR).glob("fan_*.png"))
     ]
     pdf = tmp_path / "fallback.pdf"
-    rp._pdf_fallback(pdf, "t", rp.load_results(runs["a"]), figures)
+    rp.pdf_fallback(pdf, "t", rp.load_results(runs["a"]), figures)
     assert pdf.read_bytes()[:5] == b"%PDF-"
 
 

@@ -40,8 +40,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..core.events import EVENT_COLUMNS
+from ..core.jit import core_digest
 from ..core.outcomes import to_years
-from ..core.simulate import DEFAULT_ENGINE, SimulationResult
+from ..core.simulate import SimulationResult
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -401,12 +402,11 @@ def run_manifest(
     facts: Sequence[Mapping[str, Any]],
     ledger: Sequence[LedgerCheck],
     created: dt.datetime | None = None,
-    engine: str = DEFAULT_ENGINE,
 ) -> dict[str, Any]:
     """Everything needed to know what a results folder holds and to run it again.
 
-    ``engine`` is part of "again": the two engines draw different random
-    streams, so the same seed reproduces a run only with the same engine.
+    ``core_sha256`` is part of "again": the same scenario and seed reproduce a
+    run exactly with the same core sources (the digest of ``lipsteeth/core``).
     """
     created = created or dt.datetime.now(dt.UTC)
     return {
@@ -418,7 +418,7 @@ def run_manifest(
         "scenario": scenario.to_dict(),
         "scenario_sha256": scenario_hashes(scenario),
         "seed": int(seed),
-        "engine": engine,
+        "core_sha256": core_digest(),
         "replicates": int(np.asarray(result.replicates).size),
         "horizon": horizon(result, scenario.start, scenario.end),
         "versions": package_versions(),
@@ -449,6 +449,13 @@ def _staging_dir(target: Path, run_id: str) -> Iterator[Path]:
 def _write_text(path: Path, text: str) -> None:
     with path.open("w", encoding="utf-8") as fh:
         fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _write_bytes(path: Path, content: bytes) -> None:
+    with path.open("wb") as fh:
+        fh.write(content)
         fh.flush()
         os.fsync(fh.fileno())
 
@@ -490,8 +497,13 @@ def write_results(
     manifest: Mapping[str, Any],
     summary: Mapping[str, Any],
     force: bool = False,
+    files: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """Write the whole results folder at ``target`` atomically and return its path."""
+    """Write the whole results folder at ``target`` atomically and return its path.
+
+    ``files`` (name to bytes) are further files of the folder, moved into place
+    with the tables (``validate`` adds its scores and figure).
+    """
     check_target(target, force=force)
     with _staging_dir(target, run_id) as staging:
         for name, table in (
@@ -503,6 +515,8 @@ def write_results(
             fsync_path(staging / name)
         _write_text(staging / MANIFEST_FILE, dumps(manifest, indent=2) + "\n")
         _write_text(staging / SUMMARY_FILE, dumps(summary, indent=2) + "\n")
+        for name, content in (files or {}).items():
+            _write_bytes(staging / name, content)
         _move_into_place(staging, target, force=force)
     return target
 

@@ -1,20 +1,11 @@
-"""Bounding values to an interval, cheaply.
-
-``np.clip`` goes through a Python dispatch layer that costs several
-microseconds per call; the model clips a dozen small (R,) and (R, S) arrays
-every simulated day, so that overhead alone was about 8 % of a day at 2,600
-workers (BENCHMARKS.md profile).  ``clip`` gives the same values (NaN
-propagates; a lower bound above the upper one yields the upper bound, as in
-``np.clip``) with two ufunc calls.
-"""
+"""Bounding a value to an interval inside compiled code (the scalar ``np.clip``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from .jit import compiled
 
 
-def clip(x: Any, low: Any, high: Any) -> Any:
-    """``np.clip(x, low, high)``: the same values, without its dispatch overhead."""
-    return np.minimum(np.maximum(x, low), high)
+@compiled(inline="always")
+def clip(x: float, lo: float, hi: float) -> float:
+    """``x`` bounded to [lo, hi]; NaN stays NaN only if both bounds let it (as min/max do)."""
+    return min(max(x, lo), hi)

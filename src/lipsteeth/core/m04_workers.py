@@ -1,9 +1,15 @@
 """M4 worker state: screening loyalty, grievance and stress, family deterrent, surveillance.
 
-Loyalty and the family-at-home deterrent are fixed when a worker is recruited
-(``state.recruit_traits``: screening on family and personal history, seed
-article) and enter the worker's own base hazard.  Stress follows the
-conditions of the worker's site with time constant ``stress_days``:
+Recruits (screened on family and personal history, Corrado and Moore 2016):
+
+  loyalty  = clip(sector mean + screening_loyalty_gain x screening lever
+                  + added screening (M8) + loyalty_sd x N(0, 1), 0, 1)
+  family   = clip(family_deterrent_mean + family_deterrent_spread x U(-1, 1), 0, 1)
+  log_base = log(sector hazard / 365) - beta_loyalty x loyalty - beta_family x family
+
+are fixed at hiring (``log_base`` is the worker's own log hazard at zero
+stress, M5).  Stress follows the conditions of the worker's site with time
+constant ``stress_days``:
 
   pressure = w_pay (1 - pay level) + w_hours (hours - 1) / (hours_max - 1)
              + w_arrears * arrears index
@@ -17,71 +23,123 @@ a = 1/stress_days and E_s(t) the site's exponential average of pressure
 
 so the model keeps E_s per site and (hire day, E_s at hire) per worker and
 evaluates stress only where it is needed, instead of updating every worker
-every day.  Surveillance (minders, undercover police,
-confiscated passports) is the sector's baseline plus the network-wide control
-the regime adds after flight attempts (M8) plus any extra watch on the site.
+every day.  Surveillance (minders, undercover police, confiscated passports)
+is the sector's baseline plus the network-wide control the regime adds after
+flight attempts (M8) plus any extra watch on the site, clipped to [0, 1].
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .bounds import clip
-from .m01_revenue import SiteAccounts, arrears_index
-from .params import Params
-from .state import Layout, State
+from .jit import compiled
 
 
-def site_pressure(state: State, params: Params, accounts: SiteAccounts) -> np.ndarray:
-    """Stress each site's conditions push its workers toward (R, S)."""
-    w = params.workers
-    hours_span = max(params.restaurants.hours_max - 1.0, 1e-9)
-    return (
-        w.stress_weight_pay * (1.0 - state.pay_level)
-        + w.stress_weight_hours * (state.hours - 1.0) / hours_span
-        + w.stress_weight_arrears * arrears_index(accounts.arrears, accounts.quota)
+@compiled
+def decay_table(wp: Any, n_days: int) -> np.ndarray:
+    """(1 - a)^elapsed for elapsed = 0 .. n_days: the closed form's decay, tabulated once."""
+    return np.exp(np.arange(n_days + 1) * np.log1p(-1.0 / wp.stress_days))
+
+
+@compiled(inline="always")
+def step_site_stress(site: Any, arrears_index: float, p: Any) -> None:
+    """Advance the site's exponential average of pressure by one day (in place)."""
+    wp = p.workers
+    a = 1.0 / wp.stress_days
+    hours_span = max(p.restaurants.hours_max - 1.0, 1e-9)
+    pressure = (
+        wp.stress_weight_pay * (1.0 - site.pay_level)
+        + wp.stress_weight_hours * (site.hours - 1.0) / hours_span
+        + wp.stress_weight_arrears * arrears_index
     )
+    site.stress = (1.0 - a) * site.stress + a * pressure
 
 
-def surveillance(state: State, layout: Layout, params: Params) -> np.ndarray:
-    """Surveillance per site (R, S), in [0, 1]."""
-    w = params.workers
-    base = np.where(layout.site_is_restaurant, w.restaurant_surveillance, w.labour_surveillance)
-    return clip(base[None, :] + state.control[:, None] + state.site_watch, 0.0, 1.0)
+@compiled(inline="always")
+def surveillance(is_restaurant: bool, control: float, watch: float, wp: Any) -> float:
+    """Surveillance at a site, in [0, 1]."""
+    base = wp.restaurant_surveillance if is_restaurant else wp.labour_surveillance
+    return clip(base + control + watch, 0.0, 1.0)
 
 
-def step_site_stress(state: State, params: Params, pressure: np.ndarray) -> None:
-    """Advance each site's exponential average of pressure by one day (in place)."""
-    a = 1.0 / params.workers.stress_days
-    state.site_stress = (1.0 - a) * state.site_stress + a * pressure
+@compiled(inline="always")
+def worker_stress(post: int, t: int, posts: Any, site_stress: float, decay: np.ndarray) -> float:
+    """Stress of the worker holding ``post`` on day ``t`` (the closed form above)."""
+    return site_stress - decay[t - posts.hire_day[post]] * posts.stress_at_hire[post]
 
 
-def worker_stress(
-    state: State, layout: Layout, params: Params, r: int, posts: np.ndarray
-) -> np.ndarray:
-    """Stress of the workers holding ``posts`` in replicate ``r`` (closed form above)."""
-    a = 1.0 / params.workers.stress_days
-    elapsed = state.day - state.hire_day[r, posts].astype(np.float64)
-    decay = np.exp(elapsed * np.log1p(-a))
-    return state.site_stress[r, layout.post_site[posts]] - decay * state.stress_at_hire[r, posts]
+@compiled(inline="always")
+def recruit_loyalty(
+    normal: float, is_restaurant: bool, screening_lever: float, screening: float, wp: Any
+) -> float:
+    """A recruit's loyalty from one standard normal draw."""
+    mean = (
+        (wp.restaurant_loyalty_mean if is_restaurant else wp.labour_loyalty_mean)
+        + wp.screening_loyalty_gain * screening_lever
+        + screening
+    )
+    return clip(mean + wp.loyalty_sd * normal, 0.0, 1.0)
 
 
-def mean_stress(state: State, layout: Layout, params: Params, start: int, stop: int) -> np.ndarray:
-    """Mean stress of workers in post among posts [start, stop), per replicate (R,).
+@compiled(inline="always")
+def recruit_log_base(uniform: float, loyalty: float, is_restaurant: bool, p: Any) -> float:
+    """A recruit's log hazard at zero stress from its loyalty and one uniform draw (family)."""
+    wp, d = p.workers, p.defection
+    family = clip(
+        wp.family_deterrent_mean + wp.family_deterrent_spread * (uniform - 0.5) * 2.0, 0.0, 1.0
+    )
+    base = (d.restaurant_hazard_per_year if is_restaurant else d.labour_hazard_per_year) / 365.0
+    return np.log(max(base, 1e-30)) - d.beta_loyalty * loyalty - d.beta_family * family
 
-    Same closed form as ``worker_stress``; the decay factor depends only on
-    days since hiring, so it is tabulated once (t + 1 values) and looked up
-    instead of taking one ``exp`` per worker.
+
+@compiled
+def initial_recruits(g: Any, posts: Any, layout: Any, p: Any, lever: Any) -> None:
+    """Day 0: every post gets a recruit's traits (vacant ones are redrawn when filled).
+
+    All normal draws (loyalty) come first, then all uniform draws (family).
     """
-    a = 1.0 / params.workers.stress_days
-    decay_by_elapsed = np.exp(np.arange(state.day + 1, dtype=np.float64) * np.log1p(-a))
-    out = np.zeros(state.n_replicates)
-    for r in range(state.n_replicates):
-        held = np.flatnonzero(state.in_post[r, start:stop]) + start
-        if held.size:
-            decay = decay_by_elapsed[state.day - state.hire_day[r, held]]
-            stress = (
-                state.site_stress[r, layout.post_site[held]] - decay * state.stress_at_hire[r, held]
-            )
-            out[r] = stress.mean()
-    return out
+    n_posts = layout.post_site.shape[0]
+    loyalty = np.empty(n_posts)
+    for post in range(n_posts):
+        is_rest = layout.is_restaurant[layout.post_site[post]]
+        loyalty[post] = recruit_loyalty(
+            g.standard_normal(), is_rest, lever.screening_strictness, 0.0, p.workers
+        )
+    for post in range(n_posts):
+        is_rest = layout.is_restaurant[layout.post_site[post]]
+        posts.loyalty[post] = loyalty[post]
+        posts.log_base[post] = recruit_log_base(g.random(), loyalty[post], is_rest, p)
+
+
+@compiled(inline="always")
+def hire(post: int, t: int, loyalty: float, log_base: float, site: Any, posts: Any) -> None:
+    """A recruit takes ``post`` at ``site`` on day ``t``: traits, hire day, stress baseline."""
+    posts.loyalty[post] = loyalty
+    posts.log_base[post] = log_base
+    posts.hire_day[post] = t
+    posts.stress_at_hire[post] = site.stress
+    posts.in_post[post] = True
+    site.staff += 1
+
+
+@compiled
+def mean_stress(
+    t: int,
+    first: int,
+    last: int,
+    posts: Any,
+    sites: np.ndarray,
+    post_site: np.ndarray,
+    decay: np.ndarray,
+) -> float:
+    """Mean stress of the workers in post among posts [first, last) (0 if none)."""
+    total = 0.0
+    held = 0
+    for post in range(first, last):
+        if posts.in_post[post]:
+            total += worker_stress(post, t, posts, sites[post_site[post]].stress, decay)
+            held += 1
+    return total / held if held else 0.0

@@ -1,227 +1,379 @@
 """M5 defection decision: individual hazard, contagion, manager-led groups, helpers.
 
-Individual hazard of a worker in post (per day):
+Individual daily chance that a worker in post starts a plot:
 
-  h = exp(log_base + beta_stress * stress - beta_surveillance * surveillance)
+  h = min(exp(log_base + beta_stress * stress - beta_surveillance * surveillance
+              + beta_opportunity * opportunity), flight_probability_cap)
 
 where log_base holds the sector's base rate, loyalty and the family deterrent
-(M4).  A worker whose hazard fires initiates a plot.  Managers initiate with a
-hazard proportional to their own pressure: the larger of the site's arrears
-index and the pay cut they have imposed (a manager answers to Pyongyang for
-the quota and faces staff who are no longer paid).
+(M4), and opportunity is what the worker perceives makes flight possible
+(Corrado and Moore 2016: "opportunity (a passport in hand, a complicit
+manager, outside helpers)"):
+
+  opportunity = opportunity_exit_weight x (1 - perceived exit strictness of the host)
+              + opportunity_helper_weight x the sector's chance of finding helpers
+              + opportunity_manager_weight x the pressure on the site's manager
+
+The perceived exit strictness follows the host's effective strictness (for
+China, Beijing's, M9) with time constant ``perception_days``: a lax exit check
+draws attempts only once word of it spreads.
+
+Managers initiate with a hazard proportional to their own pressure: the larger
+of the site's arrears index and the pay cut they have imposed (a manager
+answers to Pyongyang for the quota and faces staff who are no longer paid).
 
 A plot grows into a group (F4): a manager may take the lead (chance
 ``manager_join`` x the manager's pressure); under a manager each co-worker
-follows with chance ``manager_follow`` x (1 - loyalty / 2) (he holds the
-passports, seed article: Ningbo, April 2016); otherwise each co-worker joins
-with chance ``contagion`` x stress.  The bigger the plot the likelier the
-minders notice: each extra member exposes it with chance
-``detection_per_member`` x surveillance (halved under a manager).
+follows with chance ``manager_follow`` x (1 - ``manager_follow_loyalty_weight``
+x loyalty) (he holds the passports: Ningbo, April 2016, Corrado and Moore
+2016); otherwise each co-worker joins with chance ``contagion`` x stress.
+The bigger the plot the likelier the minders notice: each extra member
+exposes it with chance ``detection_per_member`` x surveillance (times
+``manager_detection_factor`` under a manager).
 
-Each post also faces the end of its posting (rotation home), a recall when
-the site's wanted headcount falls (sanctions), or, if vacant and wanted, the
-arrival of a recruit.  All are drawn per post without touching every post
-every day (geometric skipping and thinning, DESIGN.md "What is fast here").
+Each post also faces the end of its posting (rotation home, mean
+``contract_years``), a recall when it is above its site's wanted headcount
+(mean ``recall_days``, sanctions, M1), or, if vacant and wanted, the arrival
+of a recruit (mean ``hiring_days``); a border closure stops rotations and
+hiring, a UN hiring ban stops postings to labour sites.  All are drawn per
+post without touching every post every day (DESIGN.md "What is fast here"):
+flight by thinning (candidates at the sector's bound, accepted with
+probability hazard / bound), the rest by geometric skips through the posts
+where they can apply; both are exact in law.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import m04_workers as m4
 from .bounds import clip
-from .m09_strategic import Conditions
-from .params import Params
-from .state import Layout, State
+from .jit import compiled
+from .m04_workers import hire, recruit_log_base, recruit_loyalty, worker_stress
+from .state import CHINA, RUSSIA
+
+# what a post does today (PostMoves.mark)
+NO_MOVE, FLIGHT, ROTATION, RECALL = 0, 1, 2, 3
 
 
-@dataclass(frozen=True)
-class PostTransitions:
-    """Per replicate, sorted post indices of what happens to them today."""
+class PostMoves(NamedTuple):
+    """Scratch of the day's post transitions: a mark per post and index buffers."""
 
-    initiators: list[np.ndarray]
-    contract_end: list[np.ndarray]
-    recall: list[np.ndarray]
-    hire: list[np.ndarray]
+    mark: np.ndarray  # (N,) int8: NO_MOVE, FLIGHT, ROTATION or RECALL
+    initiators: np.ndarray
+    ends: np.ndarray
+    recalled: np.ndarray
+    hires: np.ndarray
+    members: np.ndarray
+    counts: np.ndarray  # (4,) int64: initiators, ends, recalled, hires
 
 
-def bernoulli_indices(g: np.random.Generator, n: int, p: float) -> np.ndarray:
-    """Indices i < n of independent Bernoulli(p) successes, drawn by geometric skips.
+@compiled
+def new_post_moves(n_posts: int) -> PostMoves:
+    """Empty scratch for ``n_posts`` posts (buffers grow as needed)."""
+    return PostMoves(
+        np.zeros(n_posts, dtype=np.int8),
+        np.empty(16, dtype=np.int64),
+        np.empty(16, dtype=np.int64),
+        np.empty(16, dtype=np.int64),
+        np.empty(16, dtype=np.int64),
+        np.empty(16, dtype=np.int64),
+        np.zeros(4, dtype=np.int64),
+    )
 
-    Exact and O(number of successes): the gaps between successes of an iid
-    Bernoulli(p) sequence are geometric(p).
+
+@compiled(inline="always")
+def push(buffer: np.ndarray, n: int, post: int) -> np.ndarray:
+    """``buffer`` with ``post`` at index ``n``, doubled first if full."""
+    if n == buffer.shape[0]:
+        buffer = np.concatenate((buffer, np.empty_like(buffer)))
+    buffer[n] = post
+    return buffer
+
+
+@compiled(inline="always")
+def skip_scale(p: float) -> float:
+    """1 / log(1 - p), the constant of ``skip`` for success probability 0 < p (0 if p >= 1)."""
+    return 1.0 / np.log1p(-p) if p < 1.0 else 0.0
+
+
+@compiled(inline="always")
+def skip(g: Any, scale: float) -> int:
+    """Distance to the next success of an iid Bernoulli(p) sequence: geometric(p), >= 1.
+
+    By inversion, 1 + floor(log(U) / log(1 - p)) with U uniform on (0, 1]:
+    one uniform and one log, with log(1 - p) computed once (``skip_scale``).
     """
-    if p <= 0.0 or n <= 0:
-        return np.zeros(0, dtype=np.int64)
-    if p >= 1.0:
-        return np.arange(n, dtype=np.int64)
-    expected = n * p
-    batch = int(expected + 6.0 * np.sqrt(expected) + 16)
-    positions = np.cumsum(g.geometric(p, size=batch)) - 1
-    while positions[-1] < n:
-        more = np.cumsum(g.geometric(p, size=batch)) + positions[-1]
-        positions = np.concatenate([positions, more])
-    return positions[positions < n]
+    return 1 + int(np.log(1.0 - g.random()) * scale)
 
 
-def flight_bound(params: Params, is_restaurant: bool) -> float:
-    """Upper bound of any worker's daily flight probability in a sector (for thinning).
+@compiled
+def flight_bounds(p: Any) -> np.ndarray:
+    """Upper bound of any worker's daily flight chance, restaurants and labour (thinning).
 
-    Stress cannot exceed the sum of the pressure weights (M4), loyalty, family
+    Stress cannot exceed the sum of the pressure weights (M4); loyalty, family
     and surveillance are non-negative and only lower the hazard.
     """
-    d, w = params.defection, params.workers
-    base = (d.restaurant_hazard_per_year if is_restaurant else d.labour_hazard_per_year) / 365.0
+    d, w = p.defection, p.workers
     stress_max = w.stress_weight_pay + w.stress_weight_hours + w.stress_weight_arrears
-    return float(min(base * np.exp(d.beta_stress * stress_max), 0.5))
+    opportunity_max = (
+        d.opportunity_exit_weight + d.opportunity_helper_weight + d.opportunity_manager_weight
+    )
+    log_max = d.beta_stress * stress_max + d.beta_opportunity * opportunity_max
+    bounds = np.empty(2)
+    for sector in range(2):
+        base = (d.restaurant_hazard_per_year if sector == 0 else d.labour_hazard_per_year) / 365.0
+        bounds[sector] = min(base * np.exp(log_max), d.flight_probability_cap)
+    return bounds
 
 
-def _wanted(
-    layout: Layout, site_wanted: np.ndarray, site_open: np.ndarray, posts: np.ndarray
-) -> np.ndarray:
-    """Whether each of ``posts`` is wanted: below its open site's wanted headcount."""
-    sites = layout.post_site[posts]
-    return (layout.post_rank[posts] < site_wanted[sites]) & site_open[sites]
+@compiled
+def perceive_exit_checks(hosts: np.ndarray, exit_strictness: float, p: Any, first: bool) -> None:
+    """Workers' perception of each host's exit check follows its effective strictness."""
+    rt, d = p.routes, p.defection
+    for h in range(hosts.shape[0]):
+        strictness = exit_strictness
+        if h == RUSSIA:
+            strictness = rt.russia_exit_strictness
+        elif h != CHINA:
+            strictness = rt.other_exit_strictness
+        host = hosts[h]
+        if first:
+            host.perceived_exit = strictness
+        else:
+            host.perceived_exit += (strictness - host.perceived_exit) / d.perception_days
 
 
-def post_transitions(
-    rngs: list[np.random.Generator],
-    state: State,
-    layout: Layout,
-    params: Params,
-    cond: Conditions,
-    surveillance: np.ndarray,
-    wanted: np.ndarray,
-) -> PostTransitions:
-    """Draw today's initiations, rotations, recalls and hires for every post.
+@compiled(inline="always")
+def opportunity(host: Any, is_restaurant: bool, manager_pressure: float, d: Any) -> float:
+    """What a worker at a site perceives makes flight possible, in [0, 1] (weights summing to 1)."""
+    helpers = d.helper_restaurant if is_restaurant else d.helper_labour
+    return (
+        d.opportunity_exit_weight * (1.0 - host.perceived_exit)
+        + d.opportunity_helper_weight * helpers
+        + d.opportunity_manager_weight * manager_pressure
+    )
 
-    Each risk is an independent per-post Bernoulli draw, sampled exactly by
-    geometric skipping over all posts and kept only where it applies (held
-    post, vacant wanted post, ...).  Flight is thinned: candidates are drawn at
-    the sector bound and accepted with probability hazard / bound.  A post
-    that initiates flight does not also rotate home or get recalled that day.
+
+@compiled
+def manager_initiation(g: Any, site: Any, today: Any, d: Any) -> None:
+    """The pressure on the site's manager and whether the manager starts a flight today."""
+    today.manager_pressure = clip(max(today.arrears_index, 1.0 - site.pay_level), 0.0, 1.0)
+    p_manager = d.manager_hazard_per_year / 365.0 * today.manager_pressure if site.open else 0.0
+    today.manager_start = p_manager > 0 and g.random() < p_manager
+
+
+@compiled
+def draw_post_transitions(  # noqa: C901 - one pass per kind of move, kept together (hot loop)
+    g: Any,
+    t: int,
+    closure: float,
+    hosts: np.ndarray,
+    p: Any,
+    posts: Any,
+    sites: np.ndarray,
+    site_day: np.ndarray,
+    layout: Any,
+    decay: np.ndarray,
+    bounds: np.ndarray,
+    moves: PostMoves,
+) -> PostMoves:
+    """Draw today's flight initiations, rotations, recalls and hires; mark the posts.
+
+    A post that initiates flight does not also rotate home or get recalled
+    that day.  Recalls and hires are Bernoulli per post and day, but only
+    some posts can be recalled (held, ranked at or above the site's wanted
+    headcount: labour sites only; shut sites hold nobody) or hired into
+    (vacant, below it, at an open site).  Skipping runs through those ranges
+    only, carrying the gap to the next success from one range to the next
+    (the geometric gaps are memoryless), so the draws are the same in law as
+    over all posts.
     """
-    d = params.defection
-    closure = cond.levers.border_closure
+    d, lp = p.defection, p.labour
+    mark = moves.mark
+    initiators, ends, recalled, hires = moves.initiators, moves.ends, moves.recalled, moves.hires
+    n_restaurants, post_site = layout.n_restaurants, layout.post_site
+    n_sites, n_posts = layout.posts.shape[0], post_site.shape[0]
     n_rest_posts = layout.n_restaurant_posts
-    n_posts = layout.n_posts
-    bounds = (flight_bound(params, True), flight_bound(params, False))
-    p_end = (1.0 / (params.labour.contract_years * 365.0)) * (1.0 - closure)
-    p_hire = (1.0 / params.labour.hiring_days) * (1.0 - closure)
-    p_recall = 1.0 / 90.0
-    # A labour ban (UN worker provisions at or above 0.6) stops new postings.
-    labour_ban = cond.un_workers >= 0.6
-    out: dict[str, list[np.ndarray]] = {
-        "initiators": [],
-        "contract_end": [],
-        "recall": [],
-        "hire": [],
-    }
-    for r, g in enumerate(rngs):
-        held = state.in_post[r]
+    n_init = 0
+    for sector in range(2):
+        lo = 0 if sector == 0 else n_rest_posts
+        hi = n_rest_posts if sector == 0 else n_posts
+        bound = bounds[sector]
+        if bound <= 0.0 or hi <= lo:
+            continue
+        bound_scale = skip_scale(bound)
+        post = lo - 1
+        while True:
+            post += skip(g, bound_scale)
+            if post >= hi:
+                break
+            if not posts.in_post[post]:
+                continue
+            s = post_site[post]
+            accept_u = g.random()
+            log_h = (
+                posts.log_base[post]
+                + d.beta_stress * worker_stress(post, t, posts, sites[s].stress, decay)
+                - d.beta_surveillance * site_day[s].surveillance
+                + d.beta_opportunity * site_day[s].opportunity
+            )
+            p_flight = min(np.exp(log_h), d.flight_probability_cap)
+            if accept_u < p_flight / bound:
+                initiators = push(initiators, n_init, post)
+                n_init += 1
+                mark[post] = FLIGHT
+    p_end = (1.0 / (lp.contract_years * 365.0)) * (1.0 - closure)
+    n_end = 0
+    if p_end > 0.0:
+        end_scale = skip_scale(p_end)
+        post = -1
+        while True:
+            post += skip(g, end_scale)
+            if post >= n_posts:
+                break
+            if posts.in_post[post] and mark[post] == NO_MOVE:
+                ends = push(ends, n_end, post)
+                n_end += 1
+                mark[post] = ROTATION
+    recall_scale = skip_scale(1.0 / lp.recall_days)
+    n_recall = 0
+    gap = skip(g, recall_scale) - 1
+    for s in range(n_restaurants, n_sites):
+        end = layout.start[s] + layout.posts[s]
+        post = layout.start[s] + site_day[s].wanted + gap
+        while post < end:
+            if posts.in_post[post] and mark[post] == NO_MOVE:
+                recalled = push(recalled, n_recall, post)
+                n_recall += 1
+                mark[post] = RECALL
+            post += skip(g, recall_scale)
+        gap = post - end
+    p_hire = (1.0 / lp.hiring_days) * (1.0 - closure)
+    n_hire = 0
+    if p_hire > 0.0:
+        hire_scale = skip_scale(p_hire)
+        gap = skip(g, hire_scale) - 1
+        for s in range(n_sites):
+            if not sites[s].open:
+                continue
+            # a hiring ban (UN worker provisions acting in the host) stops new labour postings
+            banned = hosts[layout.country[s]].workers_provision >= lp.un_hiring_ban_level
+            if s >= n_restaurants and banned:
+                continue
+            end = layout.start[s] + site_day[s].wanted
+            post = layout.start[s] + gap
+            while post < end:
+                if not posts.in_post[post]:
+                    hires = push(hires, n_hire, post)
+                    n_hire += 1
+                post += skip(g, hire_scale)
+            gap = post - end
+    moves.counts[0] = n_init
+    moves.counts[1] = n_end
+    moves.counts[2] = n_recall
+    moves.counts[3] = n_hire
+    return PostMoves(mark, initiators, ends, recalled, hires, moves.members, moves.counts)
 
-        initiators = []
-        for offset, n, bound in (
-            (0, n_rest_posts, bounds[0]),
-            (n_rest_posts, n_posts - n_rest_posts, bounds[1]),
-        ):
-            cand = bernoulli_indices(g, n, bound) + offset
-            cand = cand[held[cand]]
-            if cand.size:
-                accept_u = g.random(cand.shape[0])
-                log_h = (
-                    state.log_base[r, cand]
-                    + d.beta_stress * m4.worker_stress(state, layout, params, r, cand)
-                    - d.beta_surveillance * surveillance[r, layout.post_site[cand]]
-                )
-                p_flight = np.minimum(np.exp(log_h.astype(np.float64)), 0.5)
-                cand = cand[accept_u < p_flight / bound]
-            initiators.append(cand)
-        flight = np.concatenate(initiators)
-        ends = bernoulli_indices(g, n_posts, p_end)
-        ends = ends[held[ends]]
-        if flight.size:
-            ends = np.setdiff1d(ends, flight, assume_unique=True)
-        # a held post above its site's wanted rank is recalled (even if the site has vacancies)
-        recalls = bernoulli_indices(g, n_posts, p_recall)
-        recalls = recalls[held[recalls]]
-        recalls = recalls[~_wanted(layout, wanted[r], state.site_open[r], recalls)]
-        if recalls.size and (flight.size or ends.size):
-            recalls = np.setdiff1d(recalls, np.concatenate([flight, ends]), assume_unique=True)
-        hires = bernoulli_indices(g, n_posts, p_hire)
-        hires = hires[~held[hires]]
-        hires = hires[_wanted(layout, wanted[r], state.site_open[r], hires)]
-        if labour_ban[r]:
-            hires = hires[layout.post_is_restaurant[hires]]
-        out["initiators"].append(flight)
-        out["contract_end"].append(ends)
-        out["recall"].append(recalls)
-        out["hire"].append(hires)
-    return PostTransitions(**out)
+
+@compiled
+def apply_post_transitions(
+    g: Any,
+    t: int,
+    lever: Any,
+    net: Any,
+    p: Any,
+    posts: Any,
+    sites: np.ndarray,
+    layout: Any,
+    moves: PostMoves,
+    out: Any,
+) -> None:
+    """Rotations and recalls leave their posts; recruits take theirs (M4 traits)."""
+    n_end, n_recall, n_hire = moves.counts[1], moves.counts[2], moves.counts[3]
+    for i in range(n_end):
+        post = moves.ends[i]
+        posts.in_post[post] = False
+        sites[layout.post_site[post]].staff -= 1
+        moves.mark[post] = NO_MOVE
+    for i in range(n_recall):
+        post = moves.recalled[i]
+        posts.in_post[post] = False
+        sites[layout.post_site[post]].staff -= 1
+        moves.mark[post] = NO_MOVE
+    for i in range(n_hire):
+        post = moves.hires[i]
+        s = layout.post_site[post]
+        is_rest = layout.is_restaurant[s]
+        loyalty = recruit_loyalty(
+            g.standard_normal(), is_rest, lever.screening_strictness, net.screening, p.workers
+        )
+        hire(post, t, loyalty, recruit_log_base(g.random(), loyalty, is_rest, p), sites[s], posts)
+    net.exits_other += n_end
+    net.hired += n_hire
+    out.hires = n_hire
+    out.rotations_home = n_end
+    out.recalls = n_recall
 
 
-def manager_pressure(arrears_idx: np.ndarray, pay_level: np.ndarray) -> np.ndarray:
-    """Pressure on each site's manager (R, S) in [0, 1]: arrears or the pay cut passed on."""
-    return clip(np.maximum(arrears_idx, 1.0 - pay_level), 0.0, 1.0)
+class Plot(NamedTuple):
+    """A group that has decided to leave one site together (members in ``moves.members``)."""
 
-
-def manager_initiations(
-    rngs: list[np.random.Generator],
-    state: State,
-    params: Params,
-    pressure: np.ndarray,
-) -> np.ndarray:
-    """Sites (R, S) whose manager starts a flight today (hazard x manager pressure)."""
-    p = params.defection.manager_hazard_per_year / 365.0 * pressure * state.site_open
-    out = np.zeros(p.shape, dtype=bool)
-    for r, g in enumerate(rngs):
-        out[r] = g.random(p.shape[1]) < p[r]
-    return out
-
-
-@dataclass(frozen=True)
-class Plot:
-    """A group that has decided to leave one site together."""
-
-    members: np.ndarray  # post indices of the workers in the group
+    members: np.ndarray
+    n_members: int
     manager_led: bool
     detected: bool
 
-    @property
-    def size(self) -> int:
-        return int(self.members.shape[0]) + int(self.manager_led)
 
-
+@compiled
 def form_plot(
-    g: np.random.Generator,
-    r: int,
-    site: int,
-    initiators: np.ndarray,
-    manager_started: bool,
-    state: State,
-    layout: Layout,
-    params: Params,
-    manager_pressure: float,
-    surveillance: float,
+    g: Any,
+    t: int,
+    s: int,
+    p: Any,
+    posts: Any,
+    sites: np.ndarray,
+    today: Any,
+    layout: Any,
+    decay: np.ndarray,
+    moves: PostMoves,
 ) -> Plot:
-    """Grow a plot at ``site`` of replicate ``r`` from its initiators (post indices)."""
-    d = params.defection
-    # a scalar of the array's dtype: searchsorted does not copy the array to cast it
-    start = int(np.searchsorted(layout.post_site, layout.post_site.dtype.type(site)))
-    posts = np.arange(start, start + int(layout.site_posts[site]))
-    posts = posts[state.in_post[r, posts]]
-    others = np.setdiff1d(posts, initiators, assume_unique=True)
-    manager_led = manager_started or (g.random() < d.manager_join * manager_pressure)
-    if manager_led:
-        p_join = d.manager_follow * (1.0 - 0.5 * state.loyalty[r, others])
-    else:
-        stress = m4.worker_stress(state, layout, params, r, others)
-        p_join = d.contagion * clip(stress, 0.0, 1.0)
-    joiners = others[g.random(others.shape[0]) < p_join]
-    members = np.concatenate([initiators, joiners]).astype(np.int64)
-    extra = max(members.shape[0] + int(manager_led) - 1, 0)
-    p_each = d.detection_per_member * surveillance * (0.5 if manager_led else 1.0)
-    detected = bool(g.random() < 1.0 - (1.0 - p_each) ** extra)
-    return Plot(members=members, manager_led=bool(manager_led), detected=detected)
+    """Grow the plot at site ``s`` from today's initiators there (and its manager).
+
+    ``n_members`` is 0 and ``manager_led`` False when nobody at the site plots
+    after all (its initiators have left for another reason).
+    """
+    d = p.defection
+    members = moves.members
+    n_members = 0
+    for i in range(moves.counts[0]):
+        post = moves.initiators[i]
+        if layout.post_site[post] == s and posts.in_post[post]:
+            members = push(members, n_members, post)
+            n_members += 1
+    if n_members == 0 and not today.manager_start:
+        return Plot(members, 0, False, False)
+    manager_led = today.manager_start or (g.random() < d.manager_join * today.manager_pressure)
+    first = layout.start[s]
+    for post in range(first, first + layout.posts[s]):
+        if not posts.in_post[post] or moves.mark[post] == FLIGHT:
+            continue
+        if manager_led:
+            p_join = d.manager_follow * (
+                1.0 - d.manager_follow_loyalty_weight * posts.loyalty[post]
+            )
+        else:
+            stress = worker_stress(post, t, posts, sites[s].stress, decay)
+            p_join = d.contagion * clip(stress, 0.0, 1.0)
+        if g.random() < p_join:
+            members = push(members, n_members, post)
+            n_members += 1
+    extra = max(n_members + (1 if manager_led else 0) - 1, 0)
+    p_each = (
+        d.detection_per_member
+        * today.surveillance
+        * (d.manager_detection_factor if manager_led else 1.0)
+    )
+    detected = g.random() < 1.0 - (1.0 - p_each) ** extra
+    return Plot(members, n_members, manager_led, detected)

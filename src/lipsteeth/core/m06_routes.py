@@ -1,66 +1,66 @@
 """M6 exit routes to South Korea: legal exit with documents, or the broker route.
 
-Legal route (the 2016 Ningbo group): with passports (a manager who holds them,
-or helpers who recover them) the group gets third-country visas and leaves by
-the airport; the host's exit check stops it with probability equal to the
-exit strictness (China: a lever Beijing relaxes as a signal, M9; Russia and
-other hosts: parameters).  Arrival in South Korea after a short delay.
+Legal route (the 2016 Ningbo group, Corrado and Moore 2016): with passports
+(a manager who holds them, or helpers who recover them, chance
+``passport_reclaim_with_helper``) the group gets third-country visas and
+leaves by the airport; the host's exit check stops it with probability equal
+to the exit strictness (China: a lever Beijing relaxes as a signal, M9;
+Russia and other hosts: parameters).  Arrival in South Korea after
+1 + Exp(``legal_delay_days``) days.
 
 Clandestine route (the 2016 Weinan group, and the older path): overland
 through China to Laos and Thailand with brokers; caught in China with
-probability clandestine_interception x stringency (helpers halve it), else
-arrival after transit and third-country processing.  Those caught are
+probability clandestine_interception x stringency (times
+``helper_interception_factor`` with helpers), else arrival after a gamma
+transit (shape ``clandestine_transit_shape``, mean ``clandestine_transit_days``)
+and an exponential third-country processing time.  Those caught are
 repatriated (M7).  Broker fees are counted per person on this route.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-
-from .params import Params
+from .events import Route
+from .jit import compiled
 from .state import CHINA, RUSSIA
 
-LEGAL, CLANDESTINE, NONE = "legal", "clandestine", "none"
 
-
-@dataclass(frozen=True)
-class RouteOutcome:
-    route: str
-    helpers: bool
-    caught: bool
-    delay_days: int
-
-
+@compiled
 def choose_route(
-    g: np.random.Generator,
+    g: Any,
+    p: Any,
     manager_led: bool,
     is_restaurant: bool,
     country: int,
     exit_strictness: float,
     stringency: float,
-    params: Params,
-) -> RouteOutcome:
-    """Route, helpers, capture and delay of an undetected group."""
-    d, rt = params.defection, params.routes
-    u = g.random(4)
-    helpers = bool(u[0] < (d.helper_restaurant if is_restaurant else d.helper_labour))
-    documents = manager_led or (helpers and u[1] < rt.passport_reclaim_with_helper)
+) -> tuple[int, bool, bool, int]:
+    """Route (``events.Route`` code), helpers, caught, and delay to arrival of a group."""
+    d, rt = p.defection, p.routes
+    u_helpers = g.random()
+    u_passport = g.random()
+    u_caught = g.random()
+    helpers = u_helpers < (d.helper_restaurant if is_restaurant else d.helper_labour)
+    documents = manager_led or (helpers and u_passport < rt.passport_reclaim_with_helper)
     if documents:
-        stop = {CHINA: exit_strictness, RUSSIA: rt.russia_exit_strictness}.get(
-            country, rt.other_exit_strictness
-        )
-        caught = bool(u[2] < stop)
+        if country == CHINA:
+            stop = exit_strictness
+        elif country == RUSSIA:
+            stop = rt.russia_exit_strictness
+        else:
+            stop = rt.other_exit_strictness
         delay = 1 + int(g.exponential(max(rt.legal_delay_days, 1e-9)))
-        return RouteOutcome(LEGAL, helpers, caught, delay)
-    catch = {
-        CHINA: rt.clandestine_interception_per_transit * stringency,
-        RUSSIA: rt.russia_interception,
-    }.get(country, rt.other_interception)
+        return Route.LEGAL, helpers, u_caught < stop, delay
+    if country == CHINA:
+        catch = rt.clandestine_interception_per_transit * stringency
+    elif country == RUSSIA:
+        catch = rt.russia_interception
+    else:
+        catch = rt.other_interception
     if helpers:
-        catch *= 0.5
-    caught = bool(u[2] < catch)
-    transit = g.gamma(4.0, rt.clandestine_transit_days / 4.0)
+        catch *= rt.helper_interception_factor
+    shape = rt.clandestine_transit_shape
+    transit = g.gamma(shape, rt.clandestine_transit_days / shape)
     processing = g.exponential(max(rt.clandestine_processing_days, 1e-9))
-    return RouteOutcome(CLANDESTINE, helpers, caught, 1 + int(transit + processing))
+    return Route.CLANDESTINE, helpers, u_caught < catch, 1 + int(transit + processing)

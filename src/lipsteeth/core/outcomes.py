@@ -2,6 +2,10 @@
 
 Each outcome has a kind that says how days aggregate into a month and months
 into a year: ``flow`` sums, ``stock`` takes the last day, ``mean`` averages.
+The list below is the only definition: the kernel's day record
+(``OUTCOME_DTYPE``), the results' columns and the README table derive from it,
+so a new outcome is one line here plus the line of the mechanism that
+writes it.
 """
 
 from __future__ import annotations
@@ -49,6 +53,18 @@ _SPECS: tuple[OutcomeSpec, ...] = (
     OutcomeSpec("restaurant_openings", "flow", "restaurants", "restaurants opened"),
     OutcomeSpec("restaurant_closures", "flow", "restaurants", "restaurants shut (all causes)"),
     OutcomeSpec("closures_after_attempts", "flow", "sites", "sites shut after a flight attempt"),
+    OutcomeSpec("closure_orders", "flow", "restaurants", "restaurants shut on a host's order (UN)"),
+    OutcomeSpec("nominee_openings", "flow", "restaurants", "restaurants reopened under a nominee"),
+    OutcomeSpec("nominee_restaurants", "stock", "restaurants", "open restaurants under a nominee"),
+    OutcomeSpec(
+        "quota_renegotiations", "flow", "restaurants", "restaurant quotas renegotiated down"
+    ),
+    OutcomeSpec(
+        "quota_level", "mean", "share of the quota lever", "quota owed by open restaurants"
+    ),
+    OutcomeSpec(
+        "workers_relabelled", "stock", "persons", "labourers shielded as students, trainees"
+    ),
     OutcomeSpec("surveillance_level", "mean", "surveillance units", "network-wide added control"),
     OutcomeSpec("screening_level", "mean", "loyalty units", "added loyalty demanded of recruits"),
     # defections (M5, M6)
@@ -76,9 +92,30 @@ _SPECS: tuple[OutcomeSpec, ...] = (
     OutcomeSpec("arrivals_from_postings", "flow", "persons", "arrivals who had been posted abroad"),
     OutcomeSpec("border_crossings", "flow", "persons", "North Koreans crossing into China"),
     OutcomeSpec("hidden_in_china", "stock", "persons", "North Koreans hiding in China"),
+    OutcomeSpec("recent_crossers", "stock", "persons", "hidden in China, crossed recently"),
+    OutcomeSpec(
+        "long_term_residents", "stock", "persons", "hidden in China for years (mostly women)"
+    ),
+    OutcomeSpec("third_country_residents", "stock", "persons", "North Koreans in third countries"),
+    OutcomeSpec("settlements", "flow", "persons", "recent crossers who become long-term residents"),
+    OutcomeSpec(
+        "to_third_countries", "flow", "persons", "brokered parties settling in third countries"
+    ),
+    OutcomeSpec(
+        "onward_from_third_countries",
+        "flow",
+        "persons",
+        "third-country residents who reach the South",
+    ),
+    OutcomeSpec("arrests_residents", "flow", "persons", "long-term residents arrested in China"),
     OutcomeSpec("arrests_china", "flow", "persons", "North Koreans arrested in China (all)"),
     OutcomeSpec("arrests_hidden", "flow", "persons", "hidden North Koreans arrested in China"),
     OutcomeSpec("brokered_intercepted", "flow", "persons", "brokered parties caught in China"),
+    OutcomeSpec("detained_china", "stock", "persons", "held in China's border detention centres"),
+    OutcomeSpec("awaiting_handover", "stock", "persons", "detainees processed, awaiting handover"),
+    OutcomeSpec("long_detention", "stock", "persons", "held in Chinese prisons (detention full)"),
+    OutcomeSpec("detention_overflow", "flow", "persons", "arrested when detention was full"),
+    OutcomeSpec("detention_released", "flow", "persons", "released by China, detention full"),
     OutcomeSpec("repatriations_from_china", "flow", "persons", "forcibly returned from China"),
     OutcomeSpec("repatriations_other_hosts", "flow", "persons", "forcibly returned by other hosts"),
     OutcomeSpec("repatriated_severe_punishment", "flow", "persons", "returned to camps or prison"),
@@ -90,6 +127,10 @@ _SPECS: tuple[OutcomeSpec, ...] = (
     OutcomeSpec("provocations", "flow", "tests", "missile and nuclear tests"),
     OutcomeSpec("un_resolutions", "flow", "resolutions", "UN sanctions resolutions"),
     OutcomeSpec("envoys", "flow", "envoys", "envoys Pyongyang sends to Beijing"),
+    OutcomeSpec("talks", "mean", "share of days", "Pyongyang in talks with Beijing"),
+    OutcomeSpec("defiance", "mean", "share of days", "Pyongyang in a defiance episode"),
+    OutcomeSpec("milestones", "flow", "milestones", "weapons-programme stages completed"),
+    OutcomeSpec("programme_progress", "stock", "progress units", "weapons-programme progress"),
     OutcomeSpec("relations_index", "mean", "index -1..1", "China-North Korea relations"),
     OutcomeSpec("displeasure", "mean", "displeasure units", "Beijing's displeasure"),
     OutcomeSpec("economy_index", "mean", "index, 1 = start", "North Korea's hard-currency economy"),
@@ -98,7 +139,16 @@ _SPECS: tuple[OutcomeSpec, ...] = (
     OutcomeSpec("china_sanctions", "mean", "share", "effective Chinese sanctions"),
     OutcomeSpec("food_aid", "mean", "share", "effective Chinese food aid"),
     OutcomeSpec("travel_advisory", "mean", "share", "effective Seoul travel advisory"),
-    OutcomeSpec("un_workers_level", "mean", "share", "UN provisions on overseas workers"),
+    OutcomeSpec(
+        "un_workers_level", "mean", "share", "UN worker provisions in force (labour-weighted)"
+    ),
+    OutcomeSpec("un_enforcement_china", "mean", "share", "China's enforcement of UN measures"),
+    OutcomeSpec("un_enforcement_russia", "mean", "share", "Russia's enforcement of UN measures"),
+    OutcomeSpec("un_enforcement_other", "mean", "share", "other hosts' enforcement of UN measures"),
+    OutcomeSpec("oil_cut", "mean", "share", "share of oil supply cut (UN and China)"),
+    OutcomeSpec(
+        "diplomatic_signal_effective", "mean", "signal", "Beijing's effective diplomatic signal"
+    ),
     OutcomeSpec("trade_loss", "mean", "share", "share of trade with China lost to sanctions"),
 )
 
@@ -107,6 +157,22 @@ OUTCOME_NAMES: tuple[str, ...] = tuple(OUTCOMES)
 OUTCOME_INDEX: dict[str, int] = {name: i for i, name in enumerate(OUTCOME_NAMES)}
 KIND_STOCK = np.array([OUTCOMES[n].kind == "stock" for n in OUTCOME_NAMES])
 KIND_MEAN = np.array([OUTCOMES[n].kind == "mean" for n in OUTCOME_NAMES])
+#: one day's outcomes as a record (the kernel writes ``out.arrivals_south_korea``)
+OUTCOME_DTYPE = np.dtype([(name, np.float64) for name in OUTCOME_NAMES])
+#: the outcome that records what a lever's setting became once Beijing's or the hosts'
+#: discretion acted on it: the lever (what the analyst sets) -> the effective outcome
+EFFECTIVE_LEVERS: dict[str, str] = {
+    "china_exit_strictness": "exit_strictness",
+    "china_border_stringency": "border_stringency",
+    "china_sanctions": "china_sanctions",
+    "food_aid": "food_aid",
+    "diplomatic_signal": "diplomatic_signal_effective",
+    "seoul_travel_advisory": "travel_advisory",
+    "un_workers": "un_workers_level",
+    "un_oil": "oil_cut",
+}
+#: ``salary_suspended_restaurants`` counts restaurants paying less than this share (F7)
+SUSPENDED_PAY_LEVEL = 0.05
 
 
 def days_per_month(month_index: np.ndarray) -> np.ndarray:
@@ -118,56 +184,6 @@ def average_means(monthly_sums: np.ndarray, month_index: np.ndarray) -> np.ndarr
     """(R, V, M) monthly sums with ``mean`` outcomes divided by their days, in place."""
     monthly_sums[:, KIND_MEAN, :] /= days_per_month(month_index)[None, None, :]
     return monthly_sums
-
-
-class MonthlyAccumulator:
-    """Aggregate daily (R,) values of every outcome into (R, V, M) monthly values.
-
-    Days are buffered and folded into their month when the month ends (or on
-    ``result``): one buffer row per day instead of stacking and scattering
-    about 70 arrays every simulated day.  Flows and means are summed day by
-    day in calendar order; a stock keeps its value on the month's last day.
-    """
-
-    def __init__(self, n_replicates: int, month_index: np.ndarray) -> None:
-        self.month_index = month_index
-        n_months = int(month_index[-1]) + 1
-        self.values = np.zeros((n_replicates, len(OUTCOME_NAMES), n_months))
-        self.kind_stock = KIND_STOCK
-        longest = int(days_per_month(month_index).max())
-        self._days = np.zeros((longest, len(OUTCOME_NAMES), n_replicates))
-        self._month = -1
-        self._n_buffered = 0
-
-    def add(self, day: int, daily: dict[str, np.ndarray]) -> None:
-        m = int(self.month_index[day])
-        if m != self._month:
-            self._fold()
-            self._month = m
-        row = self._days[self._n_buffered]
-        try:
-            for i, name in enumerate(OUTCOME_NAMES):
-                row[i] = daily[name]
-        except KeyError:
-            missing = set(OUTCOME_NAMES) - set(daily)
-            raise KeyError(f"outcomes not recorded: {sorted(missing)}") from None
-        self._n_buffered += 1
-
-    def _fold(self) -> None:
-        """Fold the buffered days into their month's column."""
-        if self._n_buffered == 0:
-            return
-        total = np.zeros(self._days.shape[1:])
-        for k in range(self._n_buffered):
-            total += self._days[k]
-        column = self.values[:, :, self._month]
-        column[:, ~self.kind_stock] = total[~self.kind_stock].T
-        column[:, self.kind_stock] = self._days[self._n_buffered - 1][self.kind_stock].T
-        self._n_buffered = 0
-
-    def result(self) -> np.ndarray:
-        self._fold()
-        return average_means(self.values.copy(), self.month_index)
 
 
 def to_years(monthly: np.ndarray, month_years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

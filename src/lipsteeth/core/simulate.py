@@ -1,4 +1,4 @@
-"""Run the model: replicates on the leading axis, one random stream per replicate.
+"""Run the model: each replicate's whole run is one compiled call (``kernel``).
 
 ``simulate`` is the public entry of the core.  Replicate i always draws from
 ``SeedSequence(root_seed).spawn(...)[i]`` (via ``replicate_seeds``), so any
@@ -9,22 +9,27 @@ numbers as the full run.
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import compiled
-from . import m09_strategic as m9
-from . import m10_wider_flow as m10
-from .events import EventLog
-from .outcomes import OUTCOME_NAMES, MonthlyAccumulator, average_means
+from . import kernel
+from .events import event_arrays, event_columns, new_event_log
+from .outcomes import KIND_STOCK, OUTCOME_NAMES, average_means
 from .params import LEVER_NAMES, Levers, Params
-from .state import PIPELINE_PAD, Layout, State, build_layout, init_state
-from .step import DayInputs, DelayTables, step
+from .records import lever_records, param_record
+from .state import (
+    PIPELINE_PAD,
+    Layout,
+    ReplicateState,
+    allocate_state,
+    build_layout,
+    kernel_layout,
+    replicate,
+)
 from .timeline import Calendar, Timeline
-
-ENGINES: tuple[str, ...] = ("compiled", "numpy")
-DEFAULT_ENGINE = "compiled"
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,20 @@ class Ledger:
     caught: np.ndarray
     recalled: np.ndarray
     other_exits: np.ndarray
+
+    @classmethod
+    def of(cls, states: Sequence[ReplicateState]) -> Ledger:
+        """The ledger of runs' states (each with replicates on its leading axis), in order."""
+        net = np.concatenate([state.network[:, 0] for state in states])
+        return cls(
+            initial_in_post=net["initial_in_post"].copy(),
+            hired=net["hired"].copy(),
+            in_post=np.concatenate([state.posts.in_post.sum(axis=1) for state in states]),
+            escaped=net["exits_escaped"].copy(),
+            caught=net["exits_caught"].copy(),
+            recalled=net["exits_recalled"].copy(),
+            other_exits=net["exits_other"].copy(),
+        )
 
 
 @dataclass(frozen=True)
@@ -83,25 +102,35 @@ def levers_of(base: Levers, row: np.ndarray) -> Levers:
     return dataclasses.replace(base, **changes) if changes else base
 
 
-def lever_schedule(
-    base: Levers, timeline: Timeline, matrix: np.ndarray | None = None
-) -> list[Levers]:
-    """The levers in force on each day: ``base`` overridden by the timeline's paths.
+@functools.lru_cache(maxsize=64)
+def _param_inputs(params: Params) -> tuple[np.ndarray, kernel.DelayTables]:
+    """The parameter record and the delay tables (cached: ensembles reuse them)."""
+    record = param_record(params)
+    return record, kernel.delay_tables(record, PIPELINE_PAD - 1)
 
-    A path value of NaN leaves the base value.  Days with the same values
-    share one ``Levers`` object, so a run builds one per change, not per day.
-    ``matrix`` is ``lever_matrix(base, timeline)`` if already at hand.
-    """
-    if matrix is None:
-        matrix = lever_matrix(base, timeline)
-    changed = np.concatenate([[True], (matrix[1:] != matrix[:-1]).any(axis=1)])
-    schedule: list[Levers] = []
-    current = base
-    for day in range(timeline.n_days):
-        if changed[day]:
-            current = levers_of(base, matrix[day])
-        schedule.append(current)
-    return schedule
+
+def run_inputs(
+    params: Params, levers: Levers, timeline: Timeline, calendar: Calendar, layout: Layout
+) -> kernel.RunInputs:
+    """One run's inputs in the kernel's form (built once, shared by every replicate)."""
+    record, delays = _param_inputs(params)
+    return kernel.RunInputs(
+        params=record,
+        levers=lever_records(lever_matrix(levers, timeline)),
+        # writable copies: Numba compiles read-only arrays (the scenario layer's are) as a
+        # separate signature, which would compile the whole day loop twice
+        forced_nuclear=np.array(timeline.nuclear(), dtype=np.int64),
+        forced_missile=np.array(timeline.missile(), dtype=np.int64),
+        forced_resolution=np.array(timeline.resolution(), dtype=np.float64),
+        endogenous_from=int(timeline.endogenous_from),
+        month_index=np.array(calendar.month_index, dtype=np.int64),
+        kind_stock=KIND_STOCK,
+        layout=kernel_layout(layout),
+        delays=delays,
+    )
+
+
+_NOT_PROFILING = np.zeros(0, dtype=np.uint64)
 
 
 def simulate(
@@ -113,23 +142,20 @@ def simulate(
     seed: int = 0,
     replicates: int | np.ndarray = 1,
     layout: Layout | None = None,
-    engine: str = DEFAULT_ENGINE,
     section_cycles: np.ndarray | None = None,
+    replicate_params: Sequence[Params] | None = None,
 ) -> SimulationResult:
     """Simulate ``replicates`` (a count, or explicit replicate indices) over the calendar.
 
-    ``engine`` picks the implementation of the day loop: ``"compiled"`` runs
-    each replicate's whole loop in one Numba call (``core.compiled``),
-    ``"numpy"`` steps all replicates a day at a time (``core.step``).  Both
-    are the same model and agree in distribution; their random streams
-    differ, so the same seed gives different (equally likely) paths.
-    ``section_cycles`` ((len(compiled.SECTIONS),) uint64), compiled engine
-    only, accumulates the CPU cycles spent in each part of the day (profiling).
+    Each replicate's whole run (day 0 and every day after) is one compiled
+    call.  ``replicate_params``, if given, holds one parameter set per
+    replicate (in the order of ``replicates``; parameter uncertainty: draws
+    from a posterior or from declared ranges); ``params`` is then only the
+    default.  A replicate's random stream depends on its index alone, so two
+    settings run with the same indices share their draws (common random
+    numbers).  ``section_cycles`` ((len(kernel.SECTIONS),) uint64), if given,
+    accumulates the CPU cycles spent in each part of the day (profiling).
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine: must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if section_cycles is not None and engine != "compiled":
-        raise ValueError("section_cycles: only the compiled engine counts cycles")
     if isinstance(replicates, int | np.integer):
         rep_index = np.arange(int(replicates))
     else:
@@ -139,106 +165,46 @@ def simulate(
     timeline = timeline or Timeline(n_days=calendar.n_days)
     if timeline.n_days != calendar.n_days:
         raise ValueError("timeline and calendar lengths differ")
-    layout = layout or build_layout(params)
-    rngs = [np.random.default_rng(s) for s in replicate_seeds(seed, rep_index)]
-    state: State = init_state(params, levers, layout, calendar.n_days, rngs)
-    delays = DelayTables.build(params, PIPELINE_PAD - 1)
-    lever_days = lever_matrix(levers, timeline)
-    # M7/M10: people already in transit or detention when the run starts
-    day0 = m9.beijing_policy(state, params, levers_of(levers, lever_days[0]))
-    m10.warm_start_pipelines(rngs, state, params, day0, delays.transit, delays.detention)
-    if engine == "compiled":
-        monthly, events = _run_compiled(
-            rngs, state, layout, params, lever_days, timeline, calendar, delays, section_cycles
+    if replicate_params is not None and len(replicate_params) != rep_index.size:
+        raise ValueError(
+            f"replicate_params: {len(replicate_params)} parameter sets for "
+            f"{rep_index.size} replicates"
         )
-    else:
-        monthly, events = _run_numpy(
-            rngs,
-            state,
-            layout,
-            params,
-            lever_schedule(levers, timeline, lever_days),
-            timeline,
-            calendar,
-            delays,
-        )
-    state.day = calendar.n_days
-    events["replicate"] = (
-        rep_index[events["replicate"]] if events["replicate"].size else events["replicate"]
-    )
-    ledger = Ledger(
-        initial_in_post=state.initial_in_post,
-        hired=state.hired,
-        in_post=state.in_post.sum(axis=1),
-        escaped=state.exits_escaped,
-        caught=state.exits_caught,
-        recalled=state.exits_recalled,
-        other_exits=state.exits_other,
-    )
+    n_months = int(calendar.month_index[-1]) + 1
+    monthly = np.zeros((rep_index.size, len(OUTCOME_NAMES), n_months))
+    cycles = _NOT_PROFILING if section_cycles is None else section_cycles
+    if replicate_params is None:
+        layout = layout or build_layout(params)
+        inputs = run_inputs(params, levers, timeline, calendar, layout)
+        states = [allocate_state(layout, rep_index.size, calendar.n_days)]
+        rows = [(inputs, states[0], r) for r in range(rep_index.size)]
+    else:  # each replicate its own parameters, inputs and (if its population differs) layout
+        states, rows = [], []
+        for replicate_param in replicate_params:
+            replicate_layout = build_layout(replicate_param)
+            states.append(allocate_state(replicate_layout, 1, calendar.n_days))
+            inputs = run_inputs(replicate_param, levers, timeline, calendar, replicate_layout)
+            rows.append((inputs, states[-1], 0))
+    per_replicate = []
+    for r, seed_sequence in enumerate(replicate_seeds(seed, rep_index)):
+        inputs, state, row = rows[r]
+        g = np.random.default_rng(seed_sequence)
+        rep = replicate(state, row)
+        log = new_event_log()
+        kernel.start_replicate(g, inputs, rep)
+        kernel.run_days(g, inputs, rep, 0, calendar.n_days, monthly[r], cycles, log)
+        per_replicate.append(event_columns(int(rep_index[r]), *event_arrays(log)))
+    average_means(monthly, calendar.month_index)
+    events = {
+        column: np.concatenate([rep[column] for rep in per_replicate])
+        for column in per_replicate[0]
+    }
     return SimulationResult(
         replicates=rep_index,
         months=calendar.months,
         outcome_names=OUTCOME_NAMES,
         monthly=monthly,
         events=events,
-        ledger=ledger,
+        ledger=Ledger.of(states),
         n_days=calendar.n_days,
     )
-
-
-def _run_numpy(
-    rngs: list[np.random.Generator],
-    state: State,
-    layout: Layout,
-    params: Params,
-    levers_by_day: list[Levers],
-    timeline: Timeline,
-    calendar: Calendar,
-    delays: DelayTables,
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """All replicates a day at a time (``step``): monthly outcomes and events."""
-    log = EventLog()
-    acc = MonthlyAccumulator(len(rngs), calendar.month_index)
-    nuclear, missile, resolution = timeline.nuclear(), timeline.missile(), timeline.resolution()
-    month_index = calendar.month_index
-    for day in range(calendar.n_days):
-        inputs = DayInputs(
-            levers=levers_by_day[day],
-            forced_nuclear=int(nuclear[day]),
-            forced_missile=int(missile[day]),
-            forced_resolution=resolution[day],
-            endogenous=day >= timeline.endogenous_from,
-            month_end=day == calendar.n_days - 1 or month_index[day + 1] != month_index[day],
-        )
-        acc.add(day, step(rngs, state, layout, params, inputs, delays, log))
-    return acc.result(), log.to_arrays()
-
-
-def _run_compiled(
-    rngs: list[np.random.Generator],
-    state: State,
-    layout: Layout,
-    params: Params,
-    lever_days: np.ndarray,
-    timeline: Timeline,
-    calendar: Calendar,
-    delays: DelayTables,
-    section_cycles: np.ndarray | None,
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Each replicate's whole run in one compiled call: monthly outcomes and events."""
-    month_index = calendar.month_index
-    inputs = compiled.run_inputs(
-        params, lever_days, timeline, month_index, layout, delays.transit, delays.detention
-    )
-    n_months = int(month_index[-1]) + 1
-    monthly = np.zeros((len(rngs), len(OUTCOME_NAMES), n_months))
-    per_replicate = [
-        compiled.simulate_replicate(g, inputs, layout, state, r, monthly[r], section_cycles)
-        for r, g in enumerate(rngs)
-    ]
-    average_means(monthly, month_index)
-    events = {
-        column: np.concatenate([rep[column] for rep in per_replicate])
-        for column in per_replicate[0]
-    }
-    return monthly, events

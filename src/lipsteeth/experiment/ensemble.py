@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.simulate import DEFAULT_ENGINE, SimulationResult, simulate
+from ..core.simulate import SimulationResult, simulate
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -23,12 +23,8 @@ def run_scenario(
     replicates: int | None = None,
     seed: int | None = None,
     replicate_indices: np.ndarray | None = None,
-    engine: str = DEFAULT_ENGINE,
 ) -> SimulationResult:
-    """Simulate a scenario's replicates (defaults from the scenario file) in one call.
-
-    ``engine`` is the core's day-loop implementation (``core.simulate.ENGINES``).
-    """
+    """Simulate a scenario's replicates (defaults from the scenario file) in one call."""
     indices = (
         np.asarray(replicate_indices, dtype=int)
         if replicate_indices is not None
@@ -41,7 +37,6 @@ def run_scenario(
         scenario.timeline,
         seed=scenario.seed if seed is None else seed,
         replicates=indices,
-        engine=engine,
     )
 
 

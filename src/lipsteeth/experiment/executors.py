@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
-from ..core.simulate import DEFAULT_ENGINE, SimulationResult
+from ..core.simulate import SimulationResult
 from .ensemble import combine, run_scenario
 
 if TYPE_CHECKING:
@@ -235,9 +235,9 @@ def replicate_chunks(indices: np.ndarray, chunk_size: int) -> list[np.ndarray]:
     return [indices[i : i + chunk_size] for i in range(0, indices.size, chunk_size)]
 
 
-def _ensemble_chunk(context: tuple[Scenario, int, str], indices: np.ndarray) -> SimulationResult:
-    scenario, seed, engine = context
-    return run_scenario(scenario, seed=seed, replicate_indices=indices, engine=engine)
+def _ensemble_chunk(context: tuple[Scenario, int], indices: np.ndarray) -> SimulationResult:
+    scenario, seed = context
+    return run_scenario(scenario, seed=seed, replicate_indices=indices)
 
 
 def run_ensemble(
@@ -247,7 +247,6 @@ def run_ensemble(
     executor: Executor | None = None,
     chunk_size: int | None = None,
     progress: ProgressFn | None = None,
-    engine: str = DEFAULT_ENGINE,
 ) -> SimulationResult:
     """All replicates of ``scenario`` through ``executor``, combined in replicate order.
 
@@ -277,6 +276,6 @@ def run_ensemble(
             progress(done_reps[0], int(indices.size))
 
     results = executor.map(
-        _ensemble_chunk, chunks, report, on_result=on_result, context=(scenario, seed, engine)
+        _ensemble_chunk, chunks, report, on_result=on_result, context=(scenario, seed)
     )
     return combine(results)

@@ -853,6 +853,42 @@ class NPEResult(PosteriorSample):
             f"{len(self.theta_holdout)} held-out simulations {verdict}{flag})"
         )
 
+    def certificate(self) -> dict[str, Any]:
+        """The JSON summary of the certificate and of the training that produced it.
+
+        Every check with its rule and outcome (``Diagnostics.to_dict``), the
+        training run (simulations, ensemble, epochs, losses, seconds, the
+        fingerprint), the summaries, the observation and its error model.
+        ``lipsteeth calibrate --method npe`` writes it as ``npe_diagnostics.json``.
+        """
+        trained = self.trained
+        return {
+            "method": "npe",
+            **self.diagnostics.to_dict(),
+            "training": {
+                "simulations": len(self.theta_train),
+                "holdout": len(self.theta_holdout),
+                "replicates": self.settings.replicates,
+                "ensemble": len(trained.members),
+                "epochs": trained.epochs,
+                "best_validation_loss": trained.best_validation_loss,
+                "members": [
+                    {
+                        "epochs": m.epochs,
+                        "best_validation_loss": m.best_validation_loss,
+                        "training_loss": m.training_loss,
+                        "validation_loss": m.validation_loss,
+                    }
+                    for m in trained.members
+                ],
+                "seconds": self.seconds,
+                "fingerprint": self.fingerprint(),
+            },
+            "summaries": list(self.summary_names),
+            "observed": [float(v) for v in self.observed],
+            "observation": self.observation.to_dict(self.summary_names),
+        }
+
     def fingerprint(self) -> str:
         """SHA-256 of the training data, the network and the posterior sample."""
         h = hashlib.sha256()

@@ -47,7 +47,31 @@ Metrics (per series, over the observations in the chosen years)
   observation is the anchor and is left out of both errors.  Below 1 the model
   beats persistence.
 * Coverage: the share of observations inside the simulated 90 % band (5 %-95 %
-  quantiles over replicates, widened by the observation model).
+  quantiles over replicates, widened by the observation model), and inside the
+  50 % band (25 %-75 %): ``coverage_90``, ``coverage_50``.
+* WIS and CRPS (``forecast_scores``): the weighted interval score of the 23
+  predictive quantiles (median and 11 central intervals, alpha 0.02-0.9) and
+  the CRPS of the whole predictive ensemble, averaged over the observations, in
+  the series' unit.  A range is scored at its point nearest the predictive
+  median (the lowest score over the range).
+* Relative MAE against persistence and against a linear drift
+  (``rel_mae_persistence``, ``rel_mae_drift``): the model's MAE over the MAE of
+  a benchmark that knows only the observations before the window (the last of
+  them carried forward; the least-squares line through them, floored at zero).
+  Unlike MASE, which falls back on the window's first observation as its
+  anchor, both are null when a benchmark is not defined (no earlier
+  observation; fewer than two for the drift) or exact.  With an earlier
+  observation of the same period length, ``rel_mae_persistence`` equals MASE.
+* ``split``: the same scores over the years before the split year and from it
+  (``before_split``, ``from_split``); the benchmarks of ``from_split`` know
+  every observation before the split year, as a model calibrated up to then.
+
+Frozen forecasts
+----------------
+``freeze`` turns an ensemble into a :class:`forecast_scores.Forecast` (members,
+median and quantiles of every series and period) without reading any
+observation; ``validate`` scores a frozen forecast exactly as it scores the
+ensemble it came from.
 """
 
 from __future__ import annotations
@@ -66,6 +90,17 @@ import numpy as np
 
 from ..core.outcomes import OUTCOMES
 from ..core.simulate import SimulationResult
+from .forecast_scores import (
+    Forecast,
+    PeriodForecast,
+    fit_drift,
+    forecast_from_dict,
+    mean_or_none,
+    period_label,
+    predictive_sample,
+    relative_mae,
+    score_observation,
+)
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("series", "period", "value")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("low", "high", "reliability", "source", "note", "unit")
@@ -73,7 +108,6 @@ BAND = (0.05, 0.95)
 Z90 = 1.6448536269514722
 MAX_ROWS = 100_000
 MAX_CHARS = 20_000_000
-_OBS_ERROR_DRAWS = 400
 _PERIOD = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
 
 
@@ -402,16 +436,14 @@ def simulated_values(
 
 
 def _band(samples: np.ndarray, rel_sd: float) -> tuple[float, float, float]:
-    """Median and 90 % band of replicate values, widened by a log-normal observation error."""
+    """Median of replicate values and the 90 % band of their predictive distribution.
+
+    The band is widened by the log-normal observation error of estimates
+    (``forecast_scores.predictive_sample``).
+    """
     samples = np.asarray(samples, dtype=float)
     median = float(np.median(samples))
-    if rel_sd <= 0:
-        lo, hi = np.quantile(samples, BAND)
-        return median, float(lo), float(hi)
-    noise = np.random.default_rng(0).standard_normal(_OBS_ERROR_DRAWS)
-    sigma = math.sqrt(math.log1p(rel_sd**2))
-    observed = samples[:, None] * np.exp(sigma * noise[None, :] - 0.5 * sigma**2)
-    lo, hi = np.quantile(observed, BAND)
+    lo, hi = np.quantile(predictive_sample(samples, rel_sd), BAND)
     return median, float(lo), float(hi)
 
 
@@ -453,14 +485,20 @@ def coverage(inside: Sequence[bool]) -> float | None:
 
 @dataclass(frozen=True)
 class Comparison:
-    """One observation beside its simulated distribution."""
+    """One observation beside its simulated distribution and its scores."""
 
     observation: Observation
     median: float
     p5: float
     p95: float
     error: float
-    inside: bool
+    inside: bool  # inside the 90 % band
+    p25: float = math.nan
+    p75: float = math.nan
+    inside_50: bool = False
+    scored_at: float = math.nan  # where WIS and CRPS take the observation (forecast_scores)
+    wis: float = math.nan
+    crps: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         obs = self.observation
@@ -472,30 +510,52 @@ class Comparison:
             "observed": obs.reference,
             "sim_median": self.median,
             "sim_p5": self.p5,
+            "sim_p25": self.p25,
+            "sim_p75": self.p75,
             "sim_p95": self.p95,
             "abs_error": self.error,
+            "inside_50": self.inside_50,
             "inside_90": self.inside,
+            "scored_at": self.scored_at,
+            "wis": self.wis,
+            "crps": self.crps,
             "line": obs.line,
         }
 
 
 @dataclass(frozen=True)
-class SeriesReport:
-    """Metrics of one series over the validation window."""
+class Benchmark:
+    """The benchmark forecasts of one scored observation (None: not defined)."""
 
-    series: str
-    unit: str
-    outcome: str
-    observation: str
+    period: str
+    persistence: float | None
+    drift: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"period": self.period, "persistence": self.persistence, "drift": self.drift}
+
+
+@dataclass(frozen=True)
+class WindowScores:
+    """All scores of one series over the years ``first_year..last_year`` (None: open end)."""
+
+    first_year: int | None
+    last_year: int | None
     comparisons: tuple[Comparison, ...]
     ard: float | None
     mase: float | None
-    coverage: float | None
     anchor: Observation | None
     anchor_in_window: bool
+    wis: float | None
+    crps: float | None
+    coverage_50: float | None
+    coverage_90: float | None
+    rel_mae_persistence: float | None
+    rel_mae_drift: float | None
+    benchmarks: tuple[Benchmark, ...]
     note: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def scores(self) -> dict[str, Any]:
         anchor = None
         if self.anchor is not None:
             anchor = {
@@ -504,16 +564,87 @@ class SeriesReport:
                 "in_window": self.anchor_in_window,
             }
         return {
-            "unit": self.unit,
-            "model_outcome": self.outcome,
-            "observation_model": self.observation,
             "n": len(self.comparisons),
             "ard": self.ard,
             "mase": self.mase,
-            "coverage_90": self.coverage,
+            "wis": self.wis,
+            "crps": self.crps,
+            "coverage_50": self.coverage_50,
+            "coverage_90": self.coverage_90,
+            "rel_mae_persistence": self.rel_mae_persistence,
+            "rel_mae_drift": self.rel_mae_drift,
             "persistence_anchor": anchor,
             "note": self.note,
-            "observations": [c.to_dict() for c in self.comparisons],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.first_year,
+            "to": self.last_year,
+            **self.scores(),
+            "benchmarks": [b.to_dict() for b in self.benchmarks],
+        }
+
+
+@dataclass(frozen=True)
+class SeriesReport:
+    """Metrics of one series over the validation window (and its sub-windows at a split)."""
+
+    series: str
+    unit: str
+    outcome: str
+    observation: str
+    comparisons: tuple[Comparison, ...]
+    ard: float | None
+    mase: float | None
+    coverage: float | None  # in the 90 % band
+    anchor: Observation | None
+    anchor_in_window: bool
+    note: str = ""
+    whole: WindowScores | None = None
+    windows: Mapping[str, WindowScores] = field(default_factory=dict)
+
+    @property
+    def wis(self) -> float | None:
+        return None if self.whole is None else self.whole.wis
+
+    @property
+    def crps(self) -> float | None:
+        return None if self.whole is None else self.whole.crps
+
+    @property
+    def coverage_50(self) -> float | None:
+        return None if self.whole is None else self.whole.coverage_50
+
+    @property
+    def rel_mae_persistence(self) -> float | None:
+        return None if self.whole is None else self.whole.rel_mae_persistence
+
+    @property
+    def rel_mae_drift(self) -> float | None:
+        return None if self.whole is None else self.whole.rel_mae_drift
+
+    def to_dict(self) -> dict[str, Any]:
+        scores = self.whole.scores() if self.whole is not None else {}
+        scores.update(
+            {"n": len(self.comparisons), "ard": self.ard, "mase": self.mase, "note": self.note}
+        )
+        scores["coverage_90"] = self.coverage
+        benchmarks = {b.period: b for b in self.whole.benchmarks} if self.whole else {}
+        observations = []
+        for c in self.comparisons:
+            row = c.to_dict()
+            bench = benchmarks.get(c.observation.period)
+            row["persistence_forecast"] = None if bench is None else bench.persistence
+            row["drift_forecast"] = None if bench is None else bench.drift
+            observations.append(row)
+        return {
+            "unit": self.unit,
+            "model_outcome": self.outcome,
+            "observation_model": self.observation,
+            **scores,
+            **{name: window.to_dict() for name, window in self.windows.items()},
+            "observations": observations,
         }
 
 
@@ -525,11 +656,13 @@ class ValidationReport:
     skipped: tuple[tuple[Observation, str], ...] = field(default_factory=tuple)
     first_year: int | None = None
     last_year: int | None = None
+    split: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "from": self.first_year,
             "to": self.last_year,
+            "split": self.split,
             "series": {name: report.to_dict() for name, report in self.series.items()},
             "skipped": [
                 {"series": obs.series, "period": obs.period, "line": obs.line, "reason": why}
@@ -542,41 +675,81 @@ def _in_window(obs: Observation, first: int | None, last: int | None) -> bool:
     return (first is None or obs.year >= first) and (last is None or obs.year <= last)
 
 
-def _series_report(
-    name: str,
-    window: list[Observation],
-    before: list[Observation],
-    result: SimulationResult,
-    skipped: list[tuple[Observation, str]],
-    start: np.datetime64 | None,
-) -> SeriesReport:
-    spec = SERIES[name]
-    comparisons: list[Comparison] = []
-    for obs in sorted(window, key=lambda o: o.sort_key):
-        samples = simulated_values(result, name, obs.year, obs.month, start)
+# --- where the forecast of a period comes from -------------------------------------------
+
+
+class _ResultSource:
+    """Forecasts computed from a simulated ensemble."""
+
+    def __init__(self, result: SimulationResult, start: np.datetime64 | None) -> None:
+        self.result = result
+        self.start = start
+
+    def forecast(
+        self, series: str, year: int, month: int | None
+    ) -> tuple[PeriodForecast | None, str]:
+        samples = simulated_values(self.result, series, year, month, self.start)
         if samples is None:
-            skipped.append((obs, "period not completely inside the simulated horizon"))
-            continue
-        median, p5, p95 = _band(samples, spec.obs_rel_sd)
-        comparisons.append(
-            Comparison(
-                observation=obs,
-                median=median,
-                p5=p5,
-                p95=p95,
-                error=interval_error(median, obs.interval),
-                inside=_overlaps(obs.interval, (p5, p95)),
-            )
-        )
+            return None, "period not completely inside the simulated horizon"
+        return PeriodForecast.from_members(samples, SERIES[series].obs_rel_sd), ""
+
+
+class _FrozenSource:
+    """Forecasts read from a frozen forecast."""
+
+    def __init__(self, forecast: Forecast) -> None:
+        self.frozen = forecast
+
+    def forecast(
+        self, series: str, year: int, month: int | None
+    ) -> tuple[PeriodForecast | None, str]:
+        if series not in self.frozen.periods:
+            return None, "series not in the frozen forecast"
+        found = self.frozen.lookup(series, year, month)
+        if found is None:
+            return None, "period not in the frozen forecast"
+        return found, ""
+
+
+def _same_scale(spec: SeriesSpec, a: Observation, b: Observation) -> bool:
+    """Whether ``a`` can forecast ``b``: any two snapshots; counts of the same period length."""
+    return spec.observation == "snapshot" or (a.month is None) == (b.month is None)
+
+
+def _benchmark(spec: SeriesSpec, priors: Sequence[Observation], obs: Observation) -> Benchmark:
+    """Persistence and drift forecasts of ``obs`` from earlier observations of the same scale."""
+    usable = [p for p in priors if _same_scale(spec, p, obs)]
+    persistence = None
+    if usable:
+        persistence = max(usable, key=lambda o: (o.sort_key, o.line)).reference
+    fit = fit_drift(
+        [period_x(p.year, p.month, spec.observation) for p in usable],
+        [p.reference for p in usable],
+    )
+    drift = None
+    if fit is not None:
+        drift = fit.predict(period_x(obs.year, obs.month, spec.observation))
+    return Benchmark(obs.period, persistence, drift)
+
+
+def _window_scores(
+    spec: SeriesSpec,
+    comparisons: Sequence[Comparison],
+    rows: Sequence[Observation],
+    first: int | None,
+    last: int | None,
+) -> WindowScores:
+    """Scores over some comparisons; ``rows`` (all of the series) give the earlier observations."""
+    priors = [o for o in rows if first is not None and o.year < first]
     note = ""
     anchor: Observation | None = None
     anchor_in_window = False
-    scored = comparisons
-    if before:
-        anchor = max(before, key=lambda o: (o.sort_key, o.line))
+    scored = list(comparisons)
+    if priors:
+        anchor = max(priors, key=lambda o: (o.sort_key, o.line))
     elif len(comparisons) > 1:
         anchor, anchor_in_window = comparisons[0].observation, True
-        scored = comparisons[1:]
+        scored = list(comparisons[1:])
         note = "no observation before the window: its first observation anchors persistence"
     mase_value = None
     if anchor is not None and scored:
@@ -587,39 +760,139 @@ def _series_report(
         )
         if mase_value is None:
             note = (note + "; " if note else "") + "persistence is exact: MASE undefined"
+    benchmarks = tuple(_benchmark(spec, priors, c.observation) for c in comparisons)
+    model_errors = [c.error for c in comparisons]
+    relative: dict[str, float | None] = {}
+    for kind in ("persistence", "drift"):
+        forecasts = [getattr(b, kind) for b in benchmarks]
+        errors = [
+            None if f is None else interval_error(f, c.observation.interval)
+            for f, c in zip(forecasts, comparisons, strict=True)
+        ]
+        relative[kind] = relative_mae(model_errors, errors)
+        if comparisons and relative[kind] is None:
+            if any(f is None for f in forecasts):
+                few = (
+                    "no earlier observation" if kind == "persistence" else "under two earlier ones"
+                )
+                why = f"rel_mae_{kind} null: {few} of the same period length"
+            else:
+                why = f"rel_mae_{kind} null: the {kind} benchmark is exact"
+            note = (note + "; " if note else "") + why
     if not comparisons:
         note = "no observation inside the window and the simulated horizon"
+    return WindowScores(
+        first_year=first,
+        last_year=last,
+        comparisons=tuple(comparisons),
+        ard=ard(model_errors, [c.observation.reference for c in comparisons]),
+        mase=mase_value,
+        anchor=anchor,
+        anchor_in_window=anchor_in_window,
+        wis=mean_or_none([c.wis for c in comparisons]),
+        crps=mean_or_none([c.crps for c in comparisons]),
+        coverage_50=coverage([c.inside_50 for c in comparisons]),
+        coverage_90=coverage([c.inside for c in comparisons]),
+        rel_mae_persistence=relative["persistence"],
+        rel_mae_drift=relative["drift"],
+        benchmarks=benchmarks,
+        note=note,
+    )
+
+
+def _series_report(
+    name: str,
+    rows: Sequence[Observation],
+    first_year: int | None,
+    last_year: int | None,
+    split: int | None,
+    source: _ResultSource | _FrozenSource,
+    skipped: list[tuple[Observation, str]],
+) -> SeriesReport:
+    spec = SERIES[name]
+    window = [o for o in rows if _in_window(o, first_year, last_year)]
+    comparisons: list[Comparison] = []
+    for obs in sorted(window, key=lambda o: o.sort_key):
+        forecast, why = source.forecast(name, obs.year, obs.month)
+        if forecast is None:
+            skipped.append((obs, why))
+            continue
+        scores = score_observation(forecast, obs.interval)
+        comparisons.append(
+            Comparison(
+                observation=obs,
+                median=forecast.median,
+                p5=scores.p5,
+                p95=scores.p95,
+                error=interval_error(forecast.median, obs.interval),
+                inside=scores.inside_90,
+                p25=scores.p25,
+                p75=scores.p75,
+                inside_50=scores.inside_50,
+                scored_at=scores.scored_at,
+                wis=scores.wis,
+                crps=scores.crps,
+            )
+        )
+    whole = _window_scores(spec, comparisons, rows, first_year, last_year)
+    windows: dict[str, WindowScores] = {}
+    if split is not None:
+        windows["before_split"] = _window_scores(
+            spec,
+            [c for c in comparisons if c.observation.year < split],
+            rows,
+            first_year,
+            split - 1,
+        )
+        windows["from_split"] = _window_scores(
+            spec, [c for c in comparisons if c.observation.year >= split], rows, split, last_year
+        )
     return SeriesReport(
         series=name,
         unit=spec.unit,
         outcome=spec.outcome,
         observation=spec.observation,
-        comparisons=tuple(comparisons),
-        ard=ard([c.error for c in comparisons], [c.observation.reference for c in comparisons]),
-        mase=mase_value,
-        coverage=coverage([c.inside for c in comparisons]),
-        anchor=anchor,
-        anchor_in_window=anchor_in_window,
-        note=note,
+        comparisons=whole.comparisons,
+        ard=whole.ard,
+        mase=whole.mase,
+        coverage=whole.coverage_90,
+        anchor=whole.anchor,
+        anchor_in_window=whole.anchor_in_window,
+        note=whole.note,
+        whole=whole,
+        windows=windows,
     )
 
 
 def validate(
-    result: SimulationResult,
+    result: SimulationResult | Forecast,
     observations: Sequence[Observation],
     *,
     first_year: int | None = None,
     last_year: int | None = None,
     start: np.datetime64 | None = None,
+    split: int | None = None,
 ) -> ValidationReport:
-    """Compare an ensemble with observations over the years ``first_year..last_year``.
+    """Compare an ensemble (or a frozen forecast) with observations over ``first_year..last_year``.
 
-    Observations before ``first_year`` are not scored; the last of them (per
-    series) anchors the persistence forecast of MASE.  Observations whose
-    period is not completely simulated are listed in ``skipped``.
+    Observations before ``first_year`` are not scored; they anchor the
+    persistence forecast of MASE and feed the persistence and drift benchmarks.
+    With ``split``, each series is also scored over the sub-windows
+    ``first_year..split-1`` (``before_split``) and ``split..last_year``
+    (``from_split``); the benchmarks of the second know every observation
+    before the split.  Observations whose period is not completely simulated
+    (or not in the frozen forecast) are listed in ``skipped``.
     """
     if first_year is not None and last_year is not None and first_year > last_year:
         raise ObservedError(f"--from {first_year} is after --to {last_year}")
+    if split is not None and (
+        (first_year is not None and split <= first_year)
+        or (last_year is not None and split > last_year)
+    ):
+        raise ObservedError(f"--split {split} is not after --from and at most --to")
+    source: _ResultSource | _FrozenSource = (
+        _FrozenSource(result) if isinstance(result, Forecast) else _ResultSource(result, start)
+    )
     by_series: dict[str, list[Observation]] = {}
     for obs in observations:
         by_series.setdefault(obs.series, []).append(obs)
@@ -627,19 +900,70 @@ def validate(
     reports: dict[str, SeriesReport] = {}
     for name in SERIES:  # a stable order
         rows = by_series.get(name)
-        if not rows:
+        if not rows or not any(_in_window(o, first_year, last_year) for o in rows):
             continue
-        window = [o for o in rows if _in_window(o, first_year, last_year)]
-        before = [o for o in rows if first_year is not None and o.year < first_year]
-        if not window:
-            continue
-        reports[name] = _series_report(name, window, before, result, skipped, start)
+        reports[name] = _series_report(name, rows, first_year, last_year, split, source, skipped)
     return ValidationReport(
         series=reports,
         skipped=tuple(skipped),
         first_year=first_year,
         last_year=last_year,
+        split=split,
     )
+
+
+def freeze(
+    result: SimulationResult,
+    series: Sequence[str],
+    *,
+    first_year: int,
+    last_year: int,
+    split: int | None,
+    seed: int,
+    monthly: bool = False,
+    start: np.datetime64 | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> Forecast:
+    """The forecast of ``series`` for every complete year ``first_year..last_year`` (and month).
+
+    Reads no observation: what it writes is fixed before any is seen.  Each
+    period holds the members (one simulated value per replicate under the
+    series' observation model), their median and the predictive quantiles.
+    """
+    periods: dict[str, dict[str, PeriodForecast]] = {}
+    info: dict[str, dict[str, Any]] = {}
+    months: list[int | None] = [None, *range(1, 13)] if monthly else [None]
+    for name in series:
+        spec = SERIES[name]
+        info[name] = {
+            "unit": spec.unit,
+            "model_outcome": spec.outcome,
+            "observation_model": spec.observation,
+            "obs_rel_sd": spec.obs_rel_sd,
+        }
+        periods[name] = {}
+        for year in range(first_year, last_year + 1):
+            for month in months:
+                samples = simulated_values(result, name, year, month, start)
+                if samples is not None:
+                    periods[name][period_label(year, month)] = PeriodForecast.from_members(
+                        samples, spec.obs_rel_sd
+                    )
+    return Forecast(
+        periods=periods,
+        series_info=info,
+        first_year=first_year,
+        last_year=last_year,
+        split=split,
+        replicates=int(result.monthly.shape[0]),
+        seed=int(seed),
+        meta=dict(meta or {}),
+    )
+
+
+def read_frozen(doc: Any, source: str = "<frozen>") -> Forecast:
+    """A frozen forecast of a parsed JSON document (``FrozenForecastError`` naming the field)."""
+    return forecast_from_dict(doc, SERIES, source)
 
 
 # --- bands for figures and synthetic observations ----------------------------------------

@@ -1,0 +1,398 @@
+"""The sections of a run's report: the data each section's template shows.
+
+Each function returns a :class:`Section` whose ``data`` the template
+``templates/sections/<id>.html.j2`` renders; figures are written through the
+:class:`~.render.FigureBook` and drawn by :mod:`lipsteeth.adapters.figures`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from .. import figures as fg
+from .categories import CATEGORIES
+from .certificate import certificate_rows, identifiability_rows, read_certificate, summary_rows
+from .experiments import (
+    arrow_rows,
+    posterior_marginals,
+    prim_boxes,
+    sensitivity_bars,
+    validation_of_json,
+    validation_of_table,
+)
+from .extras import Extra
+from .files import FIGURES_DIR
+from .observed import clip_observed, observed_yearly
+from .provenance import scenario_ranges, scenario_rows
+from .render import FigureBook, Table
+from .results import Results, outcome_doc, outcome_kind, outcome_unit, unit_label
+from .stats import Stat, group_sizes, people_flow, revenue_panels
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of a page: anchor id, title, template and the data it shows."""
+
+    id: str
+    title: str
+    template: str
+    data: Mapping[str, Any]
+
+
+def section(sid: str, title: str, template: str | None = None, **data: Any) -> Section:
+    """A :class:`Section` shown by ``sections/<template or id>.html.j2``."""
+    return Section(sid, title, f"sections/{template or sid}.html.j2", data)
+
+
+def header_meta(res: Results) -> list[tuple[str, Any]]:
+    """The provenance of a run shown at the top of its report."""
+    m = res.manifest
+    horizon = m.get("horizon", {})
+    versions = m.get("versions", {})
+    scenario = m.get("scenario", {}).get("scenario", {})
+    return [
+        ("scenario", f"{m.get('scenario_name', '?')}: {scenario.get('title', '')}"),
+        ("run", m.get("run_id", "")),
+        ("created", m.get("created", "")),
+        (
+            "horizon",
+            f"{horizon.get('start', '?')} to {horizon.get('end', '?')} "
+            f"({horizon.get('days', '?')} days)",
+        ),
+        ("replicates", f"{res.replicates.size} (seed {m.get('seed', '?')})"),
+        ("command", " ".join(str(a) for a in m.get("command_line", []))),
+        ("wall time", f"{m.get('wall_time_s', '?')} s"),
+        ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v is not None)),
+        ("results folder", str(res.folder)),
+    ]
+
+
+def facts_section(res: Results) -> Section:
+    """The facts F1-F9 table, each row with its status."""
+    rows = []
+    for f in res.manifest.get("facts") or []:
+        ok = bool(f.get("consistent"))
+        rows.append(
+            {
+                "id": f.get("id"),
+                "fact": f.get("statement"),
+                "statistic": f.get("statistic"),
+                "target": f.get("target"),
+                "median": f.get("median"),
+                "5 %": f.get("p5"),
+                "95 %": f.get("p95"),
+                "unit": f.get("unit"),
+                "status": "consistent" if ok else "NOT consistent",
+                "source": f.get("source"),
+                "_ok": ok,
+            }
+        )
+    table = Table.of(
+        rows,
+        css="facts",
+        row_class=lambda r: "ok" if r["_ok"] else "bad",
+        cell_classes={"status": "status"},
+    )
+    return section("facts", "Facts F1-F9", table=table, n_ok=sum(r["_ok"] for r in rows))
+
+
+def ledger_section(res: Results) -> Section:
+    """Which stock-flow identities held in how many replicates."""
+    rows = [
+        {
+            "identity": c.get("identity"),
+            "holds": c.get("holds"),
+            "replicates holding": f"{c.get('holding')}/{c.get('replicates')}",
+            "max |residual|": c.get("max_abs_residual"),
+        }
+        for c in res.manifest.get("ledger_checks") or []
+    ]
+    return section("ledger", "Stock-flow identities", table=Table.of(rows))
+
+
+def numbers_section(res: Results) -> Section:
+    """Every outcome's whole-run value: median and 90 % band over replicates."""
+    what = {"flow": "total over the run", "stock": "at the end", "mean": "run average"}
+    rows = []
+    for name in res.names:
+        st = Stat.of(res.total(name))
+        kind = outcome_kind(name)
+        rows.append(
+            {
+                "outcome": name,
+                "median": st.median,
+                "5 %": st.p5,
+                "95 %": st.p95,
+                "unit": outcome_unit(name),
+                "statistic": what.get(kind, kind),
+                "meaning": outcome_doc(name),
+            }
+        )
+    return section("numbers", "Outcomes over the whole run", table=Table.of(rows, css="numbers"))
+
+
+def fans_section(res: Results, book: FigureBook) -> Section:
+    """A grid of fan charts per theme of outcomes, observed data overlaid where known."""
+    resolution = res.resolution()
+    x = res.x(resolution)
+    period = " per year" if resolution == "year" else " per month"
+    observed = observed_yearly() if resolution == "year" else {}
+    listed = {n for _, _, names in CATEGORIES for n in names}
+    cats = list(CATEGORIES)
+    others = tuple(n for n in res.names if n not in listed)
+    if others:
+        cats.append(("other", "Other outcomes", others))
+    panels = []
+    for key, title, names in cats:
+        present = [n for n in names if res.has(n)]
+        if not present:
+            continue
+        series = [
+            fg.Series(n, unit_label(n, period), res.series(n, resolution), outcome_doc(n))
+            for n in present
+        ]
+        obs = {}
+        for n in present:
+            clipped = clip_observed(observed[n], x) if n in observed else None
+            if clipped is not None:
+                obs[n] = clipped
+        fig = fg.fan_grid(title, x, series, observed=obs)
+        panels.append((title, book.add(fig, f"fan_{key}")))
+    return section(
+        "fans",
+        "Fan charts of every outcome",
+        resolution=resolution,
+        period=period.strip(),
+        replicates=res.replicates.size,
+        panels=panels,
+    )
+
+
+def flow_section(res: Results, book: FigureBook) -> Section:
+    """The flow of people over the whole run, and its numbers per stage."""
+    flow = people_flow(res)
+    fig = fg.flow_figure(flow.nodes, flow.links, title="Flow of people over the whole run")
+    rows = [
+        {
+            "stage": n.label,
+            "mean": flow.stats[n.key].mean,
+            "median": flow.stats[n.key].median,
+            "5 %": flow.stats[n.key].p5,
+            "95 %": flow.stats[n.key].p95,
+        }
+        for n in flow.nodes
+    ]
+    return section(
+        "flow",
+        "Flow of people",
+        figure=book.add(fig, "flow_of_people"),
+        table=Table.of(rows, css="numbers"),
+    )
+
+
+def groups_section(res: Results, book: FigureBook) -> Section:
+    """Flight attempts by group size and outcome, per sector."""
+    gs = group_sizes(res)
+    figure = None
+    if gs.panels:
+        figure = book.add(fg.group_size_figure(gs.panels, note=gs.note), "group_sizes")
+    return section(
+        "groups",
+        "Group sizes of flight attempts",
+        figure=figure,
+        note=gs.note,
+        table=Table.of(gs.rows, css="numbers"),
+    )
+
+
+def revenue_section(res: Results, book: FigureBook) -> Section:
+    """Where each dollar goes, by year, with a table per panel."""
+    panels = revenue_panels(res)
+    figure = None
+    tables = []
+    if panels:
+        figure = book.add(fg.revenue_figure(res.years.astype(float), panels), "revenue")
+        for title, gross_label, gross, parts in panels:
+            rows = []
+            for j, year in enumerate(res.years):
+                row: dict[str, Any] = {"panel": title.split(":")[0], "year": int(year)}
+                row[gross_label] = float(gross[j])
+                row.update({label: float(values[j]) for label, values in parts.items()})
+                rows.append(row)
+            tables.append((title, Table.of(rows)))
+    return section("revenue", "Revenue decomposition", figure=figure, tables=tables)
+
+
+def _table_of(table: pa.Table | None) -> Table | None:
+    return None if table is None else Table.of(arrow_rows(table))
+
+
+def sensitivity_section(extras: Sequence[Extra], book: FigureBook) -> Section:
+    """Sensitivity indices of each output found, with their convergence."""
+    items = []
+    for extra in extras:
+        bars = sensitivity_bars(extra)
+        figures = []
+        for i, b in enumerate(bars):
+            stem = extra.figure_stem("sensitivity", f"_{i}" if len(bars) > 1 else "")
+            figures.append((book.add(fg.sensitivity_figure(b), stem), b.outcome))
+        conv = extra.meta.get("convergence") or {}
+        items.append(
+            {
+                "label": extra.label,
+                "convergence": conv if conv.get("message") else None,
+                "figures": figures,
+                "table": _table_of(extra.table),
+                "n_rows": extra.table.num_rows if extra.table is not None else 0,
+            }
+        )
+    return section("sensitivity", "Sensitivity indices", outputs=items)
+
+
+def calibration_section(res: Results, extras: Sequence[Extra], book: FigureBook) -> Section:
+    """Posterior marginals of each calibration found, against their prior ranges."""
+    ranges = scenario_ranges(res.manifest.get("scenario") or {})
+    items = []
+    for extra in extras:
+        post = posterior_marginals(extra, ranges)
+        figure = None
+        if post.marginals:
+            figure = book.add(fg.posterior_figure(post.marginals), extra.figure_stem("posterior"))
+        manifest = extra.meta.get("manifest") or {}
+        abc = None
+        if manifest.get("stop_reason"):
+            abc = {
+                "n_runs": manifest.get("n_runs"),
+                "stop_reason": manifest["stop_reason"],
+                "calibrated": manifest.get("calibrated_scenario", ""),
+            }
+        summary = extra.meta.get("summary")
+        items.append(
+            {
+                "label": extra.label,
+                "abc": abc,
+                "generation": post.generation if extra.table is not None else None,
+                "particles": post.particles,
+                "figure": figure,
+                "summary": _table_of(summary) if isinstance(summary, pa.Table) else None,
+                "table": _table_of(extra.table),
+                "n_rows": extra.table.num_rows if extra.table is not None else 0,
+            }
+        )
+    return section("calibration", "Calibration posterior", outputs=items)
+
+
+def certificate_section(extras: Sequence[Extra], book: FigureBook) -> Section | None:
+    """The certificate of each NPE calibration found: SBC, coverage, identifiability (issue 14).
+
+    None when no calibration found is an NPE one (ABC-SMC has no certificate).
+    """
+    items = []
+    for extra in extras:
+        if extra.path.parent.name != "analysis":  # a posterior table outside an experiment
+            continue
+        cert = read_certificate(extra.path.parents[1])
+        if cert is None:
+            continue
+        stem = extra.figure_stem("npe_certificate")
+        training = cert.training
+        items.append(
+            {
+                "experiment": cert.experiment,
+                "passed": cert.passed,
+                "flagged": bool(cert.misspecification.get("flagged")),
+                "simulations": training.get("simulations", "?"),
+                "ensemble": training.get("ensemble", "?"),
+                "n_holdout": cert.n_holdout,
+                "n_samples": cert.n_samples,
+                "wall_seconds": cert.wall_seconds,
+                "figure": book.add(fg.certificate_figure(cert), stem),
+                "checks": Table.of(
+                    certificate_rows(cert),
+                    row_class=lambda r: "bad" if r["result"] != "pass" else "ok",
+                    cell_classes={"result": "status"},
+                ),
+                "identifiability": Table.of(identifiability_rows(cert)),
+                "summaries": Table.of(summary_rows(cert)),
+            }
+        )
+    if not items:
+        return None
+    return section("certificate", "NPE certificates: SBC, coverage, identifiability", outputs=items)
+
+
+def validation_section(extras: Sequence[Extra], book: FigureBook) -> Section:
+    """Each validation found: simulated bands against observed values, and the scores."""
+    items = []
+    for extra in extras:
+        item: dict[str, Any] = {
+            "label": extra.label,
+            "figure": None,
+            "scores": None,
+            "table": _table_of(extra.table),
+            "n_rows": extra.table.num_rows if extra.table is not None else 0,
+        }
+        if extra.table is None:  # validation.json of `lipsteeth validate`
+            panels, rows = validation_of_json(extra.meta)
+            item["scores"] = Table.of(rows)
+            item["observed"] = extra.meta.get("observed", "")
+            item["replicates"] = extra.meta.get("replicates", "?")
+        else:
+            panels = validation_of_table(extra.table)
+        if panels:
+            fig = fg.validation_figure(panels)
+            item["figure"] = book.add(fig, extra.figure_stem("validation"))
+        items.append(item)
+    return section("validation", "Validation against observed data", outputs=items)
+
+
+def prim_section(res: Results, extras: Sequence[Extra], book: FigureBook) -> Section:
+    """The PRIM boxes of each scenario discovery found, with their statistics."""
+    ranges = scenario_ranges(res.manifest.get("scenario") or {})
+    items = []
+    for extra in extras:
+        boxes = prim_boxes(extra, ranges)
+        stats = extra.meta.get("stats")
+        items.append(
+            {
+                "label": extra.label,
+                "figure": book.add(fg.prim_figure(boxes), extra.figure_stem("prim"))
+                if boxes
+                else None,
+                "stats": _table_of(stats) if isinstance(stats, pa.Table) else None,
+                "table": _table_of(extra.table),
+            }
+        )
+    return section("prim", "Scenario discovery (PRIM boxes)", outputs=items)
+
+
+def scenario_section(res: Results) -> Section:
+    """Every lever and parameter of the scenario with its provenance, and the dated events."""
+    document = res.manifest.get("scenario") or {}
+    rows = scenario_rows(document)
+    cols = ["key", "value", "range", "unit", "mechanism", "meaning", "provenance"]
+    events = [dict(e) for e in document.get("events", [])]
+    ev_cols = list(dict.fromkeys(k for e in events for k in e))
+    return section(
+        "scenario",
+        "Scenario: every parameter and its provenance",
+        present=bool(document),
+        levers=Table.of([r for r in rows if r["kind"] == "lever"], cols, css="params"),
+        params=Table.of([r for r in rows if r["kind"] == "parameter"], cols, css="params"),
+        events=Table.of(events, ev_cols),
+        n_assumptions=sum(1 for r in rows if str(r["provenance"]).lower().startswith("assumption")),
+    )
+
+
+def files_section(res: Results, written: Sequence[fg.FigureFiles]) -> Section:
+    """The files of the results folder and the figures written for papers."""
+    files = sorted(p.name for p in res.folder.iterdir() if p.is_file())
+    figures = sorted(
+        {f"{FIGURES_DIR}/{f.png.name}" for f in written}
+        | {f"{FIGURES_DIR}/{f.svg.name}" for f in written}
+    )
+    return section("files", "Files", files=files, figures=figures)

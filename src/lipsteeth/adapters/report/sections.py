@@ -25,7 +25,7 @@ from .experiments import (
     validation_of_table,
 )
 from .extras import Extra
-from .files import FIGURES_DIR
+from .files import FIGURES_DIR, safe_name
 from .observed import clip_observed, observed_yearly
 from .provenance import scenario_ranges, scenario_rows
 from .render import FigureBook, Table
@@ -298,7 +298,7 @@ def certificate_section(extras: Sequence[Extra], book: FigureBook) -> Section | 
         cert = read_certificate(extra.path.parents[1])
         if cert is None:
             continue
-        stem = extra.figure_stem("npe_certificate")
+        stem = safe_name(f"npe_certificate_{cert.experiment}")
         training = cert.training
         items.append(
             {

@@ -24,6 +24,7 @@ ABC-SMC diagnostics    :func:`abc_diagnostics_figure`
 NPE certificate        :func:`certificate_figure`      :func:`certificate_of`
 PRIM boxes             :func:`prim_figure`             :func:`prim_boxes_of`
 PRIM peeling           :func:`peeling_figure`
+levers set, in force   :func:`levers_figure`           (``LeverInForce`` rows)
 validation             :func:`validation_figure`       :func:`validation_panels`
 =====================  ==============================  ===========================
 """
@@ -42,6 +43,7 @@ from .certificate import Certificate, certificate_figure, certificate_from, cert
 from .discovery import PrimBox, peeling_figure, prim_boxes_of, prim_figure, scaled_limits
 from .fans import Observed, Series, comparison_grid, draw_fan, draw_observed, fan_grid
 from .flow import FlowLink, FlowNode, flow_figure, log_width
+from .levers import levers_figure
 from .sensitivity import (
     IndexBars,
     convergence_figure,
@@ -109,6 +111,7 @@ __all__ = [
     "group_size_figure",
     "index_bars",
     "index_bars_of",
+    "levers_figure",
     "log_width",
     "marginals_of",
     "peeling_figure",

@@ -124,6 +124,9 @@ def test_compare_from_to_and_per_year(runs: dict[str, Path], tmp_path: Path) -> 
     assert whole["window"] == {"from": 2012, "to": 2013}
     one = json.loads(_compare(*args, "--from", "2013", "--to", "2013").stdout)
     assert one["window"] == {"from": 2013, "to": 2013}
+    html = (tmp_path / "c.html").read_text()
+    assert "Differences over 2013" in html
+    assert (tmp_path / "c_figures" / "compare_key_outcomes.svg").is_file()
     a, b = rp.load_results(runs["a"]), rp.load_results(runs["b"])
     year = int(np.searchsorted(a.years, 2013))
     for name in ("missile_tests", "exit_strictness", "escapes_legal_route"):

@@ -75,10 +75,13 @@ def _differences_table(a: Results, b: Results, window: Window) -> Table:
     return Table.of(rows, row_class=lambda r: "ok" if r["_clear"] else "")
 
 
-def _charts(a: Results, b: Results, book: FigureBook, paired: bool) -> Any:
-    """The key outcomes of both runs side by side and their difference (None if none)."""
-    resolution = "year" if min(a.years.size, b.years.size) >= 3 else "month"
+def _charts(a: Results, b: Results, book: FigureBook, paired: bool, window: Window) -> Any:
+    """The key outcomes of both runs side by side and their difference over ``window``
+    (None if none)."""
+    resolution = "year" if window.last - window.first + 1 >= 3 else "month"
     x, ia, ib = common_periods(a, b, resolution)
+    inside = (np.floor(x) >= window.first) & (np.floor(x) <= window.last)
+    x, ia, ib = x[inside], ia[inside], ib[inside]
     chosen = [n for n in COMPARE_OUTCOMES if a.has(n) and b.has(n)]
     if not (x.size and chosen):
         return None
@@ -272,7 +275,7 @@ def build_comparison_html(
             "Side by side, by outcome",
             "compare_charts",
             paired=paired,
-            figure=_charts(a, b, book, paired),
+            figure=_charts(a, b, book, paired, window),
         ),
         section(
             "levers",

@@ -121,6 +121,10 @@ def test_run_writes_results_folder(json_run: Run) -> None:
     )
     assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in manifest["data_sha256"].values())
     assert manifest["ledger_checks"] and all(c["holds"] for c in manifest["ledger_checks"])
+    uncertainty = manifest["uncertainty"]
+    assert uncertainty["band"] == "parameters + simulation"
+    assert re.fullmatch(r"[0-9a-f]{64}", uncertainty["posterior"]["sha256"])
+    assert len(uncertainty["particles"]) == 2  # the particle each replicate drew
 
 
 def test_json_output_is_one_object(json_run: Run) -> None:
@@ -133,16 +137,22 @@ def test_json_output_is_one_object(json_run: Run) -> None:
         "years",
         "outcomes",
         "facts",
+        "uncertainty",
         "results_dir",
         "wall_time_s",
     }
     assert summary["scenario"] == "baseline-2016"
+    # by default the bands hold the shipped posterior's parameter draws and the noise
+    assert summary["uncertainty"]["kind"] == "posterior"
+    assert summary["uncertainty"]["band"] == "parameters + simulation"
     assert summary["years"] == [2012]
     revenue = summary["outcomes"]["revenue_to_state_usd"]
     assert revenue["unit"] == "USD" and len(revenue["median"]) == 1
     assert revenue["p5"][0] <= revenue["median"][0] <= revenue["p95"][0]
     assert summary["facts"] and all(set(row) >= FACT_KEYS for row in summary["facts"])
-    assert all(isinstance(row["consistent"], bool) for row in summary["facts"])
+    # one year (2012) reaches no fact's window: every row "not evaluated", none "no"
+    assert all(row["consistent"] is None for row in summary["facts"])
+    assert {row["status"] for row in summary["facts"]} == {"not evaluated"}
     assert Path(summary["results_dir"]) == Path("out")
     on_disk = json.loads((json_run.folder / store.SUMMARY_FILE).read_text())
     assert on_disk == summary
@@ -207,6 +217,12 @@ def _occupied_out(tmp: Path) -> str:
     return "baseline-2016"
 
 
+def _shipped_posterior_copy(tmp: Path) -> str:
+    shipped = resources.files("lipsteeth") / "scenarios" / "baseline-2016.posterior.json"
+    (tmp / "copy.posterior.json").write_text(shipped.read_text("utf-8"))
+    return "baseline-2016"
+
+
 REFUSALS = {
     "unknown scenario name": (lambda tmp: "no-such-scenario", (), "no-such-scenario"),
     "malformed TOML": (_malformed, (), "malformed TOML"),
@@ -219,6 +235,21 @@ REFUSALS = {
     "--seed not a number": (lambda tmp: "baseline-2016", ("--seed", "abc"), "--seed"),
     "unknown option": (lambda tmp: "baseline-2016", ("--colour",), "--colour"),
     "non-empty --out": (_occupied_out, ("--out", "taken"), "not empty"),
+    "--uncertainty maybe": (
+        lambda tmp: "baseline-2016",
+        ("--uncertainty", "maybe"),
+        "--uncertainty",
+    ),
+    "--posterior missing": (
+        lambda tmp: "baseline-2016",
+        ("--posterior", "nowhere"),
+        "--posterior nowhere",
+    ),
+    "--posterior with --uncertainty none": (
+        _shipped_posterior_copy,
+        ("--posterior", "copy.posterior.json", "--uncertainty", "none"),
+        "--posterior contradicts --uncertainty none",
+    ),
 }
 
 

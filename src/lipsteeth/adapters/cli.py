@@ -28,6 +28,7 @@ from ..core.outcomes import OUTCOME_NAMES
 from ..core.simulate import SimulationResult
 from ..experiment.ensemble import combine, run_scenario
 from ..experiment.facts import Runner, check_facts
+from ..experiment.posterior import uncertainty_of
 from ..experiment.summary import KEY_OUTCOMES, YearlyBand, yearly_bands
 from ..scenario import Scenario, ScenarioError, list_scenarios, load_scenario, scenario_schema
 from ..scenario.events_csv import load_event_csv, with_events
@@ -37,13 +38,16 @@ from .cli_options import (
     EventsOption,
     ForceOption,
     JsonOption,
+    PosteriorOption,
     ReplicatesOption,
     ResultsFolderOption,
     ScenarioArgument,
     SchedulerOption,
     SeedOption,
+    UncertaintyOption,
     YearsOption,
 )
+from .posterior_files import apply_uncertainty
 
 DEFAULT_SCENARIO = "baseline-2016"
 MAX_REPLICATES = 100_000
@@ -262,6 +266,8 @@ def run(
         typer.Option("--workers", help="Processes: above 1 starts a Dask LocalCluster."),
     ] = 1,
     scheduler: SchedulerOption = None,
+    uncertainty: UncertaintyOption = "auto",
+    posterior: PosteriorOption = None,
 ) -> None:
     """Simulate a scenario, check the facts and ledger, write a results folder."""
     started = time.perf_counter()
@@ -281,6 +287,7 @@ def run(
     # The run's seed and size become the scenario's: the manifest records them and
     # the counterfactual ensembles of the fact checks pair with them.
     loaded = dataclasses.replace(loaded, seed=root_seed, replicates=n_replicates)
+    loaded = apply_uncertainty(loaded, uncertainty, posterior)  # parameter draws per replicate
 
     run_id = store.default_run_id(loaded.name, root_seed)
     try:
@@ -319,6 +326,7 @@ def run(
         results_dir=target,
         wall_time_s=wall_time_s,
     )
+    summary["uncertainty"] = uncertainty_of(loaded).describe()
     manifest = store.run_manifest(
         run_id=run_id,
         scenario=loaded,
@@ -360,11 +368,12 @@ def run(
     key_bands = [band for band in bands if band.outcome in key]
     title = (
         f"{loaded.name}: {loaded.title}\n"
-        f"{n_replicates} replicates, seed {root_seed}; per year: median [p5, p95]"
+        f"{n_replicates} replicates, seed {root_seed}; per year: median [p5, p95]; "
+        f"bands hold {uncertainty_of(loaded).label}"
     )
     for table in views.outcome_bands_tables(key_bands, title, width=con.width):
         con.print(table)
-    con.print(views.facts_table(facts))
+    con.print(views.facts_table(facts, uncertainty_of(loaded).label))
     con.print(views.ledger_table(ledger))
     con.print(views.results_location(target))
 
@@ -446,8 +455,8 @@ else:
     cli_experiments.register(app)
 
 
-# Report, compare and serve (reports and the web service), and validate.
-for _module in ("cli_report", "cli_validate"):
+# Report, compare and serve (reports and the web service), validate, and facts.
+for _module in ("cli_report", "cli_validate", "cli_facts"):
     try:
         _commands = importlib.import_module(f"lipsteeth.adapters.{_module}")
     except ModuleNotFoundError as _missing:

@@ -258,6 +258,10 @@ class Bands(BaseModel):
     resolution: Literal["monthly", "yearly"]
     periods: list[str]
     replicates: int
+    uncertainty: str = Field(
+        default="simulation only",
+        description="What the bands hold: 'parameters + simulation' or 'simulation only'.",
+    )
     units: dict[str, str]
     kinds: dict[str, str]
     outcomes: dict[str, Quantiles]
@@ -729,6 +733,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "resolution": resolution,
             "periods": periods,
             "replicates": doc["replicates"],
+            "uncertainty": doc.get("uncertainty", "simulation only"),
             "units": doc["units"],
             "kinds": doc["kinds"],
             "outcomes": doc[resolution],

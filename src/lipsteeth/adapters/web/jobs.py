@@ -336,6 +336,7 @@ def _run_job(
 ) -> None:
     from ...core.outcomes import OUTCOME_NAMES
     from ...experiment.ensemble import combine, run_scenario
+    from ...experiment.posterior import uncertainty_of, with_uncertainty
     from ...experiment.summary import yearly_bands
     from ...scenario import load_scenario_text
     from .. import store
@@ -343,6 +344,8 @@ def _run_job(
 
     started = time.perf_counter()
     scenario = load_scenario_text(scenario_toml, source=f"job {job_id}")
+    # parameter uncertainty as `lipsteeth run` holds it by default (the shipped posterior)
+    scenario = with_uncertainty(scenario)
     parts = []
     for i in range(replicates):
         parts.append(run_scenario(scenario, seed=seed, replicate_indices=np.array([i])))
@@ -366,6 +369,7 @@ def _run_job(
             for b in bands
         },
         "facts": [],
+        "uncertainty": uncertainty_of(scenario).describe(),
         "results_dir": f"run {job_id}",
         "wall_time_s": round(wall, 3),
     }
@@ -379,7 +383,7 @@ def _run_job(
         facts=[],
         ledger=store.ledger_checks(result),
     )
-    doc = bands_document(result)
+    doc = {**bands_document(result), "uncertainty": summary["uncertainty"]["band"]}
     tmp = folder / f".{BANDS_FILE}.tmp"
     tmp.write_text(dumps(doc))
     store.write_results(

@@ -604,29 +604,51 @@ def _wave_first_quarter(world: World) -> Pooled:
     return ratio_of(attempts[:, quarter].sum(axis=1), attempts[:, year].sum(axis=1))
 
 
-def _exit_pass_when_displeased(world: World) -> Pooled:
-    """Documented exits that pass the exit check when Beijing is displeased, over other months (P3).
+def _signal_days(result: SimulationResult, replicate: int, days: np.ndarray) -> np.ndarray:
+    """Whether Beijing's laxity signal was on (its displeasure above the threshold) each day.
 
-    Displeased months (2012-2016): Beijing's mean displeasure above its laxity
-    threshold (the reference scenario's), when it may relax exit checks as a
-    signal.  The share of documented groups' members who get through
-    (legal-route escapes over those plus the stopped), not a count: the 2016
-    wave (more attempts by every route) does not count as a rise.
+    From the ``policy_change`` events of outcome ``exit_laxity`` (1 on, 0
+    off); they are logged whether or not the checks then relax (M9).
+    """
+    ev = result.events
+    mine = (
+        (ev["replicate"] == replicate)
+        & (ev["kind"] == "policy_change")
+        & (ev["outcome"] == "exit_laxity")
+    )
+    order = np.argsort(ev["day"][mine], kind="stable")
+    changes, values = ev["day"][mine][order], ev["value"][mine][order]
+    last = np.searchsorted(changes, days, side="right") - 1
+    return np.where(last >= 0, values[np.maximum(last, 0)] > 0.5, False)
+
+
+def _exit_pass_when_displeased(world: World) -> Pooled:
+    """Share of documented groups passing China's exit check, signal on over off (P3).
+
+    Documented groups at China's exit check (legal route, 2012-2016, from the
+    event log): groups that got out over groups that got out or were
+    stopped, on days Beijing's displeasure was above its laxity threshold
+    (when it may relax exit checks as a signal) over other days.  A share,
+    not a count: the 2016 wave (more attempts by every route) does not count
+    as a rise, nor do exits from Russia and other hosts.
     """
     result = world.main()
-    mask = _months_between(result, "2012-01", "2016-12")
-    threshold = world.reference.params.strategic.laxity_threshold
-    displeased = (result.outcome("displeasure") > threshold) & mask[None, :]
-    calm = ~displeased & mask[None, :]
-    passed = result.outcome("escapes_legal_route")
-    documented = passed + result.outcome("stopped_at_exit")
+    groups = _events(result, 2012, 2016, kind="defection_group", country="China", route="legal")
+    signal = np.zeros(groups["day"].size, dtype=bool)
+    for r in np.unique(groups["replicate"]):
+        mine = groups["replicate"] == r
+        signal[mine] = _signal_days(result, int(r), groups["day"][mine])
+    passed = groups["outcome"] == "escaped"
+    checked = passed | (groups["outcome"] == "stopped_at_exit")
+    reps = groups["replicate"]
+    # groups, not members: the check passes or stops a group as a whole
     parts = {
-        "passed_displeased": (passed * displeased).sum(axis=1),
-        "documented_displeased": (documented * displeased).sum(axis=1),
-        "passed_calm": (passed * calm).sum(axis=1),
-        "documented_calm": (documented * calm).sum(axis=1),
+        "passed_on": per_replicate(result, reps, (passed & signal).astype(float)),
+        "checked_on": per_replicate(result, reps, (checked & signal).astype(float)),
+        "passed_off": per_replicate(result, reps, (passed & ~signal).astype(float)),
+        "checked_off": per_replicate(result, reps, (checked & ~signal).astype(float)),
     }
-    keys = ("passed_displeased", "documented_displeased", "passed_calm", "documented_calm")
+    keys = ("passed_on", "checked_on", "passed_off", "checked_off")
     own = _own_rate_ratio(*(parts[k] for k in keys))
     return Pooled(parts, _rate_ratio(*keys), own)
 
@@ -1086,8 +1108,8 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
         FactRow(
             "P3",
             "legal-route escapes rise only when exit checks relax",
-            "share of documented exits that pass China's exit check in months Beijing's "
-            "displeasure is above its laxity threshold, over the share in other months, "
+            "share of documented groups that pass China's exit check on days Beijing's "
+            "displeasure is above its laxity threshold, over the share on other days, "
             "2012-2016",
             ">= 3",
             3.0,

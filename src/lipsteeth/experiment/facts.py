@@ -28,8 +28,9 @@ parameter uncertainty (posterior draws) and simulation noise, or noise alone.
 
 Counterfactual ensembles (F6, F9) are paired with the run (common random
 numbers: replicate ``i`` of every ensemble shares its random streams and
-its parameter draw); stress-test worlds (F9: sanctions in full, a famine
-surge) probe Beijing's limits where the default scenario never reaches them.
+its parameter draw); stress-test worlds (F9: UN bans with a full weapons
+drive, a famine-scale surge) probe Beijing's limits where the default scenario
+never reaches them.
 """
 
 from __future__ import annotations
@@ -673,9 +674,10 @@ def _lever_effect_on_tests(lever: str, value: float) -> Statistic:
     return compute
 
 
-#: UN sanctions in full and Pyongyang testing at full drive from the start, with a
-#: Beijing quick to anger: its own sanctions would push the economy far down (F9)
-SQUEEZE_LEVERS = {"un_coal": 1.0, "un_textiles": 1.0, "un_seafood": 1.0, "weapons_drive": 1.0}
+#: UN coal and textile bans and Pyongyang testing at full drive from the start, with a
+#: Beijing quick to anger: the UN bans alone bring the economy near Beijing's collapse
+#: threshold, Beijing's own sanctions would push it below (F9)
+SQUEEZE_LEVERS = {"un_coal": 1.0, "un_textiles": 1.0, "weapons_drive": 1.0}
 SQUEEZE_PARAMS = {"strategic.sanctions_response": 1.0}
 #: a famine-scale surge: Pyongyang's border open and crossings at 1990s-famine scale (F9)
 SURGE_LEVERS = {"nk_border_control": 0.0}
@@ -1015,8 +1017,8 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             "F9",
             "Beijing never pushes the regime to collapse",
             "lowest monthly economy index 2012-2016 minus Beijing's collapse threshold "
-            f"({sp.collapse_threshold:g}), under full UN sanctions, a full weapons drive and "
-            "a Beijing quick to anger",
+            f"({sp.collapse_threshold:g}), under UN coal and textile bans, a full weapons "
+            "drive and a Beijing quick to anger",
             ">= -0.05",
             -0.05,
             np.inf,

@@ -347,8 +347,10 @@ def params_with(params: Params, values: Mapping[str, float]) -> Params:
 class ParameterUncertainty:
     """What a run's replicates draw their parameters from (``Scenario.parameter_draws``).
 
-    ``ranges`` holds the declared ranges (for ``kind == "ranges"``); ``held``
-    the parameters kept at the scenario's values, with the reason.
+    ``ranges`` holds the declared ranges drawn uniformly (every declared
+    uncertainty for ``ranges``; those the posterior does not estimate for
+    ``posterior``); ``held`` the parameters kept at the scenario's values,
+    with the reason.
     """
 
     kind: UncertaintyKind

@@ -67,7 +67,9 @@ class KernelWorld:
         """Replicate ``r``'s state; its records read by attribute (``rep.sites[s].open``)."""
         rows = replicate(self.state, r)
         return rows._replace(
-            sites=rows.sites.view(np.recarray), network=rows.network.view(np.recarray)
+            sites=rows.sites.view(np.recarray),
+            hosts=rows.hosts.view(np.recarray),
+            network=rows.network.view(np.recarray),
         )
 
     def net(self, r: int) -> np.record:

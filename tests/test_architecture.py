@@ -1,8 +1,14 @@
 """Layers import inward only (DESIGN.md) and the public API is curated.
 
-core <- scenario <- experiment <- adapters: ``core`` imports nothing from the
-other layers and no I/O libraries; ``scenario`` does not import experiment or
-adapters; ``experiment`` does not import adapters (nor Dask, files or web).
+core <- scenario <- experiment <- services <- front ends (adapters): ``core``
+imports nothing from the other layers and no I/O libraries; ``scenario`` does
+not import experiment, services or adapters; ``experiment`` does not import
+services or adapters (nor Dask, files or web).  ``services`` (the use cases every
+front end shares, ``services.py``) sits between experiment and the front ends: it
+writes results through the store (``adapters.store``, file I/O that every front end
+uses the same way) but imports no front end (``adapters.cli``, ``adapters.web``),
+console, report or web library.  The import graph of ``adapters`` (with
+``services``) has no cycle.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ FORBIDDEN = {
     "core": {
         "lipsteeth.scenario",
         "lipsteeth.experiment",
+        "lipsteeth.services",
         "lipsteeth.adapters",
         "pydantic",
         "typer",
@@ -38,8 +45,38 @@ FORBIDDEN = {
         "json",
         "tomllib",
     },
-    "scenario": {"lipsteeth.experiment", "lipsteeth.adapters", "dask", "fastapi", "typer"},
-    "experiment": {"lipsteeth.adapters", "dask", "distributed", "fastapi", "typer", "duckdb"},
+    "scenario": {
+        "lipsteeth.experiment",
+        "lipsteeth.services",
+        "lipsteeth.adapters",
+        "dask",
+        "fastapi",
+        "typer",
+    },
+    "experiment": {
+        "lipsteeth.services",
+        "lipsteeth.adapters",
+        "dask",
+        "distributed",
+        "fastapi",
+        "typer",
+        "duckdb",
+    },
+    # the store (adapters.store) is the results folder's I/O, the same for every front end
+    "services": {
+        "lipsteeth.adapters.cli",
+        "lipsteeth.adapters.web",
+        "lipsteeth.adapters.console",
+        "lipsteeth.adapters.report",
+        "lipsteeth.adapters.figures",
+        "lipsteeth.adapters.executors_dask",
+        "typer",
+        "rich",
+        "fastapi",
+        "uvicorn",
+        "dask",
+        "distributed",
+    },
 }
 
 
@@ -65,10 +102,18 @@ def imported_modules(path: Path) -> set[str]:
 ALLOWED = {"core/jit.py": {"os", "pathlib"}}
 
 
+def _layer_files(layer: str) -> list[Path]:
+    """The modules of a layer: a package folder, or one module (``services.py``)."""
+    module = PACKAGE / f"{layer}.py"
+    files = [module] if module.is_file() else sorted((PACKAGE / layer).rglob("*.py"))
+    assert files, f"layer {layer} has no module"
+    return files
+
+
 def test_layers_import_inward_only():
     offences = []
     for layer, forbidden in FORBIDDEN.items():
-        for path in sorted((PACKAGE / layer).rglob("*.py")):
+        for path in _layer_files(layer):
             allowed = ALLOWED.get(str(path.relative_to(PACKAGE)), set())
             for module in imported_modules(path):
                 if module in allowed:
@@ -76,6 +121,77 @@ def test_layers_import_inward_only():
                 if any(module == f or module.startswith(f + ".") for f in forbidden):
                     offences.append(f"{path.relative_to(PACKAGE)} imports {module}")
     assert not offences, "\n".join(offences)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _package_imports(path: Path, modules: set[str]) -> set[str]:
+    """The package modules ``path`` imports anywhere in its code.
+
+    Imports inside functions count too: a late import is how a cycle hides
+    (``cli`` and ``cli_experiments`` once imported each other that way).
+    ``from package import name`` counts as importing the submodule when
+    ``name`` is one, else the package itself.
+    """
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module or ""
+            for alias in node.names:
+                submodule = f"{source}.{alias.name}"
+                found.add(submodule if submodule in modules else source)
+    return {module for module in found if module in modules and module != name}
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` (module -> modules it imports) as a path, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = 1
+        path.append(module)
+        for imported in sorted(graph[module]):
+            if state.get(imported) == 1:
+                return path[path.index(imported) :] + [imported]
+            if imported not in state and (cycle := visit(imported)):
+                return cycle
+        path.pop()
+        state[module] = 2
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (cycle := visit(module)):
+            return cycle
+    return None
+
+
+def test_import_cycle_finder_finds_a_cycle():
+    assert import_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert import_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_adapters_import_graph_has_no_cycle():
+    """No module of ``adapters`` (nor ``services``) imports, even late, one that imports it."""
+    paths = [*sorted((PACKAGE / "adapters").rglob("*.py")), PACKAGE / "services.py"]
+    modules = {_module_name(path) for path in paths}
+    assert {"lipsteeth.adapters.cli", "lipsteeth.adapters.cli.run"} <= modules
+    graph = {_module_name(path): _package_imports(path, modules) for path in paths}
+    assert "lipsteeth.services" in graph["lipsteeth.adapters.cli.run"]
+    cycle = import_cycle(graph)
+    assert cycle is None, " -> ".join(cycle or [])
 
 
 def test_public_api_is_curated():

@@ -136,6 +136,7 @@ def test_json_output_is_one_object(json_run: Run) -> None:
         "replicates",
         "years",
         "outcomes",
+        "levers_in_force",
         "facts",
         "uncertainty",
         "results_dir",
@@ -150,6 +151,12 @@ def test_json_output_is_one_object(json_run: Run) -> None:
     assert revenue["unit"] == "USD" and len(revenue["median"]) == 1
     assert revenue["p5"][0] <= revenue["median"][0] <= revenue["p95"][0]
     assert summary["facts"] and all(set(row) >= FACT_KEYS for row in summary["facts"])
+    # issue 12: each lever as set beside what Beijing's discretion put in force
+    exit_check = summary["levers_in_force"]["china_exit_strictness"]
+    assert exit_check["effective_outcome"] == "exit_strictness"
+    assert exit_check["set"] == [0.95]
+    in_force = exit_check["in_force"]
+    assert in_force["p5"][0] <= in_force["median"][0] <= in_force["p95"][0] <= 0.95
     # one year (2012) reaches no fact's window: every row "not evaluated", none "no"
     assert all(row["consistent"] is None for row in summary["facts"])
     assert {row["status"] for row in summary["facts"]} == {"not evaluated"}

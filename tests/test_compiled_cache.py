@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import lipsteeth
-from lipsteeth.core.jit import source_digest
+from lipsteeth.core.jit import KEEP_OLDER_CACHES, source_digest
 
 PACKAGE = Path(lipsteeth.__file__).resolve().parent
 
@@ -85,4 +85,9 @@ def test_an_edited_mechanism_is_recompiled(tmp_path: Path) -> None:
     changed = _probe(tmp_path)
     assert changed["p_arrest"] == first["p_arrest"] * 0.5
     caches = list((tmp_path / "lipsteeth" / "core" / "__pycache__").glob("numba-*"))
-    assert len(caches) == 1  # the stale directory was removed
+    assert len(caches) == 2  # the new digest's and the previous one's
+    for edit in range(3):  # three more edits: the oldest directories go
+        m07.write_text(m07.read_text() + f"\n# edit {edit}\n")
+        _probe(tmp_path)
+    caches = list((tmp_path / "lipsteeth" / "core" / "__pycache__").glob("numba-*"))
+    assert len(caches) == 1 + KEEP_OLDER_CACHES

@@ -80,6 +80,7 @@ def test_money_balances_every_month(small_run):
 
 
 def test_wider_flow_stock_balances(small_run):
+    """M10/M7: the hidden in China and the third-country stock move only by their flows."""
     result, params = small_run
     o = result.outcome
     hidden_end = o("hidden_in_china")[:, -1]
@@ -89,8 +90,19 @@ def test_wider_flow_stock_balances(small_run):
         - o("arrests_hidden").sum(axis=1)
         - o("broker_departures").sum(axis=1)
         - o("returns_home").sum(axis=1)
+        + o("detention_released").sum(axis=1)
     )
     np.testing.assert_array_equal(hidden_end, expected)
+    third_end = o("third_country_residents")[:, -1]
+    third = (
+        round(params.wider_flow.third_country_initial)
+        + o("to_third_countries").sum(axis=1)
+        - o("onward_from_third_countries").sum(axis=1)
+    )
+    np.testing.assert_array_equal(third_end, third)
+    np.testing.assert_array_equal(
+        o("hidden_in_china"), o("recent_crossers") + o("long_term_residents")
+    )
 
 
 def test_people_flows_are_consistent(small_run):
@@ -139,7 +151,8 @@ def test_every_day_balances(baseline):
         params, baseline.levers, n_days, timeline=Timeline(n_days=n_days, forced_nuclear=nuclear)
     )
     layout = world.inputs.layout
-    hidden = [world.net(r).hidden for r in range(2)]
+    hidden = [world.net(r).recent_crossers + world.net(r).long_term_residents for r in range(2)]
+    held = [world.net(r).detained + world.net(r).long_detention for r in range(2)]
     exits = 0
     for day in range(n_days):
         for r in range(2):
@@ -158,8 +171,13 @@ def test_every_day_balances(baseline):
                 - out["arrests_hidden"]
                 - out["broker_departures"]
                 - out["returns_home"]
+                + out["detention_released"]
             )
-            assert hidden[r] == net.hidden
+            assert hidden[r] == net.recent_crossers + net.long_term_residents
+            # M7: everyone arrested in China is detained, released or in long detention
+            held[r] += out["arrests_china"] - out["detention_released"]
+            held[r] -= out["repatriations_from_china"]
+            assert held[r] == net.detained + net.long_detention
             for sector, sales, remit in (
                 ("restaurant", "restaurant_sales_usd", "remittance_restaurants_usd"),
                 ("labour", "labour_fees_usd", "remittance_labour_usd"),

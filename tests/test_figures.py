@@ -36,11 +36,11 @@ FIGURES = ADAPTERS / "figures"
 SHARED: dict[str, tuple[str, tuple[str, ...]]] = {
     "sensitivity indices": (
         "sensitivity_figure",
-        ("report/sections.py", "cli_experiments.py"),
+        ("report/sections.py", "cli/experiments.py"),
     ),
-    "posterior": ("posterior_figure", ("report/sections.py", "cli_experiments.py")),
-    "PRIM boxes": ("prim_figure", ("report/sections.py", "cli_experiments.py")),
-    "validation": ("validation_figure", ("report/sections.py", "cli_validate.py")),
+    "posterior": ("posterior_figure", ("report/sections.py", "cli/experiments.py")),
+    "PRIM boxes": ("prim_figure", ("report/sections.py", "cli/experiments.py")),
+    "validation": ("validation_figure", ("report/sections.py", "cli/validate.py")),
 }
 #: the duplicates they replace
 GONE = (

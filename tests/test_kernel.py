@@ -45,8 +45,21 @@ def lively_run(baseline):
             helper_restaurant=0.6,
             helper_labour=0.4,
         ),
+        # the issue 12 channels: a small detention (overflow, long detention), quick quota
+        # reviews, short programme stages, eager nominees
+        enforcement=dataclasses.replace(small.enforcement, detention_capacity=40.0),
+        restaurants=dataclasses.replace(
+            small.restaurants,
+            quota_review_days=30.0,
+            quota_review_threshold=0.05,
+            closure_order_rate_per_year=4.0,
+            nominee_rate_per_year=20.0,
+            nominee_capacity_initial=0.8,
+        ),
+        strategic=dataclasses.replace(small.strategic, milestone_size=3.0),
     )
-    levers = dataclasses.replace(baseline.levers, china_exit_strictness=0.3)
+    # UN worker provisions in force all year (relabelling, closure orders, nominees)
+    levers = dataclasses.replace(baseline.levers, china_exit_strictness=0.3, un_workers=0.6)
     calendar = Calendar(np.datetime64("2016-01-01"), 366)
     offset = int((calendar.start - baseline.start).astype(int))
     timeline = _slice_timeline(baseline.timeline, offset, calendar.n_days)

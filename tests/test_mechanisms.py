@@ -63,15 +63,16 @@ def test_accounts_pay_quota_first_and_balance(world):
     """M1: in a slump the quota is paid from reserves first, then arrears build; money balances."""
     p, lever = world.p, world.lever(0)
     c = m02.demand_constants(p.demand)
-    sites = world.rep(0).sites
+    sites, host = world.rep(0).sites, world.rep(0).hosts[0]
+    host.segment = 0.3
     layout = world.inputs.layout
     open_rest = [s for s in range(layout.n_restaurants) if sites[s].open]
     assert open_rest
     for _ in range(120):
         for s in open_rest:
             out = fresh_out()
-            due = lever.restaurant_quota_usd / 365.0 + sites[s].arrears
-            m01.site_accounts(sites[s], True, layout.posts[s], p, lever, 0.3, c, out)
+            due = lever.restaurant_quota_usd / 365.0 * sites[s].quota_factor + sites[s].arrears
+            m01.site_accounts(sites[s], host, True, layout.posts[s], p, lever, c, out)
             assert out.restaurant_sales_usd == pytest.approx(
                 out.restaurant_costs_usd
                 + out.restaurant_wages_usd
@@ -87,16 +88,17 @@ def test_manager_cuts_pay_and_lengthens_hours(world):
     """M3 (F7): a shortfall lowers pay and raises hours; recovery restores them."""
     p, lever = world.p, world.lever(0)
     c = m02.demand_constants(p.demand)
-    sites = world.rep(0).sites
+    sites, host = world.rep(0).sites, world.rep(0).hosts[0]
     layout = world.inputs.layout
     rest = [s for s in range(layout.n_restaurants) if sites[s].open]
     for segment, direction in ((0.5, -1), (1.3, +1)):
+        host.segment = segment
         pay0 = np.mean([sites[s].pay_level for s in rest])
         hours0 = np.mean([sites[s].hours for s in rest])
         for _ in range(150):
             for s in rest:
                 accounts = m01.site_accounts(
-                    sites[s], True, layout.posts[s], p, lever, segment, c, fresh_out()
+                    sites[s], host, True, layout.posts[s], p, lever, c, fresh_out()
                 )
                 m03.manager_response(sites[s], *accounts, p.restaurants)
         assert np.sign(np.mean([sites[s].pay_level for s in rest]) - pay0) == direction
@@ -108,11 +110,12 @@ def test_manager_cuts_pay_and_lengthens_hours(world):
     [(0.0, 0.0, +1), (0.3, 0.0, 0), (0.6, 0.0, 0), (1.0, 0.0, -1), (1.0, 1.0, 0), (0.0, 1.0, 0)],
 )
 def test_labour_force_follows_the_enforced_un_provisions(world, un_workers, closure, direction):
-    """M1 with M9: dispatch grows, is frozen from the freeze level, shrinks from repatriation
-    orders with the repatriation time constant, and is frozen while the border is closed."""
-    net, lp = world.net(0), world.p.labour
-    before = net.labour_scale
-    after = m01.step_labour_scale(net, lp, un_workers, closure)
+    """M1 with M9: a host's dispatch grows, is frozen from the freeze level, shrinks from
+    repatriation orders with the repatriation time constant, and is frozen while the border
+    is closed."""
+    host, lp = world.rep(0).hosts[0], world.p.labour
+    before = host.labour_scale
+    after = m01.step_labour_scale(host, lp, un_workers, closure)
     assert np.sign(after - before) == direction
     if direction < 0:
         assert after == pytest.approx(before * np.exp(-1.0 / lp.repatriation_days))
@@ -135,23 +138,42 @@ def test_wanted_headcount_rounds_fairly(world):
 # --------------------------------------------------------------------------- M2
 
 
-def test_demand_falls_with_boycott_and_rules(world, baseline):
-    """M2: Seoul's advisory, anti-extravagance rules, sanctions and a test each lower demand."""
+def test_demand_falls_with_boycott_rules_sanctions_tests_and_pandemics(world):
+    """M2 by country: Seoul's advisory lowers demand wherever South Koreans travel; China's
+    anti-extravagance rules and sanctions only in China; a test and a pandemic everywhere."""
     p = world.p
     c = m02.demand_constants(p.demand)
-    sites = world.rep(0).sites
+    rep = world.rep(0)
     n_rest = world.inputs.layout.n_restaurants
 
-    def segment(nuclear=0.0, advisory=0.0, rules=0.0, sanctions=0.0):
+    def segments(nuclear=0.0, advisory=0.0, rules=0.0, sanctions=0.0, pandemic=0.0):
         net = np.zeros(1, dtype=world.state.network.dtype).view(np.recarray)[0]
-        return m02.step_demand(
-            world.rngs[0], net, sites, n_rest, p.demand, c, nuclear, advisory, rules, sanctions
+        m02.step_demand(
+            world.rngs[0],
+            net,
+            rep.sites,
+            n_rest,
+            p.demand,
+            c,
+            rep.hosts,
+            nuclear,
+            advisory,
+            rules,
+            sanctions,
+            pandemic,
         )
+        return np.array([rep.hosts[h].segment for h in range(3)])
 
-    base = segment()
-    assert base == pytest.approx(1.0)
-    for kwargs in ({"advisory": 1.0}, {"rules": 1.0}, {"sanctions": 1.0}, {"nuclear": 1.0}):
-        assert segment(**kwargs) < base, kwargs
+    base = segments()
+    np.testing.assert_allclose(base, 1.0)
+    china, russia, other = 0, 1, 2
+    advisory = segments(advisory=1.0)
+    assert (advisory < base).all() and advisory[other] < advisory[russia]  # more SK in SE Asia
+    for only_china in ({"rules": 1.0}, {"sanctions": 1.0}):
+        lower = segments(**only_china)
+        assert lower[china] < 1.0 and lower[russia] == 1.0 and lower[other] == 1.0
+    assert (segments(nuclear=1.0) < base).all()
+    assert (segments(pandemic=1.0) < advisory).all()
 
 
 def test_demand_noise_is_stationary_with_its_sd(world):
@@ -170,8 +192,9 @@ def test_demand_noise_is_stationary_with_its_sd(world):
     net = np.zeros(1, dtype=world.state.network.dtype).view(np.recarray)[0]
     g = np.random.default_rng(77)
     noise = []
+    hosts = world.rep(0).hosts
     for day in range(3000):
-        m02.step_demand(g, net, sites, n_rest, p.demand, c, 0.0, 0.0, 0.0, 0.0)
+        m02.step_demand(g, net, sites, n_rest, p.demand, c, hosts, 0.0, 0.0, 0.0, 0.0, 0.0)
         if day >= 1000:
             noise.extend(sites[s].demand_noise for s in range(n_rest))
     noise = np.array(noise)
@@ -384,20 +407,6 @@ def test_schedule_drops_what_falls_beyond_the_pipeline() -> None:
     assert 0 < pipeline.sum() < 1_000  # delays of 1..9 days stay, the rest is beyond the end
 
 
-def test_detainees_are_held_while_the_border_is_closed(world):
-    """M7: at or above ``closure_holds_detainees`` today's handovers move to tomorrow."""
-    en = world.p.enforcement
-    pipelines = world.rep(1).pipelines
-    pipelines.repatriations_china[50] = 40
-    pipelines.repatriations_china[51] = 2
-    out = fresh_out()
-    m07.hand_over(world.rngs[1], 50, en.closure_holds_detainees, pipelines, en, out)
-    assert out.repatriations_from_china == 0 and pipelines.repatriations_china[51] == 42
-    m07.hand_over(world.rngs[1], 51, 0.0, pipelines, en, out)
-    assert out.repatriations_from_china == 42
-    assert 0 <= out.repatriated_severe_punishment <= 42
-
-
 # --------------------------------------------------------------------------- M8
 
 
@@ -443,11 +452,12 @@ def test_openings_pick_only_eligible_sites(world):
     for s in range(layout.n_restaurants):
         rep.sites[s].open = s % 2 == 0
         rep.sites[s].reopen_day = 0 if s % 4 == 1 else 10_000
-    rp = np.zeros(1, dtype=param_record(world.params).dtype).view(np.recarray)[0].restaurants
+    record = np.zeros(1, dtype=param_record(world.params).dtype).view(np.recarray)
+    rp = record[0].restaurants
     rp.opening_rate_per_year = 365.0 * 50  # many a day
     log = new_event_log()
     out = fresh_out()
-    m08.openings(np.random.default_rng(2), 100, rep.sites, layout, rp, 0.0, log, out)
+    m08.openings(np.random.default_rng(2), 100, rep.sites, layout, rp, world.net(0), 0.0, log, out)
     opened = event_columns(0, *event_arrays(log))["site"]
     assert out.restaurant_openings == len(opened) == len([s for s in range(20) if s % 4 == 1])
     assert all(s % 4 == 1 for s in opened)
@@ -534,31 +544,208 @@ def test_guards_switch_on_and_are_logged(world):
     log = new_event_log()
     assert sp.economy_weight_overseas + sp.economy_weight_trade > 1 - sp.collapse_threshold
     out = fresh_out()
-    m09.economy_and_guards(0, net, world.lever(0), policy, sp, 1000.0, 1.0, log, out)
+    hosts = world.rep(0).hosts
+    hosts.enforcement = 1.0
+    m09.economy_and_guards(0, net, world.lever(0), policy, hosts, sp, 1000.0, 1.0, log, out)
     assert not net.collapse_guard and out.economy_index == pytest.approx(1.0, abs=0.2)
     policy.un_coal = policy.un_textiles = policy.un_seafood = policy.china_sanctions = 1.0
     for day in range(1, 400):  # revenue falls to nothing
-        m09.economy_and_guards(day, net, world.lever(0), policy, sp, 0.0, 1.0, log, out)
+        m09.economy_and_guards(day, net, world.lever(0), policy, hosts, sp, 0.0, 1.0, log, out)
     assert net.economy < sp.collapse_threshold and net.collapse_guard
     events = event_columns(0, *event_arrays(log))
     assert "collapse_guard" in set(events["outcome"])
 
 
+def enforce(world, lever, days=2000, **net_fields):
+    """Run host enforcement ``days`` days on replicate 0 with fixed conditions; the hosts."""
+    net = world.net(0)
+    for name, value in net_fields.items():
+        setattr(net, name, value)
+    policy = fresh_policy(world, lever)
+    policy.un_workers_provision = 1.0
+    hosts = world.rep(0).hosts
+    for day in range(days):
+        m09.host_enforcement(
+            hosts, net, lever, policy, world.p, world.inputs.layout.host_labour_posts, day == 0
+        )
+    return hosts, policy
+
+
+def test_hosts_choose_their_enforcement(world, baseline):
+    """M9 (issue 12): a host's UN enforcement rises with outside pressure and falls with good
+    relations; China's is capped while its limits bind; with no discretion all enforce fully."""
+    sp = world.p.strategic
+    low, _ = enforce(world, levers_record(baseline.levers, international_pressure=0.0))
+    low = low.enforcement.copy()
+    high, _ = enforce(world, levers_record(baseline.levers, international_pressure=1.0))
+    assert (high.enforcement > low).all()
+    friendly, _ = enforce(world, levers_record(baseline.levers), relations=1.0)
+    neutral, _ = enforce(world, levers_record(baseline.levers), relations=0.0)
+    assert (friendly.enforcement.copy() <= neutral.enforcement).all()
+    guarded, _ = enforce(world, levers_record(baseline.levers), collapse_guard=True)
+    assert guarded.enforcement[0] <= sp.enforcement_floor_guarded + 1e-9
+    full, policy = enforce(world, levers_record(baseline.levers, host_discretion=0.0), days=1)
+    np.testing.assert_array_equal(full.enforcement, 1.0)
+    assert policy.un_workers_mean == pytest.approx(1.0)  # provisions x full enforcement
+
+
+def test_relabelling_shields_labourers_and_grows_after_bans(world, baseline):
+    """M1 evasion: under a ban relabelling fills its capacity (minus what enforcement uncovers)
+    and lowers the provisions acting on labourers; each new ban adds capacity."""
+    lp = world.p.labour
+    hosts, policy = enforce(world, levers_record(baseline.levers))
+    assert (hosts.relabel > 0).all() and (
+        hosts.relabel <= lp.relabel_capacity + lp.relabel_capacity_step + 1e-9
+    ).all()
+    assert policy.un_workers < 1.0
+    assert world.net(0).relabel_capacity_extra == pytest.approx(lp.relabel_capacity_step)
+
+
+def test_closure_orders_and_nominees(world):
+    """M8 evasion: under the UN worker ban an enforcing host orders restaurants shut; an
+    ordered-shut site reopens under a nominee.
+
+    200,000 site-days at a daily order chance p: the count within 4.5 binomial standard
+    errors of its mean (false-failure rate below 1e-5).
+    """
+    rep, layout, p = world.rep(0), world.inputs.layout, world.p
+    s = next(s for s in range(layout.n_restaurants) if rep.sites[s].open)
+    site, host = rep.sites[s], rep.hosts[layout.country[s]]
+    host.enforcement = 1.0
+    policy = fresh_policy(world)
+    policy.un_workers_provision = 1.0
+    site_day = np.zeros(layout.posts.shape[0], dtype=SITE_DAY_DTYPE).view(np.recarray)
+    g = np.random.default_rng(4)
+    log = new_event_log()
+    orders = 0
+    n = 200_000
+    for _ in range(n):
+        out = fresh_out()
+        m08.closure_order(g, 1, s, site, site_day[s], host, policy, layout, p.restaurants, log, out)
+        orders += int(out.closure_orders)
+        site_day[s].closing = False
+    rate = p.restaurants.closure_order_rate_per_year / 365.0
+    assert abs(orders - n * rate) < 4.5 * np.sqrt(n * rate * (1 - rate))
+    assert site.ordered_shut
+    site.open = False
+    site.reopen_day = 0
+    world.net(0).nominee_capacity = 1.0
+    record = np.zeros(1, dtype=param_record(world.params).dtype).view(np.recarray)
+    rp = record[0].restaurants
+    rp.nominee_rate_per_year = 365.0  # reopens the first day
+    out = fresh_out()
+    m08.openings(g, 10, rep.sites, layout, rp, world.net(0), 0.0, log, out)
+    assert out.nominee_openings == 1 and site.open and site.nominee and not site.ordered_shut
+
+
+def test_quotas_are_renegotiated_after_sustained_shortfalls(world):
+    """M1: a restaurant whose averaged arrears stay high gets its quota cut, down to a floor."""
+    rp = world.p.restaurants
+    site = world.rep(0).sites[0]
+    g = np.random.default_rng(6)
+    out = fresh_out()
+    for _ in range(20 * int(rp.quota_review_days)):
+        m01.review_quota(g, site, 1.0, rp, out)
+    assert out.quota_renegotiations >= 3
+    assert site.quota_factor == pytest.approx(rp.quota_factor_min)
+
+
+def test_opportunity_raises_the_flight_hazard(world, baseline):
+    """M5 (issue 12): a lax perceived exit check, helpers and a pressed manager raise the
+    perceived opportunity; the thinning bound covers its largest effect."""
+    d = world.p.defection
+    host = world.rep(0).hosts[0]
+    host.perceived_exit = 1.0
+    strict = m05.opportunity(host, True, 0.0, d)
+    host.perceived_exit = 0.1
+    lax = m05.opportunity(host, True, 0.0, d)
+    assert lax > strict
+    assert m05.opportunity(host, True, 1.0, d) > lax
+    assert m05.opportunity(host, True, 1.0, d) <= 1.0 + 1e-12
+    hosts = world.rep(0).hosts
+    m05.perceive_exit_checks(hosts, 0.1, world.p, False)
+    assert hosts[0].perceived_exit == pytest.approx(0.1)  # already perceived
+    m05.perceive_exit_checks(hosts, 0.9, world.p, False)
+    assert 0.1 < hosts[0].perceived_exit < 0.9  # word spreads gradually
+
+
+def test_talks_defiance_and_milestones(world, baseline):
+    """M9 agenda: a resolution starts defiance (tests up); talks lower tests and aid works best
+    in talks; a completed stage pauses testing."""
+    sp = world.p.strategic
+    net = world.net(0)
+    lever = levers_record(baseline.levers)
+    policy = fresh_policy(world, lever)
+    base, _ = m09.provocation_rates(net, lever, policy, sp)
+    net.defiance_left = 10.0
+    defiant, _ = m09.provocation_rates(net, lever, policy, sp)
+    assert defiant == pytest.approx(base * np.exp(sp.beta_defiance))
+    net.defiance_left = 0.0
+    policy.food_aid = 1.0
+    untied, _ = m09.provocation_rates(net, lever, policy, sp)
+    net.talks_left = 10.0
+    tied, _ = m09.provocation_rates(net, lever, policy, sp)
+    assert tied < untied < base
+    net.talks_left = 0.0
+    policy.food_aid = 0.0
+    net.milestone_pause_left = 5.0
+    pausing, _ = m09.provocation_rates(net, lever, policy, sp)
+    assert pausing == pytest.approx(base * (1 - sp.pause_effect))
+    net.milestone_pause_left = 0.0
+    # a dated resolution provokes defiance
+    out = fresh_out()
+    log = new_event_log()
+    floors = np.array([0.0, 0.5, 0.0, 0.0, 0.0])
+    m09.strategic_events(
+        world.rngs[0],
+        3,
+        False,
+        net,
+        lever,
+        policy,
+        world.rep(0).un_levels,
+        sp,
+        0,
+        0,
+        floors,
+        log,
+        out,
+    )
+    assert net.defiance_left > 0 and out.defiance == 1.0
+    # enough tests complete a stage
+    net.programme_progress = sp.milestone_size - 1
+    m09.strategic_events(
+        world.rngs[0],
+        4,
+        False,
+        net,
+        lever,
+        policy,
+        world.rep(0).un_levels,
+        sp,
+        0,
+        3,
+        np.full(5, np.nan),
+        log,
+        out,
+    )
+    assert out.milestones == 1 and net.milestone_pause_left > 0
+
+
 # --------------------------------------------------------------------------- M10
 
 
-def test_wider_flow_balances_and_schedules(world):
-    """M10: the hidden stock moves by crossings - arrests - departures - returns; arrests and
-    interceptions are scheduled for handover, the other departures for arrival (M7)."""
+def test_wider_flow_stocks_balance_and_schedule(world):
+    """M10 (three stocks) with M7: recent crossers, residents and third-country residents move
+    only by their flows; the arrested enter detention, the travelling the arrival pipeline."""
     rep, p = world.rep(0), world.p
     net = world.net(0)
     policy = fresh_policy(world)
     for t in range(60):
-        before = net.hidden
-        pipelines_before = (
-            rep.pipelines.repatriations_china.sum(),
-            rep.pipelines.arrivals_wider.sum(),
-        )
+        hidden = net.recent_crossers + net.long_term_residents
+        third = net.third_country
+        held = net.detained + net.long_detention
+        booked = rep.pipelines.processing_china.sum(), rep.pipelines.arrivals_wider.sum()
         out = fresh_out()
         m10.step_wider_flow(
             world.rngs[0],
@@ -571,21 +758,65 @@ def test_wider_flow_balances_and_schedules(world):
             world.inputs.delays,
             out,
         )
-        assert net.hidden == (
-            before
+        assert net.recent_crossers + net.long_term_residents == (
+            hidden
             + out.border_crossings
             - out.arrests_hidden
             - out.broker_departures
             - out.returns_home
+            + out.detention_released
         )
-        booked = (
-            rep.pipelines.repatriations_china.sum() - pipelines_before[0],
-            rep.pipelines.arrivals_wider.sum() - pipelines_before[1],
-        )
-        assert booked == (
-            out.arrests_hidden + out.brokered_intercepted,
-            out.broker_departures - out.brokered_intercepted,
-        )
+        assert net.third_country == third + out.to_third_countries - out.onward_from_third_countries
+        arrested = out.arrests_hidden + out.brokered_intercepted
+        assert out.arrests_china == arrested
+        admitted = arrested - out.detention_overflow
+        assert net.detained + net.long_detention == held + arrested - out.detention_released
+        assert rep.pipelines.processing_china.sum() - booked[0] == admitted
+        travelling = out.broker_departures - out.brokered_intercepted - out.to_third_countries
+        assert rep.pipelines.arrivals_wider.sum() - booked[1] == travelling
+
+
+def test_long_term_residents_leave_with_kin_and_are_arrested_less(world):
+    """M10: departures of long-term residents grow with kin in the South; their arrest chance
+    is a fraction of a recent crosser's."""
+    wf = world.p.wider_flow
+    net = world.net(0)
+    lever = world.lever(0)
+    net.arrivals_cumulative = 0.0
+    _, no_kin = m10.departure_chances(net, lever, wf)
+    net.arrivals_cumulative = 10 * wf.kin_scale
+    recent, with_kin = m10.departure_chances(net, lever, wf)
+    assert with_kin == pytest.approx(no_kin * (1 + wf.kin_effect), rel=1e-3)
+    assert recent > 0 and wf.resident_arrest_factor < 1
+
+
+def test_detention_is_bounded_and_hands_over_in_batches(world):
+    """M7: detention admits up to its capacity, the rest are released or held long; handovers
+    come every interval, in bounded batches, and never while the border is shut."""
+    rep, en = world.rep(1), world.p.enforcement
+    net = world.net(1)
+    g = np.random.default_rng(3)
+    out = fresh_out()
+    net.detained = int(en.detention_capacity) - 10
+    long_before = net.long_detention
+    released = m07.admit(g, 5, 100, net, rep.pipelines, world.inputs.delays, en, out)
+    assert net.detained == int(en.detention_capacity)
+    assert out.detention_overflow == 90 and released == out.detention_released
+    assert net.long_detention - long_before == 90 - released
+    interval = int(en.handover_interval_days)
+    net.awaiting_handover = 10 * int(en.handover_batch_max)
+    shut = fresh_out()
+    m07.hand_over(g, interval * 3, 1.0, net, rep.pipelines, en, shut)  # border shut
+    assert shut.repatriations_from_china == 0
+    batch = fresh_out()
+    before = net.detained
+    m07.hand_over(g, interval * 3, 0.0, net, rep.pipelines, en, batch)
+    handed = before - net.detained
+    assert handed == int(en.handover_batch_max)
+    assert batch.repatriations_from_china >= handed
+    between = fresh_out()
+    m07.hand_over(g, interval * 3 + 1, 0.0, net, rep.pipelines, en, between)
+    assert between.repatriations_from_china == 0
 
 
 def test_warm_start_books_the_people_already_on_the_way(baseline):
@@ -599,16 +830,20 @@ def test_warm_start_books_the_people_already_on_the_way(baseline):
     """
     params = small_params(baseline.params, restaurants=5, labour_sites=2)
     world = kernel_world(params, baseline.levers, 30, replicates=400, seed=900)
-    fresh = kernel_world(params, baseline.levers, 30, replicates=1, seed=900)
-    policy = np.zeros(1, dtype=m09.POLICY_DTYPE).view(np.recarray)[0]
-    net0 = fresh.net(0)
-    m09.beijing_policy(policy, net0, fresh.lever(0), np.zeros(5), fresh.p.strategic)
-    _, p_arrest, p_depart, _, p_caught = m10.flow_rates(net0, fresh.lever(0), policy, fresh.p)
-    hidden = float(net0.hidden)
-    departing = hidden * (1.0 - p_arrest) * p_depart
-    arriving = departing * (1.0 - p_caught)
-    detained = hidden * p_arrest + departing * p_caught
-    wf, en = fresh.p.wider_flow, fresh.p.enforcement
+    net0 = world.net(0)
+    policy = fresh_policy(world)
+    wf, en = world.p.wider_flow, world.p.enforcement
+    p_arrest = m07.arrest_probability(policy.border_stringency, en)
+    p_recent, p_resident = m10.departure_chances(net0, world.lever(0), wf)
+    p_caught = min(wf.transit_interception * policy.border_stringency, 1.0)
+    recent, residents = float(net0.recent_crossers), float(net0.long_term_residents)
+    departing = (
+        recent * (1 - p_arrest) * p_recent
+        + residents * (1 - p_arrest * wf.resident_arrest_factor) * p_resident
+    )
+    arriving = departing * (1 - p_caught) * (1 - wf.third_country_share)
+    detained = recent * p_arrest + residents * p_arrest * wf.resident_arrest_factor
+    detained += departing * p_caught
     transit = m07.delay_pmf(wf.transit_days, wf.transit_delay_shape, PIPELINE_PAD - 1)
     detention = m07.delay_pmf(en.detention_days, en.detention_delay_shape, PIPELINE_PAD - 1)
     mean_transit = (np.arange(1, transit.size + 1) * transit).sum()
@@ -618,11 +853,14 @@ def test_warm_start_books_the_people_already_on_the_way(baseline):
     for observed, expected in (
         (pipes.arrivals_wider[:, 0].sum(), R * arriving),
         (pipes.arrivals_wider.sum(), R * arriving * mean_transit),
-        (pipes.repatriations_china[:, 0].sum(), R * detained),
-        (pipes.repatriations_china.sum(), R * detained * mean_detention),
+        (pipes.processing_china[:, 0].sum(), R * detained),
+        (pipes.processing_china.sum(), R * detained * mean_detention),
     ):
         assert expected > 100  # the test has power: a missing warm start gives z << -4.4
         assert abs(observed - expected) / np.sqrt(expected) < 4.4
+    np.testing.assert_array_equal(
+        world.state.network[:, 0]["detained"], pipes.processing_china.sum(axis=1)
+    )
 
 
 def test_default_run_has_no_spin_up_dip(baseline):

@@ -67,11 +67,13 @@ from scipy import stats
 
 import lipsteeth.core.kernel as core_kernel
 import lipsteeth.core.m06_routes as core_routes
+import lipsteeth.core.m07_enforcement as core_enforcement
+import lipsteeth.core.m10_wider_flow as core_wider_flow
 from lipsteeth.core.events import Route
 from lipsteeth.core.outcomes import OUTCOMES
 from lipsteeth.core.simulate import SimulationResult, simulate
 
-N_SETTINGS = 5  # default + four lever settings: one family each (core vs reference)
+N_SETTINGS = 6  # default + five lever settings: one family each (core vs reference)
 ALPHA_SUITE = 1e-3
 ALPHA_SETTING = ALPHA_SUITE / N_SETTINGS
 CORE_SEED = 20160407
@@ -119,6 +121,22 @@ KEY_OUTCOMES: tuple[str, ...] = (
     "envoys",
     "displeasure",
     "economy_index",
+    # issue 12: host enforcement, evasion, the wider flow's stocks, detention, the agenda
+    "un_enforcement_china",
+    "un_enforcement_russia",
+    "un_workers_level",
+    "workers_relabelled",
+    "closure_orders",
+    "nominee_restaurants",
+    "quota_renegotiations",
+    "long_term_residents",
+    "third_country_residents",
+    "onward_from_third_countries",
+    "detained_china",
+    "detention_overflow",
+    "talks",
+    "defiance",
+    "programme_progress",
 )
 
 
@@ -184,8 +202,8 @@ def case(name: str) -> Case:
     if name == "strict_sanctions":
         # fixed Beijing (no discretion) at full stringency and strong sanctions, UN repatriation
         # of workers: labour force decays, recalls, hiring ban, openings slowed, squeeze on
-        # the economy, more crossings and arrests; brokers with half their reach and
-        # Pyongyang's border control stopping some departures (M1, M7, M8, M9, M10)
+        # the economy, more crossings and arrests; brokers with half their reach and full
+        # enforcement by every host (M1, M7, M8, M9, M10)
         s = _years(big, 2013, 3)
         s = sc.set_levers(
             s,
@@ -194,8 +212,19 @@ def case(name: str) -> Case:
             un_workers=0.9,
             beijing_discretion=0.0,
             broker_access=0.5,
+            host_discretion=0.0,
         )
-        s = sc.set_params(s, wider_flow={"broker_border_effect": 0.5})
+        return Case(name, _defection_boost(s), 100, core_replicates=300)
+    if name == "un_ban":
+        # the 2017 UN worker bans and Chinese sanctions with hosts choosing their enforcement:
+        # relabelling, closure orders, nominees, quotas cut, enforcement moving (M1, M8, M9)
+        s = _years(big, 2016, 3)
+        s = sc.set_levers(s, un_workers=0.9, un_coal=1.0, international_pressure=0.9)
+        s = sc.set_params(
+            s,
+            restaurants={"quota_review_days": 60.0, "quota_review_threshold": 0.2},
+            enforcement={"detention_capacity": 200.0},
+        )
         return Case(name, _defection_boost(s), 100, core_replicates=300)
     if name == "border_closure":
         # 2019-2020 with the 2020 closure of the border to people: no rotations or hires,
@@ -459,6 +488,41 @@ def test_core_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "stopped_at_exit" in result.rejected_outcomes(), result.report()
 
 
+@numba.njit
+def _admit_without_capacity(
+    g: Any, t: int, arrested: int, net: Any, pipelines: Any, delays: Any, en: Any, out: Any
+) -> int:
+    """M7 broken: detention admits everyone, however full."""
+    if arrested <= 0:
+        return 0
+    net.detained += arrested
+    core_enforcement.schedule(
+        g, pipelines.processing_china, t, arrested, delays.detention_keep, delays.detention_alias
+    )
+    return 0
+
+
+@pytest.mark.slow
+def test_core_detention_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A core whose detention has no capacity (broken M7, issue 12) fails on the closure."""
+    broken_m10 = types.ModuleType("m10_unbounded_detention")
+    for name in dir(core_wider_flow):
+        setattr(broken_m10, name, getattr(core_wider_flow, name))
+    step = recompiled(core_wider_flow.step_wider_flow, admit=_admit_without_capacity)
+    broken_m10.step_wider_flow = step  # type: ignore[attr-defined]
+    monkeypatch.setattr(core_kernel, "run_days", recompiled(core_kernel.run_days, m10=broken_m10))
+    case_ = dataclasses.replace(
+        case("border_closure"),
+        setting=sc.set_params(
+            case("border_closure").setting, enforcement={"detention_capacity": 300.0}
+        ),
+    )
+    mutated = core_sample(dataclasses.replace(case_, core_replicates=60))
+    reference = reference_sample(dataclasses.replace(case_, replicates=40))
+    result = compare(mutated, reference)
+    assert "detained_china" in result.rejected_outcomes(), result.report()
+
+
 def test_reference_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """A reference whose managers never cut pay or lengthen hours (broken M3) fails."""
 
@@ -484,6 +548,7 @@ def test_reference_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
         ("lax_exit", "escapes_legal_route", 5.0),
         ("boycott", "manager_led_groups", 1.0),
         ("strict_sanctions", "recalls", 50.0),
+        ("un_ban", "closure_orders", 3.0),
         ("border_closure", "repatriations_from_china", 1000.0),
     ],
 )

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from lipsteeth.adapters import figures as fg
 from lipsteeth.adapters import report as rp
 from lipsteeth.adapters import store
-from lipsteeth.adapters.cli_report import register
+from lipsteeth.adapters.cli import report as report_commands
+from lipsteeth.adapters.cli import serve as serve_commands
 from lipsteeth.core.outcomes import OUTCOME_NAMES
 from lipsteeth.experiment.ensemble import run_scenario
 from lipsteeth.experiment.facts import FactCheck
@@ -556,7 +557,8 @@ def test_comparison_of_unpaired_runs(runs: dict[str, Any], tmp_path: Path) -> No
 
 def _cli() -> typer.Typer:
     app = typer.Typer()
-    register(app)
+    report_commands.register(app)
+    serve_commands.register(app)
     return app
 
 

@@ -97,7 +97,7 @@ def test_baseline_loads(baseline: Scenario) -> None:
     assert isinstance(baseline.params.population.restaurants_initial, int)
     assert isinstance(baseline.params.restaurants.gross_sales_per_day, float)
     assert baseline.levers.china_exit_strictness == 0.95
-    assert len(baseline.events) == 11
+    assert len(baseline.events) == 13  # 2012-2016 inputs, the 2017 US policy, the 2020 closures
 
 
 def test_list_scenarios() -> None:
@@ -672,7 +672,7 @@ BAD_DOCUMENTS: list[tuple[str, Mutation, str]] = [
     ("seed as string", header(seed="1"), "scenario.seed"),
     ("title not a string", header(title=3), "scenario.title"),
     ("group not a table", lambda d: d["parameters"].update(defection=3), "parameters.defection"),
-    ("event not a table", lambda d: d["events"].append(3), "events[11]"),
+    ("event not a table", lambda d: d["events"].append(3), "events[13]"),
     ("date not a date", header(start="yesterday"), "scenario.start"),
     ("impossible date", header(end="2012-02-30"), "scenario.end"),
     ("lever value as string", lever("food_aid", value="none"), "levers.food_aid.value"),

@@ -14,12 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from lipsteeth.adapters import store
-from lipsteeth.adapters.cli import default_chunk_size, run_in_chunks
 from lipsteeth.core.events import EVENT_COLUMNS
 from lipsteeth.core.outcomes import OUTCOME_NAMES, OUTCOMES, to_years
 from lipsteeth.core.simulate import SimulationResult
 from lipsteeth.experiment.ensemble import run_scenario
 from lipsteeth.scenario import Scenario, load_scenario
+from lipsteeth.services import default_chunk_size, run_in_chunks
 
 SEED = 11
 

@@ -509,7 +509,8 @@ def test_synthetic_observed_from_a_known_run(known_run: tuple[Scenario, Simulati
 
 
 def _main(args: list[str]) -> int:
-    from lipsteeth.adapters import cli, cli_validate
+    from lipsteeth.adapters import cli
+    from lipsteeth.adapters.cli import validate as cli_validate
 
     names = {command.name for command in cli.app.registered_commands}
     if "validate" not in names:

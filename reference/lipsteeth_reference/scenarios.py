@@ -2,9 +2,10 @@
 
 ``load`` reads a scenario through the package's scenario layer
 (``lipsteeth.scenario.load_scenario``) and falls back to a minimal reader of
-the embedded TOML while that layer is not available.  ``shrink``, ``window``
-and ``set_params`` derive the reduced settings the tests and benchmarks run
-(population scaled by replacing ``Population`` values, a calendar window).
+the embedded TOML while that layer is not available.  ``shrink``, ``window``,
+``set_params``, ``set_levers`` and ``set_lever_path`` derive the reduced settings
+the tests and benchmarks run (population scaled by replacing ``Population``
+values, a calendar window, baseline levers, a dated lever event).
 """
 
 from __future__ import annotations
@@ -169,3 +170,21 @@ def window(setting: Setting, start: str, n_days: int) -> Setting:
         endogenous_from=max(tl.endogenous_from - first, 0),
     )
     return dataclasses.replace(setting, calendar=calendar, timeline=timeline)
+
+
+def set_lever_path(
+    setting: Setting, lever: str, value: float, start: str, until: str | None = None
+) -> Setting:
+    """A dated lever event: ``lever`` at ``value`` from ``start`` to ``until`` (inclusive).
+
+    The same meaning as a scenario's ``kind = "lever"`` event (without ``until``
+    the value holds to the end); days outside the calendar are ignored.
+    """
+    cal, tl = setting.calendar, setting.timeline
+    first = max(cal.day_of(start), 0)
+    stop = cal.n_days if until is None else min(cal.day_of(until) + 1, cal.n_days)
+    paths = {k: v.copy() for k, v in tl.lever_paths.items()}
+    path = paths.setdefault(lever, np.full(cal.n_days, np.nan))
+    if first < stop:
+        path[first:stop] = value
+    return dataclasses.replace(setting, timeline=dataclasses.replace(tl, lever_paths=paths))

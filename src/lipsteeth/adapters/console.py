@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..experiment.facts import FactCheck
-from ..experiment.summary import YearlyBand
+from ..experiment.summary import LeverInForce, YearlyBand
 from .store import RESULTS_FILES, LedgerCheck
 
 
@@ -119,6 +119,28 @@ def outcome_bands_tables(bands: Sequence[YearlyBand], title: str, width: int = 1
             table.add_row(name, *(cells[band.outcome][j] for j in cols))
         tables.append(table)
     return tables
+
+
+def levers_as_bands(rows: Sequence[LeverInForce]) -> list[YearlyBand]:
+    """Each lever's setting and what was in force, as two rows of an outcome-bands table."""
+    bands = []
+    for row in rows:
+        bands.append(
+            YearlyBand(
+                f"{row.lever} (set)",
+                row.unit,
+                row.years,
+                row.set_value,
+                row.set_value,
+                row.set_value,
+            )
+        )
+        bands.append(
+            YearlyBand(
+                f"  in force: {row.outcome}", row.unit, row.years, row.median, row.p5, row.p95
+            )
+        )
+    return bands
 
 
 def consistent_text(consistent: bool | None) -> Text:

@@ -82,7 +82,7 @@ def apply_uncertainty(
     scenario: Scenario, choice: str = "auto", posterior: Path | str | None = None
 ) -> Scenario:
     """``scenario`` with the parameter uncertainty the options ask for (UserError if refused)."""
-    from .cli import UserError
+    from .cli.inputs import UserError
 
     try:
         read = read_posterior(posterior) if posterior is not None else None

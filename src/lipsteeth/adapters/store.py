@@ -456,6 +456,13 @@ def _write_text(path: Path, text: str) -> None:
         os.fsync(fh.fileno())
 
 
+def _write_bytes(path: Path, content: bytes) -> None:
+    with path.open("wb") as fh:
+        fh.write(content)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def fsync_path(path: Path) -> None:
     """Flush a file (or a folder's entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
@@ -493,8 +500,13 @@ def write_results(
     manifest: Mapping[str, Any],
     summary: Mapping[str, Any],
     force: bool = False,
+    files: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """Write the whole results folder at ``target`` atomically and return its path."""
+    """Write the whole results folder at ``target`` atomically and return its path.
+
+    ``files`` (name to bytes) are further files of the folder, moved into place
+    with the tables (``validate`` adds its scores and figure).
+    """
     check_target(target, force=force)
     with _staging_dir(target, run_id) as staging:
         for name, table in (
@@ -506,6 +518,8 @@ def write_results(
             fsync_path(staging / name)
         _write_text(staging / MANIFEST_FILE, dumps(manifest, indent=2) + "\n")
         _write_text(staging / SUMMARY_FILE, dumps(summary, indent=2) + "\n")
+        for name, content in (files or {}).items():
+            _write_bytes(staging / name, content)
         _move_into_place(staging, target, force=force)
     return target
 

@@ -73,6 +73,12 @@ OUTCOMES: tuple[str, ...] = (
     "exit_laxity",
     "collapse_guard",
     "exodus_guard",
+    "closure_order",
+    "nominee",
+    "talks",
+    "talks_breakdown",
+    "defiance",
+    "milestone",
 )
 
 

@@ -11,8 +11,8 @@ everything is compiled afresh.
 
 The directory is ``__pycache__/numba-<digest>`` beside the sources, or, if the
 package is installed read-only, under ``$LIPSTEETH_CACHE_DIR`` (default
-``~/.cache/lipsteeth``).  Directories of older digests are removed when a
-new one is made.
+``~/.cache/lipsteeth``).  When a new one is made, directories of older
+digests are removed but the two most recent.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ import numba
 from numba import njit
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: cache directories of earlier source digests kept beside the current one
+KEEP_OLDER_CACHES = 2
 
 
 @functools.lru_cache(maxsize=8)
@@ -65,9 +68,15 @@ def cache_dir(package_dir: str) -> str:
         / Path(package_dir).name,
     ):
         if _writable(parent / name):
-            for stale in parent.glob("numba-*"):
-                if stale.name != name:
-                    shutil.rmtree(stale, ignore_errors=True)
+            # older digests' code is dead weight; the newest few are kept, as another
+            # process of a just-edited checkout may still be using its own
+            others = sorted(
+                (d for d in parent.glob("numba-*") if d.name != name),
+                key=lambda d: d.stat().st_mtime,
+                reverse=True,
+            )
+            for stale in others[KEEP_OLDER_CACHES:]:
+                shutil.rmtree(stale, ignore_errors=True)
             return str(parent / name)
     raise OSError(f"no writable directory for compiled code of {package_dir}")
 

@@ -3,14 +3,16 @@
 Each mechanism's equations live in its module (``m01_revenue`` ...
 ``m10_wider_flow``); this module only calls them in the order of a day:
 
-  M9 Beijing's effective levers, Pyongyang's tests, envoys, resolutions
-  M2 demand; per site: M1 accounts, M3 manager, M4 stress and surveillance,
-     M1 wanted headcount, M5 manager initiation
+  M9 Beijing's effective levers, each host's UN enforcement, Pyongyang's tests,
+     envoys, talks, resolutions; M5 the perceived exit checks
+  M2 demand by host; M1 each host's contracted labour force; per site: M1
+     accounts and quota review, M3 manager, M4 stress and surveillance, M1 wanted
+     headcount, M5 manager initiation and perceived opportunity, M8 closure orders
   M5 post transitions (flight thinning, rotations, recalls, hires with M4 traits)
-  M5 plots -> M6 routes -> M7 capture -> M8 reaction
-  M8 closures for arrears, shut sites, openings, control relaxes
-  M10 wider flow, M7 handovers
-  M9 economy index and Beijing's guards
+  M5 plots -> M6 routes -> M7 capture and detention -> M8 reaction
+  M8 closures, shut sites, nominee reopenings and openings, control relaxes
+  M10 wider flow (three stocks), M7 detention and handovers
+  M9 economy index, Beijing's guards, relations
   outcomes of the day into the monthly sums
 
 ``start_replicate`` is day 0 (initial posts and recruits, Beijing's day-0
@@ -116,11 +118,15 @@ def start_replicate(g: Any, run: RunInputs, rep: Any) -> None:
     p = run.params[0]
     lever = run.levers[0]
     net = rep.network[0]
-    m01.open_initial_sites(rep.sites, rep.posts, run.layout, p, lever, net)
+    m01.open_initial_sites(rep.sites, rep.hosts, rep.posts, run.layout, p, lever, net)
     m04.initial_recruits(g, rep.posts, run.layout, p, lever)
     m09.initial_strategic_state(net)
+    m08.initial_nominees(net, p.restaurants)
     policy = np.zeros(1, m09.POLICY_DTYPE)[0]
     m09.beijing_policy(policy, net, lever, rep.un_levels, p.strategic)
+    m09.initial_sanctions_memory(net, policy)
+    m09.host_enforcement(rep.hosts, net, lever, policy, p, run.layout.host_labour_posts, True)
+    m05.perceive_exit_checks(rep.hosts, policy.exit_strictness, p, True)
     m10.warm_start(g, net, lever, policy, p, rep.pipelines, run.delays)
 
 
@@ -180,7 +186,7 @@ def run_days(
     p = run.params[0]
     lay = run.layout
     net = rep.network[0]
-    sites, posts = rep.sites, rep.posts
+    sites, posts, hosts = rep.sites, rep.posts, rep.hosts
     n_days = run.levers.shape[0]
     n_sites = lay.posts.shape[0]
     decay = m04.decay_table(p.workers, n_days)
@@ -198,6 +204,8 @@ def run_days(
         closure = lever.border_closure
         values[:] = 0.0
         m09.beijing_policy(policy, net, lever, rep.un_levels, p.strategic)
+        m09.host_enforcement(hosts, net, lever, policy, p, lay.host_labour_posts, False)
+        m05.perceive_exit_checks(hosts, policy.exit_strictness, p, False)
         m09.strategic_events(
             g,
             t,
@@ -215,35 +223,42 @@ def run_days(
         )
         c0 = _lap(section_cycles, 0, c0)
 
-        segment = m02.step_demand(
+        m02.step_demand(
             g,
             net,
             sites,
             lay.n_restaurants,
             p.demand,
             demand_constants,
+            hosts,
             out.nuclear_tests,
             policy.travel_advisory,
             lever.anti_extravagance,
             policy.china_sanctions,
+            lever.pandemic,
         )
-        labour_scale = m01.step_labour_scale(net, p.labour, policy.un_workers, closure)
-        fill = m01.labour_fill(labour_scale, p.population)
+        m01.step_labour_forces(hosts, p, closure)
         for s in range(n_sites):
             site, today, is_rest = sites[s], site_day[s], lay.is_restaurant[s]
+            host = hosts[lay.country[s]]
             sales, costs, full_wages, quota, owed = m01.site_accounts(
-                site, is_rest, lay.posts[s], p, lever, segment, demand_constants, out
+                site, host, is_rest, lay.posts[s], p, lever, demand_constants, out
             )
             m03.manager_response(site, sales, costs, full_wages, quota, owed, p.restaurants)
             today.arrears_index = m01.arrears_index(owed, quota, p.restaurants)
+            if is_rest and site.open:
+                m01.review_quota(g, site, today.arrears_index, p.restaurants, out)
             m04.step_site_stress(site, today.arrears_index, p)
             today.surveillance = m04.surveillance(is_rest, net.control, site.watch, p.workers)
-            today.wanted = m01.wanted_headcount(fill, lay.posts[s], lay.offset[s], is_rest)
+            today.wanted = m01.wanted_headcount(host.fill, lay.posts[s], lay.offset[s], is_rest)
             m05.manager_initiation(g, site, today, p.defection)
+            today.opportunity = m05.opportunity(host, is_rest, today.manager_pressure, p.defection)
+            if is_rest and site.open:
+                m08.closure_order(g, t, s, site, today, host, policy, lay, p.restaurants, log, out)
         c0 = _lap(section_cycles, 1, c0)
 
         moves = m05.draw_post_transitions(
-            g, t, closure, policy.un_workers, p, posts, sites, site_day, lay, decay, bounds, moves
+            g, t, closure, hosts, p, posts, sites, site_day, lay, decay, bounds, moves
         )
         m05.apply_post_transitions(g, t, lever, net, p, posts, sites, lay, moves, out)
         c0 = _lap(section_cycles, 2, c0)
@@ -253,23 +268,14 @@ def run_days(
         )
         c0 = _lap(section_cycles, 3, c0)
 
-        any_closing = m08.failure_closures(
-            g, t, sites, site_day, lay, p.restaurants, out.closures_after_attempts > 0, log
-        )
+        marked = out.closures_after_attempts + out.closure_orders > 0
+        any_closing = m08.failure_closures(g, t, sites, site_day, lay, p.restaurants, marked, log)
         seized_rest = seized_lab = 0.0
         if any_closing:
             seized_rest, seized_lab = m08.close_sites(t, sites, site_day, lay, posts, p.regime, out)
         net.exits_recalled += int(out.recalls)
-        m08.openings(
-            g,
-            t,
-            sites,
-            lay,
-            p.restaurants,
-            max(policy.china_sanctions, policy.un_workers),
-            log,
-            out,
-        )
+        slowdown = max(policy.china_sanctions, policy.un_workers_mean)
+        m08.openings(g, t, sites, lay, p.restaurants, net, slowdown, log, out)
         m08.relax_control(net, sites, p.regime)
         # seized reserves go to Pyongyang with the day's remittances
         out.remittance_restaurants_usd += seized_rest
@@ -282,10 +288,13 @@ def run_days(
         c0 = _lap(section_cycles, 4, c0)
 
         m10.step_wider_flow(g, t, net, lever, policy, p, rep.pipelines, run.delays, out)
-        m07.hand_over(g, t, closure, rep.pipelines, p.enforcement, out)
+        m07.hand_over(g, t, closure, net, rep.pipelines, p.enforcement, out)
         arrivals_postings = rep.pipelines.arrivals_workers[t]
         out.arrivals_from_postings = arrivals_postings
-        out.arrivals_south_korea = arrivals_postings + rep.pipelines.arrivals_wider[t]
+        out.arrivals_south_korea = (
+            arrivals_postings + rep.pipelines.arrivals_wider[t] + out.onward_from_third_countries
+        )
+        net.arrivals_cumulative += out.arrivals_south_korea
         c0 = _lap(section_cycles, 5, c0)
 
         m09.economy_and_guards(
@@ -293,6 +302,7 @@ def run_days(
             net,
             lever,
             policy,
+            hosts,
             p.strategic,
             out.revenue_to_state_usd,
             out.border_crossings,
@@ -301,7 +311,9 @@ def run_days(
         )
         c0 = _lap(section_cycles, 6, c0)
 
-        record_day(t, n_days, run, net, policy, posts, sites, lay, decay, values, out, monthly)
+        record_day(
+            t, n_days, run, net, policy, posts, sites, hosts, lay, decay, values, out, monthly
+        )
         _lap(section_cycles, 7, c0)
 
 
@@ -447,12 +459,20 @@ def attempt(
             else:
                 outcome = Outcome.CAUGHT_IN_TRANSIT
                 out.caught_in_transit += size
-            if country == CHINA:
+            if country == CHINA:  # into Chinese detention; those turned away and released hide
                 out.arrests_china += size
-                pipeline = pipelines.repatriations_china
+                net.recent_crossers += m07.admit(
+                    g, t, size, net, pipelines, delays, p.enforcement, out
+                )
             else:
-                pipeline = pipelines.repatriations_other
-            m07.schedule(g, pipeline, t, size, delays.detention_keep, delays.detention_alias)
+                m07.schedule(
+                    g,
+                    pipelines.repatriations_other,
+                    t,
+                    size,
+                    delays.detention_keep,
+                    delays.detention_alias,
+                )
         if route == Route.CLANDESTINE:
             out.broker_fees_usd += size * p.routes.broker_cost_usd
     sector = Sector.RESTAURANT if is_rest else Sector.LABOUR
@@ -482,6 +502,7 @@ def record_day(
     policy: Any,
     posts: Any,
     sites: np.ndarray,
+    hosts: np.ndarray,
     lay: Any,
     decay: np.ndarray,
     values: np.ndarray,
@@ -489,7 +510,7 @@ def record_day(
     monthly: np.ndarray,
 ) -> None:
     """The day's stocks and Beijing's effective levers into ``out``; ``out`` into the month."""
-    m01.workforce_stocks(sites, lay.n_restaurants, out)
+    m01.workforce_stocks(sites, hosts, lay, out)
     m = run.month_index[t]
     if t == n_days - 1 or run.month_index[t + 1] != m:  # stocks keep only the month's last day
         n_rest_posts = lay.n_restaurant_posts
@@ -508,6 +529,7 @@ def record_day(
     out.food_aid = policy.food_aid
     out.travel_advisory = policy.travel_advisory
     out.un_workers_level = policy.un_workers
+    out.diplomatic_signal_effective = policy.signal
     for v in range(values.shape[0]):
         if run.kind_stock[v]:
             monthly[v, m] = values[v]

@@ -19,14 +19,24 @@ surplus.  Money balances on every site and day:
 The pressure arrears put on a site is the arrears index
 owed / (arrears_index_days x daily quota), clipped to [0, 1] (M3, M4, M5).
 
-The contracted labour force (relative to the start, ``labour_scale``) grows
-at ``dispatch_growth_per_year`` until the UN worker provisions, as host
-states enforce them, reach ``un_freeze_level`` (UNSCR 2371); it falls with
-time constant ``repatriation_days`` from ``un_repatriation_level`` (UNSCR
-2397); it is frozen while the border is closed.  A labour site wants
-floor(fill x posts + offset) workers, fill = initial labourers x scale /
-capacity (the offset rounds fairly across sites); a restaurant wants all its
-posts.
+Quotas are renegotiated after sustained shortfalls: a restaurant owes
+``quota_factor`` x the quota lever (1 when it opens); its arrears index is
+averaged over ``quota_review_days``, and while the average exceeds
+``quota_review_threshold`` Pyongyang cuts the factor by ``quota_cut`` (not below
+``quota_factor_min``) with probability 1/``quota_review_days`` a day.  A
+restaurant run under a local nominee (M8) pays ``nominee_fee_share`` of its
+sales to the nominee.
+
+Each host country has its own contracted labour force (relative to the
+start, ``labour_scale``).  It grows at ``dispatch_growth_per_year`` until the
+UN worker provisions acting there (the provision x the host's enforcement
+x (1 - relabelled share), M9) reach ``un_freeze_level`` (UNSCR 2371); it falls
+with time constant ``repatriation_days`` from ``un_repatriation_level``
+(UNSCR 2397); it is frozen while the border is closed.  Relabelled labourers
+(students, trainees, other visas) cost ``relabel_cost_share`` of their fee.
+A labour site wants floor(fill x posts + offset) workers, fill = initial
+labourers x its host's scale / capacity (the offset rounds fairly across
+sites); a restaurant wants all its posts.
 
 Numbers (sales, costs, pay, quotas) are scenario parameters; their sources
 and reasons sit in the scenario file (F2, 03_restaurants_abroad.csv,
@@ -49,12 +59,14 @@ DAYS_PER_MONTH = 30.4375
 
 @compiled
 def open_initial_sites(
-    sites: np.ndarray, posts: Any, layout: Any, p: Any, lever: Any, net: Any
+    sites: np.ndarray, hosts: np.ndarray, posts: Any, layout: Any, p: Any, lever: Any, net: Any
 ) -> None:
     """Day 0: the first ``restaurants_initial`` restaurants and every labour site open, with
     their reserves; each site's wanted posts held (the labour force at its initial size)."""
-    net.labour_scale = 1.0
     fill = labour_fill(1.0, p.population)
+    for h in range(hosts.shape[0]):
+        hosts[h].labour_scale = 1.0
+        hosts[h].fill = fill
     in_post_total = 0
     for s in range(layout.posts.shape[0]):
         site = sites[s]
@@ -62,6 +74,7 @@ def open_initial_sites(
         site.open = s >= layout.n_restaurants or s < p.population.restaurants_initial
         site.pay_level = 1.0
         site.hours = 1.0
+        site.quota_factor = 1.0
         quota = lever.restaurant_quota_usd / 365.0 if is_rest else 0.0
         site.reserve = quota * p.restaurants.reserve_initial_days if site.open else 0.0
         wanted = wanted_headcount(fill, layout.posts[s], layout.offset[s], is_rest)
@@ -75,15 +88,24 @@ def open_initial_sites(
 
 
 @compiled
-def step_labour_scale(net: Any, lp: Any, un_workers: float, closure: float) -> float:
-    """Advance the contracted labour force by one day under the enforced UN provisions."""
+def step_labour_scale(host: Any, lp: Any, un_workers: float, closure: float) -> float:
+    """Advance a host's contracted labour force by one day under the provisions acting there."""
     rate = lp.dispatch_growth_per_year / 365.0
     if un_workers >= lp.un_repatriation_level:
         rate = -1.0 / lp.repatriation_days
     elif un_workers >= lp.un_freeze_level:
         rate = 0.0
-    net.labour_scale = net.labour_scale * np.exp(rate * (1.0 - closure))
-    return net.labour_scale
+    host.labour_scale = host.labour_scale * np.exp(rate * (1.0 - closure))
+    return host.labour_scale
+
+
+@compiled
+def step_labour_forces(hosts: np.ndarray, p: Any, closure: float) -> None:
+    """Every host's contracted labour force and labour-site fill today."""
+    for h in range(hosts.shape[0]):
+        host = hosts[h]
+        scale = step_labour_scale(host, p.labour, host.workers_provision, closure)
+        host.fill = labour_fill(scale, p.population)
 
 
 @compiled
@@ -104,11 +126,11 @@ def wanted_headcount(fill: float, posts: int, offset: float, is_restaurant: bool
 @compiled(inline="always")
 def site_accounts(
     site: Any,
+    host: Any,
     is_restaurant: bool,
     posts: int,
     p: Any,
     lever: Any,
-    segment: float,
     demand_constants: Any,
     out: Any,
 ) -> tuple[float, float, float, float, float]:
@@ -124,7 +146,7 @@ def site_accounts(
     if site.open:
         if is_restaurant:
             staffing = min(1.0, n_staff / max(posts, 1))
-            demand = site_demand(segment, site.demand_noise, demand_constants)
+            demand = site_demand(host.segment, site.demand_noise, demand_constants)
             sales = (
                 rp.gross_sales_per_day
                 * demand
@@ -132,10 +154,13 @@ def site_accounts(
                 * np.sqrt(staffing)
             )
             costs = rp.variable_cost_share * sales + rp.fixed_cost_per_day
+            if site.nominee:
+                costs += rp.nominee_fee_share * sales
             full_wages = rp.base_pay_per_month / DAYS_PER_MONTH * n_staff
-            quota = lever.restaurant_quota_usd / 365.0
+            quota = lever.restaurant_quota_usd / 365.0 * site.quota_factor
         else:
-            sales = lp.contract_fee_per_month / DAYS_PER_MONTH * n_staff
+            fee = lp.contract_fee_per_month * (1.0 - lp.relabel_cost_share * host.relabel)
+            sales = fee / DAYS_PER_MONTH * n_staff
             costs = lp.living_cost_per_month / DAYS_PER_MONTH * n_staff
             full_wages = lp.pay_per_month / DAYS_PER_MONTH * n_staff
             quota = lever.labour_quota_share * sales
@@ -172,18 +197,31 @@ def arrears_index(owed: float, quota: float, rp: Any) -> float:
     return clip(owed / max(rp.arrears_index_days * quota, 1e-9), 0.0, 1.0)
 
 
+@compiled(inline="always")
+def review_quota(g: Any, site: Any, arrears_index: float, rp: Any, out: Any) -> None:
+    """Pyongyang renegotiates an open restaurant's quota after a sustained shortfall."""
+    site.arrears_ema += (arrears_index - site.arrears_ema) / rp.quota_review_days
+    if site.arrears_ema > rp.quota_review_threshold and g.random() < 1.0 / rp.quota_review_days:
+        site.quota_factor = max(site.quota_factor * (1.0 - rp.quota_cut), rp.quota_factor_min)
+        site.arrears_ema = 0.0
+        out.quota_renegotiations += 1
+
+
 @compiled
-def workforce_stocks(sites: np.ndarray, n_restaurants: int, out: Any) -> None:
+def workforce_stocks(sites: np.ndarray, hosts: np.ndarray, layout: Any, out: Any) -> None:
     """End-of-day stocks: workers abroad by sector, restaurants open, pay and hours (F1, F7)."""
+    n_restaurants = layout.n_restaurants
     staff_rest = staff_lab = 0
-    pay_sum = hours_sum = weight_sum = 0.0
-    suspended = open_rest = 0
+    pay_sum = hours_sum = weight_sum = quota_sum = relabelled = 0.0
+    suspended = open_rest = nominees = 0
     for s in range(sites.shape[0]):
         site = sites[s]
         if s < n_restaurants:
             staff_rest += site.staff
             if site.open:
                 open_rest += 1
+                quota_sum += site.quota_factor
+                nominees += 1 if site.nominee else 0
                 pay_sum += site.staff * site.pay_level
                 hours_sum += site.staff * site.hours
                 weight_sum += site.staff
@@ -191,6 +229,7 @@ def workforce_stocks(sites: np.ndarray, n_restaurants: int, out: Any) -> None:
                     suspended += 1
         else:
             staff_lab += site.staff
+            relabelled += site.staff * hosts[layout.country[s]].relabel
     weight_sum = max(weight_sum, 1e-9)
     arrears = 0.0
     for s in range(n_restaurants):
@@ -203,3 +242,6 @@ def workforce_stocks(sites: np.ndarray, n_restaurants: int, out: Any) -> None:
     out.workers_restaurant = staff_rest
     out.workers_labour = staff_lab
     out.restaurants_open = open_rest
+    out.nominee_restaurants = nominees
+    out.workers_relabelled = relabelled
+    out.quota_level = quota_sum / open_rest if open_rest else 0.0

@@ -2,14 +2,25 @@
 
 Individual daily chance that a worker in post starts a plot:
 
-  h = min(exp(log_base + beta_stress * stress - beta_surveillance * surveillance),
-          flight_probability_cap)
+  h = min(exp(log_base + beta_stress * stress - beta_surveillance * surveillance
+              + beta_opportunity * opportunity), flight_probability_cap)
 
 where log_base holds the sector's base rate, loyalty and the family deterrent
-(M4).  Managers initiate with a hazard proportional to their own pressure:
-the larger of the site's arrears index and the pay cut they have imposed (a
-manager answers to Pyongyang for the quota and faces staff who are no
-longer paid).
+(M4), and opportunity is what the worker perceives makes flight possible
+(Corrado and Moore 2016: "opportunity (a passport in hand, a complicit
+manager, outside helpers)"):
+
+  opportunity = opportunity_exit_weight x (1 - perceived exit strictness of the host)
+              + opportunity_helper_weight x the sector's chance of finding helpers
+              + opportunity_manager_weight x the pressure on the site's manager
+
+The perceived exit strictness follows the host's effective strictness (for
+China, Beijing's, M9) with time constant ``perception_days``: a lax exit check
+draws attempts only once word of it spreads.
+
+Managers initiate with a hazard proportional to their own pressure: the larger
+of the site's arrears index and the pay cut they have imposed (a manager
+answers to Pyongyang for the quota and faces staff who are no longer paid).
 
 A plot grows into a group (F4): a manager may take the lead (chance
 ``manager_join`` x the manager's pressure); under a manager each co-worker
@@ -40,6 +51,7 @@ import numpy as np
 from .bounds import clip
 from .jit import compiled
 from .m04_workers import hire, recruit_log_base, recruit_loyalty, worker_stress
+from .state import CHINA, RUSSIA
 
 # what a post does today (PostMoves.mark)
 NO_MOVE, FLIGHT, ROTATION, RECALL = 0, 1, 2, 3
@@ -105,11 +117,43 @@ def flight_bounds(p: Any) -> np.ndarray:
     """
     d, w = p.defection, p.workers
     stress_max = w.stress_weight_pay + w.stress_weight_hours + w.stress_weight_arrears
+    opportunity_max = (
+        d.opportunity_exit_weight + d.opportunity_helper_weight + d.opportunity_manager_weight
+    )
+    log_max = d.beta_stress * stress_max + d.beta_opportunity * opportunity_max
     bounds = np.empty(2)
     for sector in range(2):
         base = (d.restaurant_hazard_per_year if sector == 0 else d.labour_hazard_per_year) / 365.0
-        bounds[sector] = min(base * np.exp(d.beta_stress * stress_max), d.flight_probability_cap)
+        bounds[sector] = min(base * np.exp(log_max), d.flight_probability_cap)
     return bounds
+
+
+@compiled
+def perceive_exit_checks(hosts: np.ndarray, exit_strictness: float, p: Any, first: bool) -> None:
+    """Workers' perception of each host's exit check follows its effective strictness."""
+    rt, d = p.routes, p.defection
+    for h in range(hosts.shape[0]):
+        strictness = exit_strictness
+        if h == RUSSIA:
+            strictness = rt.russia_exit_strictness
+        elif h != CHINA:
+            strictness = rt.other_exit_strictness
+        host = hosts[h]
+        if first:
+            host.perceived_exit = strictness
+        else:
+            host.perceived_exit += (strictness - host.perceived_exit) / d.perception_days
+
+
+@compiled(inline="always")
+def opportunity(host: Any, is_restaurant: bool, manager_pressure: float, d: Any) -> float:
+    """What a worker at a site perceives makes flight possible, in [0, 1] (weights summing to 1)."""
+    helpers = d.helper_restaurant if is_restaurant else d.helper_labour
+    return (
+        d.opportunity_exit_weight * (1.0 - host.perceived_exit)
+        + d.opportunity_helper_weight * helpers
+        + d.opportunity_manager_weight * manager_pressure
+    )
 
 
 @compiled
@@ -125,7 +169,7 @@ def draw_post_transitions(  # noqa: C901 - one pass per kind of move, kept toget
     g: Any,
     t: int,
     closure: float,
-    un_workers: float,
+    hosts: np.ndarray,
     p: Any,
     posts: Any,
     sites: np.ndarray,
@@ -173,6 +217,7 @@ def draw_post_transitions(  # noqa: C901 - one pass per kind of move, kept toget
                 posts.log_base[post]
                 + d.beta_stress * worker_stress(post, t, posts, sites[s].stress, decay)
                 - d.beta_surveillance * site_day[s].surveillance
+                + d.beta_opportunity * site_day[s].opportunity
             )
             p_flight = min(np.exp(log_h), d.flight_probability_cap)
             if accept_u < p_flight / bound:
@@ -210,10 +255,12 @@ def draw_post_transitions(  # noqa: C901 - one pass per kind of move, kept toget
     if p_hire > 0.0:
         hire_scale = skip_scale(p_hire)
         gap = skip(g, hire_scale) - 1
-        # a hiring ban (UN worker provisions) stops new postings to labour sites
-        hiring_sites = n_restaurants if un_workers >= lp.un_hiring_ban_level else n_sites
-        for s in range(hiring_sites):
+        for s in range(n_sites):
             if not sites[s].open:
+                continue
+            # a hiring ban (UN worker provisions acting in the host) stops new labour postings
+            banned = hosts[layout.country[s]].workers_provision >= lp.un_hiring_ban_level
+            if s >= n_restaurants and banned:
                 continue
             end = layout.start[s] + site_day[s].wanted
             post = layout.start[s] + gap

@@ -8,15 +8,27 @@ North Koreans hiding in China (M10),
 and the interception of parties crossing China on the clandestine route (M6).
 Exit strictness is the chance Chinese immigration stops a North Korean
 worker leaving with valid documents ("instructed not to let North Korean
-labourers leave", Corrado and Moore 2016).  Everyone arrested in China is
-handed over to North Korea after a gamma delay (mean ``detention_days``,
-shape ``detention_delay_shape``; China "tracks down, arrests, and
-repatriates thousands of North Koreans every year", F5); a share
-``share_severe_punishment`` of them goes to political prison or labour camps
-(their fate is counted, not modelled further).  While the border is shut to
-people (border closure at or above ``closure_holds_detainees``, as in
-2020-2023, 09_covid_border_timeline.csv) detainees are held and handed over
-on reopening.
+labourers leave", Corrado and Moore 2016).
+
+Detention has a capacity.  People arrested in China (the wider flow, brokered
+parties intercepted, posted workers caught) enter the border detention centres
+while there is room (``detention_capacity``; 05_china_detentions_repatriations.csv
+Feb 2012: about 220-400 held in about 10 centres); those turned away by full
+centres are released (``overflow_release_share``, back among the recent crossers,
+M10) or held in prisons (long detention).  A detainee is processed for a gamma
+delay (mean ``detention_days``, shape ``detention_delay_shape``), then waits for
+a handover.  Handovers happen in batches every ``handover_interval_days`` of at
+most ``handover_batch_max`` people, and only while the border is open to people
+(border closure below ``closure_holds_detainees``; it was shut in 2020-2023,
+09_covid_border_timeline.csv), so a backlog built up during a closure is handed
+over batch by batch on reopening.  On the same days people in long detention are
+handed over at rate ``long_detention_handover_per_year``.  China "tracks down,
+arrests, and repatriates thousands of North Koreans every year" (F5); a share
+``share_severe_punishment`` of the repatriated goes to political prison or labour
+camps (their fate is counted, not modelled further).  The ledger holds: everyone
+arrested in China is admitted, released or in long detention, and every admitted
+person is handed over or still detained.  Other hosts hand over after the same
+delay, held while the border is shut.
 
 Delays are scheduled person by person from a discretised gamma distribution
 (``delay_pmf``) through Walker's alias table: O(1) per person.
@@ -123,20 +135,59 @@ def arrest_probability(stringency: float, en: Any) -> float:
 
 
 @compiled
-def hand_over(g: Any, t: int, closure: float, pipelines: Any, en: Any, out: Any) -> None:
-    """Today's repatriations from China and other hosts, and their fate.
+def admit(
+    g: Any, t: int, arrested: int, net: Any, pipelines: Any, delays: Any, en: Any, out: Any
+) -> int:
+    """People arrested in China today enter detention while there is room (M7).
 
-    With the border shut to people, today's handovers wait a day (and so on
-    until it reopens).
+    Returns how many of those turned away are released (they rejoin the
+    recent crossers, M10); the others go to long detention.
     """
-    china, other = pipelines.repatriations_china, pipelines.repatriations_other
-    if closure >= en.closure_holds_detainees:
-        china[t + 1] += china[t]
-        china[t] = 0
+    if arrested <= 0:
+        return 0
+    space = max(en.detention_capacity - net.detained, 0.0)
+    admitted = int(min(float(arrested), space))
+    overflow = arrested - admitted
+    released = g.binomial(overflow, en.overflow_release_share) if overflow > 0 else 0
+    net.long_detention += overflow - released
+    net.detained += admitted
+    schedule(
+        g, pipelines.processing_china, t, admitted, delays.detention_keep, delays.detention_alias
+    )
+    out.detention_overflow += overflow
+    out.detention_released += released
+    return released
+
+
+@compiled
+def hand_over(g: Any, t: int, closure: float, net: Any, pipelines: Any, en: Any, out: Any) -> None:
+    """Today's handovers to North Korea from China (in batches) and from other hosts.
+
+    With the border shut to people, nobody is handed over: China's processed
+    detainees wait, other hosts' handovers are put off a day at a time.
+    """
+    net.awaiting_handover += pipelines.processing_china[t]
+    other = pipelines.repatriations_other
+    border_open = closure < en.closure_holds_detainees
+    if not border_open:
         other[t + 1] += other[t]
         other[t] = 0
-    repatriated = china[t]
+    interval = max(int(en.handover_interval_days), 1)
+    repatriated = 0
+    if border_open and t % interval == 0:
+        handed = int(min(float(net.awaiting_handover), en.handover_batch_max))
+        net.awaiting_handover -= handed
+        net.detained -= handed
+        p_long = 1.0 - np.exp(-en.long_detention_handover_per_year * interval / 365.0)
+        released_long = (
+            g.binomial(net.long_detention, p_long) if net.long_detention > 0 and p_long > 0 else 0
+        )
+        net.long_detention -= released_long
+        repatriated = handed + released_long
     severe = g.binomial(repatriated, en.share_severe_punishment) if repatriated > 0 else 0
     out.repatriations_from_china = repatriated
     out.repatriations_other_hosts = other[t]
     out.repatriated_severe_punishment = severe
+    out.detained_china = net.detained
+    out.awaiting_handover = net.awaiting_handover
+    out.long_detention = net.long_detention

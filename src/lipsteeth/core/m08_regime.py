@@ -11,8 +11,16 @@ mean loyalty by ``screening_jump``; all relax back with time constant
 ``failure_closure_rate_per_year`` x arrears index^2; a shut site's reserve
 goes to Pyongyang.  Shut restaurant sites reopen (new openings, a Poisson
 number a day, at ``opening_rate_per_year`` x (1 - max(Chinese sanctions, UN
-worker provisions))) once ``reopen_delay_days`` have passed, chosen
+worker provisions in force))) once ``reopen_delay_days`` have passed, chosen
 uniformly among the eligible sites.
+
+Under the UN worker provisions a host orders North Korean restaurants shut
+(``closure_order_rate_per_year`` x provision x the host's enforcement, M9).
+Evasion adapts: a site shut on an order reopens under a local nominee at rate
+``nominee_rate_per_year`` x the nominee networks' reach (``nominee_capacity_initial``,
+growing by ``nominee_capacity_step`` with each ban); a nominee restaurant pays its
+nominee (M1) and is found out and shut at rate ``nominee_detection_per_year`` x
+enforcement.
 """
 
 from __future__ import annotations
@@ -28,6 +36,12 @@ from .jit import compiled
 
 
 @compiled
+def initial_nominees(net: Any, rp: Any) -> None:
+    """Day 0: the reach of nominee networks before any ban."""
+    net.nominee_capacity = rp.nominee_capacity_initial
+
+
+@compiled
 def after_attempt(g: Any, net: Any, site: Any, escaped: bool, rg: Any) -> bool:
     """Tighten control after an attempt at ``site``; return whether the site is shut."""
     net.control = min(net.control + rg.surveillance_jump, 1.0)
@@ -35,6 +49,42 @@ def after_attempt(g: Any, net: Any, site: Any, escaped: bool, rg: Any) -> bool:
     site.watch = min(site.watch + rg.surveillance_jump, 1.0)
     p_close = rg.closure_after_escape if escaped else rg.closure_after_attempt
     return g.random() < p_close
+
+
+@compiled(inline="always")
+def closure_order(
+    g: Any,
+    t: int,
+    s: int,
+    site: Any,
+    today: Any,
+    host: Any,
+    policy: Any,
+    layout: Any,
+    rp: Any,
+    log: List,
+    out: Any,
+) -> None:
+    """An open restaurant may be ordered shut by its host (UN worker provisions, a found-out
+    nominee)."""
+    enforced = policy.un_workers_provision * host.enforcement
+    if site.nominee:
+        rate = rp.nominee_detection_per_year * host.enforcement
+    else:
+        rate = rp.closure_order_rate_per_year * enforced
+    if rate > 0 and g.random() < rate / 365.0:
+        today.closing = True
+        site.ordered_shut = True
+        out.closure_orders += 1
+        log_event(
+            log,
+            t,
+            Kind.CLOSURE,
+            site=s,
+            sector=Sector.RESTAURANT,
+            country=layout.country[s] + 1,
+            outcome=Outcome.CLOSURE_ORDER,
+        )
 
 
 @compiled
@@ -107,9 +157,21 @@ def close_sites(
         site.pay_level = 1.0
         site.hours = 1.0
         site.open = False
+        site.nominee = False
         site.reopen_day = t + int(rg.reopen_delay_days)
     out.restaurant_closures = closures
     return seized_rest, seized_lab
+
+
+@compiled(inline="always")
+def reopen(site: Any, nominee: bool) -> None:
+    """A shut restaurant site opens again: a fresh reserve, the full quota, maybe a nominee."""
+    site.open = True
+    site.reserve = 0.0
+    site.quota_factor = 1.0
+    site.arrears_ema = 0.0
+    site.nominee = nominee
+    site.ordered_shut = False
 
 
 @compiled
@@ -119,28 +181,48 @@ def openings(
     sites: np.ndarray,
     layout: Any,
     rp: Any,
+    net: Any,
     slowdown: float,
     log: List,
     out: Any,
 ) -> None:
-    """Open a Poisson number of restaurants today among the shut sites past their delay."""
+    """Today's openings: nominee reopenings of ordered-shut sites, then a Poisson number of
+    new restaurants among the other shut sites past their delay."""
+    nominees = 0
+    p_nominee = rp.nominee_rate_per_year / 365.0 * net.nominee_capacity
+    for s in range(layout.n_restaurants):
+        site = sites[s]
+        if site.open or not site.ordered_shut or site.reopen_day > t or p_nominee <= 0:
+            continue
+        if g.random() < p_nominee:
+            reopen(site, True)
+            nominees += 1
+            log_event(
+                log,
+                t,
+                Kind.OPENING,
+                site=s,
+                sector=Sector.RESTAURANT,
+                country=layout.country[s] + 1,
+                outcome=Outcome.NOMINEE,
+            )
+    out.nominee_openings = nominees
     opening_rate = rp.opening_rate_per_year / 365.0 * clip(1.0 - slowdown, 0.0, 1.0)
     n_new = g.poisson(opening_rate) if opening_rate > 0 else 0
     opened = 0
     if n_new > 0:
         n_eligible = 0
         for s in range(layout.n_restaurants):
-            if not sites[s].open and sites[s].reopen_day <= t:
+            if not sites[s].open and not sites[s].ordered_shut and sites[s].reopen_day <= t:
                 n_eligible += 1
         # uniform choice without replacement among the eligible sites
         for _ in range(min(n_new, n_eligible)):
             pick = g.integers(0, n_eligible)
             for s in range(layout.n_restaurants):
                 site = sites[s]
-                if not site.open and site.reopen_day <= t:
+                if not site.open and not site.ordered_shut and site.reopen_day <= t:
                     if pick == 0:
-                        site.open = True
-                        site.reserve = 0.0
+                        reopen(site, False)
                         opened += 1
                         n_eligible -= 1
                         log_event(
@@ -153,7 +235,7 @@ def openings(
                         )
                         break
                     pick -= 1
-    out.restaurant_openings = opened
+    out.restaurant_openings = opened + nominees
 
 
 @compiled

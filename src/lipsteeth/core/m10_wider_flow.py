@@ -1,28 +1,36 @@
-"""M10 the wider flow: North Koreans in China outside state postings.
+"""M10 the wider flow: North Koreans outside state postings, as three stocks.
 
-An aggregate stock-and-flow model per replicate (people counted, not tracked):
+Aggregate stocks per replicate (people counted, not tracked): recent crossers R
+and long-term residents L hidden in China (mostly women, often married there;
+05_china_detentions_repatriations.csv), and North Koreans living in third
+countries T.  Each day, with p(rate) = 1 - exp(-rate / 365):
 
-  crossings  ~ Poisson(rate):  rate = crossing_rate * exp(beta_economy * squeeze
-               - beta_aid * aid) * (1 - nk_border_effect * NK border control)
-               * (1 - border closure)
-  arrests    ~ Binomial(hidden, M7 arrest probability at today's stringency)
-  departures ~ Binomial(rest, broker rate x broker access
-               x (1 - broker_border_effect * NK border control) x (1 - closure))
-  returns    ~ Binomial(rest, return rate)        (home, or settled legally)
-  hidden     += crossings - arrests - departures - returns
+  crossings   ~ Poisson(crossing_rate / 365 * exp(beta_economy * squeeze - beta_aid * aid)
+                * (1 - nk_border_effect * NK border control) * (1 - border closure)
+                * (1 - exodus_crossing_effect * [Beijing's no-exodus limit binds]))
+  R: arrests ~ Bin(R, p(arrest_rate x stringency)); of the rest
+     departures ~ Bin(., p(broker_rate x broker access) x (1 - pandemic_departure_loss x pandemic)),
+     returns ~ Bin(., p(return_rate)), settlements ~ Bin(., p(settle_rate)) -> L
+  L: arrests ~ Bin(L, p(arrest_rate x stringency x resident_arrest_factor)); of the rest
+     departures ~ Bin(., p(resident_departure_rate x broker access x kin)
+                      x (1 - pandemic_departure_loss x pandemic)),
+     kin = 1 + kin_effect x min(arrivals in the South so far / kin_scale, 1)
+     (relatives already in South Korea pay the brokers)
+  departures: intercepted in China ~ Bin(., transit_interception x stringency)
+     (China's stringency acts on arrests and on departures from China); of the others
+     a share third_country_share settles in a third country (-> T), the rest travel to
+     South Korea (gamma delay of mean ``transit_days``, shape ``transit_delay_shape``)
+  T: onward to South Korea ~ Bin(T, p(third_country_onward_rate)), arriving the same day
 
-Brokered parties are intercepted in China with probability transit_interception
-x stringency (then repatriated, M7) or arrive in South Korea after a gamma
-delay of mean ``transit_days`` (shape ``transit_delay_shape``).  Stocks and
-flows balance every day.
+North Korea's border control acts on crossings only.  Those arrested or
+intercepted enter Chinese detention (M7); people detention turns away and
+releases rejoin the recent crossers.  Stocks and flows balance every day.
 
 The run starts in mid-stream: people who left or were arrested in the weeks
-before day 0 are still in transit or in detention.  ``warm_start`` books
-them, assuming day-0 conditions held before the start, so arrivals and
-repatriations do not start from zero (without it the first two months
-under-counted by about 170 arrivals and 400 repatriations in baseline-2016).
-Ranges: hidden stock 10,000-300,000 and repatriations 4,800-8,900 a year
-(05_china_detentions_repatriations.csv); arrivals from
+before day 0 are still in transit or in detention.  ``warm_start`` books them,
+assuming day-0 conditions held before the start, so arrivals and repatriations
+do not start from zero.  Ranges: hidden stock 10,000-300,000 and repatriations
+4,800-8,900 a year (05_china_detentions_repatriations.csv); arrivals from
 01_defector_arrivals_south_korea.csv (calibration targets, not inputs).
 """
 
@@ -34,34 +42,48 @@ import numpy as np
 
 from .bounds import clip
 from .jit import compiled
-from .m07_enforcement import arrest_probability, schedule
+from .m07_enforcement import admit, arrest_probability, schedule
 from .m09_strategic import squeeze
 
 
+@compiled(inline="always")
+def daily(rate_per_year: float) -> float:
+    """The daily chance of an event at ``rate_per_year``."""
+    return 1.0 - np.exp(-rate_per_year / 365.0)
+
+
 @compiled
-def flow_rates(
-    net: Any, lever: Any, policy: Any, p: Any
-) -> tuple[float, float, float, float, float]:
-    """Expected crossings per day and the daily arrest, departure, return and capture chances."""
-    wf = p.wider_flow
-    closure = lever.border_closure
-    rate = (
+def crossing_rate(net: Any, lever: Any, policy: Any, wf: Any) -> float:
+    """Expected crossings into China per day."""
+    exodus = wf.exodus_crossing_effect if net.exodus_guard else 0.0
+    return (
         wf.crossing_rate_per_year
         / 365.0
         * np.exp(wf.beta_economy * squeeze(net) - wf.beta_aid * policy.food_aid)
         * (1.0 - wf.nk_border_effect * lever.nk_border_control)
-        * (1.0 - closure)
+        * (1.0 - lever.border_closure)
+        * (1.0 - exodus)
     )
-    broker_rate = (
-        wf.broker_rate_per_year
-        * lever.broker_access
-        * (1.0 - wf.broker_border_effect * lever.nk_border_control)
-    )
-    p_arrest = arrest_probability(policy.border_stringency, p.enforcement)
-    p_depart = (1.0 - np.exp(-broker_rate / 365.0)) * (1.0 - closure)
-    p_return = 1.0 - np.exp(-wf.return_rate_per_year / 365.0)
-    p_caught = clip(wf.transit_interception * policy.border_stringency, 0.0, 1.0)
-    return rate, p_arrest, p_depart, p_return, p_caught
+
+
+@compiled
+def departure_chances(net: Any, lever: Any, wf: Any) -> tuple[float, float]:
+    """Daily chances a recent crosser and a long-term resident leave with brokers.
+
+    North Korea's border closure stops crossings, not journeys out of China;
+    pandemic restrictions in China do (``pandemic_departure_loss``).
+    """
+    open_border = 1.0 - wf.pandemic_departure_loss * lever.pandemic
+    kin = 1.0 + wf.kin_effect * min(net.arrivals_cumulative / wf.kin_scale, 1.0)
+    recent = daily(wf.broker_rate_per_year * lever.broker_access) * open_border
+    resident = daily(wf.resident_departure_rate_per_year * lever.broker_access * kin) * open_border
+    return recent, resident
+
+
+@compiled(inline="always")
+def draw(g: Any, n: int, p: float) -> int:
+    """Binomial(n, p), 0 without a draw when nothing can happen."""
+    return g.binomial(n, p) if n > 0 and p > 0 else 0
 
 
 @compiled
@@ -76,39 +98,50 @@ def step_wider_flow(
     delays: Any,
     out: Any,
 ) -> None:
-    """Advance the hidden population one day; schedule arrivals and repatriations (M7)."""
-    rate, p_arrest, p_depart, p_return, p_caught = flow_rates(net, lever, policy, p)
-    hidden = net.hidden
+    """Advance the three stocks one day; detention (M7) and arrivals in South Korea."""
+    wf, en = p.wider_flow, p.enforcement
+    stringency = policy.border_stringency
+    p_arrest = arrest_probability(stringency, en)
+    p_recent, p_resident = departure_chances(net, lever, wf)
+    rate = crossing_rate(net, lever, policy, wf)
     crossings = g.poisson(rate) if rate > 0 else 0
-    arrests = g.binomial(hidden, p_arrest) if hidden > 0 and p_arrest > 0 else 0
-    rest = hidden - arrests
-    departures = g.binomial(rest, p_depart) if rest > 0 and p_depart > 0 else 0
-    staying = rest - departures
-    returns = g.binomial(staying, p_return) if staying > 0 and p_return > 0 else 0
-    intercepted = g.binomial(departures, p_caught) if departures > 0 and p_caught > 0 else 0
-    net.hidden = hidden + crossings - arrests - departures - returns
-    schedule(
-        g,
-        pipelines.repatriations_china,
-        t,
-        arrests + intercepted,
-        delays.detention_keep,
-        delays.detention_alias,
+    recent, residents = net.recent_crossers, net.long_term_residents
+    arrests = draw(g, recent, p_arrest)
+    staying = recent - arrests
+    departures = draw(g, staying, p_recent)
+    staying -= departures
+    returns = draw(g, staying, daily(wf.return_rate_per_year))
+    staying -= returns
+    settlements = draw(g, staying, daily(wf.settle_rate_per_year))
+    arrests_residents = draw(g, residents, p_arrest * wf.resident_arrest_factor)
+    departures_residents = draw(g, residents - arrests_residents, p_resident)
+    leaving = departures + departures_residents
+    intercepted = draw(g, leaving, clip(wf.transit_interception * stringency, 0.0, 1.0))
+    to_third = draw(g, leaving - intercepted, wf.third_country_share)
+    travelling = leaving - intercepted - to_third
+    onward = draw(g, net.third_country, daily(wf.third_country_onward_rate_per_year))
+    released = admit(
+        g, t, arrests + arrests_residents + intercepted, net, pipelines, delays, en, out
     )
-    schedule(
-        g,
-        pipelines.arrivals_wider,
-        t,
-        departures - intercepted,
-        delays.transit_keep,
-        delays.transit_alias,
+    net.recent_crossers = (
+        recent + crossings - arrests - departures - returns - settlements + released
     )
+    net.long_term_residents = residents + settlements - arrests_residents - departures_residents
+    net.third_country += to_third - onward
+    schedule(g, pipelines.arrivals_wider, t, travelling, delays.transit_keep, delays.transit_alias)
     out.border_crossings = crossings
-    out.hidden_in_china = net.hidden
-    out.arrests_china += arrests + intercepted
-    out.arrests_hidden = arrests
+    out.hidden_in_china = net.recent_crossers + net.long_term_residents
+    out.recent_crossers = net.recent_crossers
+    out.long_term_residents = net.long_term_residents
+    out.third_country_residents = net.third_country
+    out.settlements = settlements
+    out.to_third_countries = to_third
+    out.onward_from_third_countries = onward
+    out.arrests_china += arrests + arrests_residents + intercepted
+    out.arrests_hidden = arrests + arrests_residents
+    out.arrests_residents = arrests_residents
     out.brokered_intercepted = intercepted
-    out.broker_departures = departures
+    out.broker_departures = leaving
     out.returns_home = returns
 
 
@@ -116,19 +149,36 @@ def step_wider_flow(
 def warm_start(
     g: Any, net: Any, lever: Any, policy: Any, p: Any, pipelines: Any, delays: Any
 ) -> None:
-    """Day 0: the hidden stock, and the people already in transit or detention (M7, M10).
+    """Day 0: the three stocks, and the people already in transit or detention (M7, M10).
 
     With day-0 rates held before the start, departures (and arrests) on past
     day -j arrive (are handed over) on day k when their delay is j + k, so the
     number booked for day k is Poisson with mean (daily flow) x P(delay > k).
     """
-    net.hidden = int(round(p.wider_flow.hidden_initial))
-    _, p_arrest, p_depart, _, p_caught = flow_rates(net, lever, policy, p)
-    hidden = float(net.hidden)
-    departing = hidden * (1.0 - p_arrest) * p_depart
-    arriving = departing * (1.0 - p_caught)
-    detained = hidden * p_arrest + departing * p_caught
+    wf, en = p.wider_flow, p.enforcement
+    hidden = int(round(wf.hidden_initial))
+    net.long_term_residents = int(round(hidden * wf.resident_share_initial))
+    net.recent_crossers = hidden - net.long_term_residents
+    net.third_country = int(round(wf.third_country_initial))
+    net.arrivals_cumulative = wf.kin_initial
+    stringency = policy.border_stringency
+    p_arrest = arrest_probability(stringency, en)
+    p_recent, p_resident = departure_chances(net, lever, wf)
+    p_caught = clip(wf.transit_interception * stringency, 0.0, 1.0)
+    recent, residents = float(net.recent_crossers), float(net.long_term_residents)
+    departing = (
+        recent * (1.0 - p_arrest) * p_recent
+        + residents * (1.0 - p_arrest * wf.resident_arrest_factor) * p_resident
+    )
+    arriving = departing * (1.0 - p_caught) * (1.0 - wf.third_country_share)
+    detained = (
+        recent * p_arrest + residents * p_arrest * wf.resident_arrest_factor + departing * p_caught
+    )
     for k in range(delays.transit_left.shape[0]):
         pipelines.arrivals_wider[k] += g.poisson(arriving * delays.transit_left[k])
+    booked = 0
     for k in range(delays.detention_left.shape[0]):
-        pipelines.repatriations_china[k] += g.poisson(detained * delays.detention_left[k])
+        held = g.poisson(detained * delays.detention_left[k])
+        pipelines.processing_china[k] += held
+        booked += held
+    net.detained = booked

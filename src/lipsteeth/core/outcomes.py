@@ -53,6 +53,18 @@ _SPECS: tuple[OutcomeSpec, ...] = (
     OutcomeSpec("restaurant_openings", "flow", "restaurants", "restaurants opened"),
     OutcomeSpec("restaurant_closures", "flow", "restaurants", "restaurants shut (all causes)"),
     OutcomeSpec("closures_after_attempts", "flow", "sites", "sites shut after a flight attempt"),
+    OutcomeSpec("closure_orders", "flow", "restaurants", "restaurants shut on a host's order (UN)"),
+    OutcomeSpec("nominee_openings", "flow", "restaurants", "restaurants reopened under a nominee"),
+    OutcomeSpec("nominee_restaurants", "stock", "restaurants", "open restaurants under a nominee"),
+    OutcomeSpec(
+        "quota_renegotiations", "flow", "restaurants", "restaurant quotas renegotiated down"
+    ),
+    OutcomeSpec(
+        "quota_level", "mean", "share of the quota lever", "quota owed by open restaurants"
+    ),
+    OutcomeSpec(
+        "workers_relabelled", "stock", "persons", "labourers shielded as students, trainees"
+    ),
     OutcomeSpec("surveillance_level", "mean", "surveillance units", "network-wide added control"),
     OutcomeSpec("screening_level", "mean", "loyalty units", "added loyalty demanded of recruits"),
     # defections (M5, M6)
@@ -80,9 +92,30 @@ _SPECS: tuple[OutcomeSpec, ...] = (
     OutcomeSpec("arrivals_from_postings", "flow", "persons", "arrivals who had been posted abroad"),
     OutcomeSpec("border_crossings", "flow", "persons", "North Koreans crossing into China"),
     OutcomeSpec("hidden_in_china", "stock", "persons", "North Koreans hiding in China"),
+    OutcomeSpec("recent_crossers", "stock", "persons", "hidden in China, crossed recently"),
+    OutcomeSpec(
+        "long_term_residents", "stock", "persons", "hidden in China for years (mostly women)"
+    ),
+    OutcomeSpec("third_country_residents", "stock", "persons", "North Koreans in third countries"),
+    OutcomeSpec("settlements", "flow", "persons", "recent crossers who become long-term residents"),
+    OutcomeSpec(
+        "to_third_countries", "flow", "persons", "brokered parties settling in third countries"
+    ),
+    OutcomeSpec(
+        "onward_from_third_countries",
+        "flow",
+        "persons",
+        "third-country residents who reach the South",
+    ),
+    OutcomeSpec("arrests_residents", "flow", "persons", "long-term residents arrested in China"),
     OutcomeSpec("arrests_china", "flow", "persons", "North Koreans arrested in China (all)"),
     OutcomeSpec("arrests_hidden", "flow", "persons", "hidden North Koreans arrested in China"),
     OutcomeSpec("brokered_intercepted", "flow", "persons", "brokered parties caught in China"),
+    OutcomeSpec("detained_china", "stock", "persons", "held in China's border detention centres"),
+    OutcomeSpec("awaiting_handover", "stock", "persons", "detainees processed, awaiting handover"),
+    OutcomeSpec("long_detention", "stock", "persons", "held in Chinese prisons (detention full)"),
+    OutcomeSpec("detention_overflow", "flow", "persons", "arrested when detention was full"),
+    OutcomeSpec("detention_released", "flow", "persons", "released by China, detention full"),
     OutcomeSpec("repatriations_from_china", "flow", "persons", "forcibly returned from China"),
     OutcomeSpec("repatriations_other_hosts", "flow", "persons", "forcibly returned by other hosts"),
     OutcomeSpec("repatriated_severe_punishment", "flow", "persons", "returned to camps or prison"),
@@ -94,6 +127,10 @@ _SPECS: tuple[OutcomeSpec, ...] = (
     OutcomeSpec("provocations", "flow", "tests", "missile and nuclear tests"),
     OutcomeSpec("un_resolutions", "flow", "resolutions", "UN sanctions resolutions"),
     OutcomeSpec("envoys", "flow", "envoys", "envoys Pyongyang sends to Beijing"),
+    OutcomeSpec("talks", "mean", "share of days", "Pyongyang in talks with Beijing"),
+    OutcomeSpec("defiance", "mean", "share of days", "Pyongyang in a defiance episode"),
+    OutcomeSpec("milestones", "flow", "milestones", "weapons-programme stages completed"),
+    OutcomeSpec("programme_progress", "stock", "progress units", "weapons-programme progress"),
     OutcomeSpec("relations_index", "mean", "index -1..1", "China-North Korea relations"),
     OutcomeSpec("displeasure", "mean", "displeasure units", "Beijing's displeasure"),
     OutcomeSpec("economy_index", "mean", "index, 1 = start", "North Korea's hard-currency economy"),
@@ -102,7 +139,16 @@ _SPECS: tuple[OutcomeSpec, ...] = (
     OutcomeSpec("china_sanctions", "mean", "share", "effective Chinese sanctions"),
     OutcomeSpec("food_aid", "mean", "share", "effective Chinese food aid"),
     OutcomeSpec("travel_advisory", "mean", "share", "effective Seoul travel advisory"),
-    OutcomeSpec("un_workers_level", "mean", "share", "UN provisions on overseas workers"),
+    OutcomeSpec(
+        "un_workers_level", "mean", "share", "UN worker provisions in force (labour-weighted)"
+    ),
+    OutcomeSpec("un_enforcement_china", "mean", "share", "China's enforcement of UN measures"),
+    OutcomeSpec("un_enforcement_russia", "mean", "share", "Russia's enforcement of UN measures"),
+    OutcomeSpec("un_enforcement_other", "mean", "share", "other hosts' enforcement of UN measures"),
+    OutcomeSpec("oil_cut", "mean", "share", "share of oil supply cut (UN and China)"),
+    OutcomeSpec(
+        "diplomatic_signal_effective", "mean", "signal", "Beijing's effective diplomatic signal"
+    ),
     OutcomeSpec("trade_loss", "mean", "share", "share of trade with China lost to sanctions"),
 )
 
@@ -113,6 +159,18 @@ KIND_STOCK = np.array([OUTCOMES[n].kind == "stock" for n in OUTCOME_NAMES])
 KIND_MEAN = np.array([OUTCOMES[n].kind == "mean" for n in OUTCOME_NAMES])
 #: one day's outcomes as a record (the kernel writes ``out.arrivals_south_korea``)
 OUTCOME_DTYPE = np.dtype([(name, np.float64) for name in OUTCOME_NAMES])
+#: the outcome that records what a lever's setting became once Beijing's or the hosts'
+#: discretion acted on it: the lever (what the analyst sets) -> the effective outcome
+EFFECTIVE_LEVERS: dict[str, str] = {
+    "china_exit_strictness": "exit_strictness",
+    "china_border_stringency": "border_stringency",
+    "china_sanctions": "china_sanctions",
+    "food_aid": "food_aid",
+    "diplomatic_signal": "diplomatic_signal_effective",
+    "seoul_travel_advisory": "travel_advisory",
+    "un_workers": "un_workers_level",
+    "un_oil": "oil_cut",
+}
 #: ``salary_suspended_restaurants`` counts restaurants paying less than this share (F7)
 SUSPENDED_PAY_LEVEL = 0.05
 

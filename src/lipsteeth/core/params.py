@@ -96,6 +96,28 @@ class Restaurants:
         "hazard Pyongyang shuts a restaurant that is fully in arrears",
         "M8",
     )
+    closure_order_rate_per_year: float = spec(
+        "1/restaurant-year", 0, 50, "host's closure orders at full UN worker provisions", "M8"
+    )
+    nominee_rate_per_year: float = spec(
+        "1/site-year", 0, 100, "rate an ordered-shut site reopens under a nominee", "M8"
+    )
+    nominee_capacity_initial: float = share("reach of nominee networks before any ban", "M8")
+    nominee_capacity_step: float = share("nominee reach added by each UN worker ban", "M8")
+    nominee_fee_share: float = share("share of sales a nominee restaurant pays its nominee", "M1")
+    nominee_detection_per_year: float = spec(
+        "1/restaurant-year",
+        0,
+        50,
+        "rate a nominee restaurant is found out at full enforcement",
+        "M8",
+    )
+    quota_review_days: float = spec(
+        "days", 1, 3650, "averaging time of arrears before Pyongyang renegotiates a quota", "M1"
+    )
+    quota_review_threshold: float = share("averaged arrears index that opens renegotiation", "M1")
+    quota_cut: float = share("share of a restaurant's quota cut at each renegotiation", "M1")
+    quota_factor_min: float = share("lowest share of the quota lever a restaurant owes", "M1")
 
 
 @dataclass(frozen=True)
@@ -129,14 +151,33 @@ class Labour:
     repatriation_days: float = spec(
         "days", 1, 36500, "e-folding time of the labour force under repatriation orders", "M1"
     )
+    relabel_growth_per_year: float = spec(
+        "1/year",
+        0,
+        50,
+        "rate relabelling (students, trainees) fills its capacity under a ban",
+        "M1",
+    )
+    relabel_capacity: float = share("share of a host's labourers relabelling can shield", "M1")
+    relabel_capacity_step: float = share("relabelling capacity added by each UN worker ban", "M1")
+    relabel_detection_per_year: float = spec(
+        "1/year", 0, 50, "rate relabelled labourers are found out at full enforcement", "M1"
+    )
+    relabel_cost_share: float = share(
+        "share of a relabelled labourer's fee lost to the cover", "M1"
+    )
 
 
 @dataclass(frozen=True)
 class Demand:
     """Restaurant customers and demand shocks (M2)."""
 
-    share_south_korean: float = share("share of sales from South Korean customers", "M2")
-    share_officials: float = share("share of sales from Chinese officials", "M2")
+    share_south_korean_china: float = share("share of sales from South Koreans in China", "M2")
+    share_south_korean_russia: float = share("share of sales from South Koreans in Russia", "M2")
+    share_south_korean_other: float = share(
+        "share of sales from South Koreans in other hosts (Southeast Asia)", "M2"
+    )
+    share_officials: float = share("share of sales from Chinese officials (China only)", "M2")
     advisory_compliance: float = share(
         "share of South Korean customers who stay away under an advisory", "M2"
     )
@@ -152,6 +193,12 @@ class Demand:
     )
     noise_sd: float = spec("log-units", 0, 2, "site demand noise (stationary sd)", "M2")
     noise_days: float = spec("days", 1, 3650, "correlation time of site demand noise", "M2")
+    pandemic_travel_loss: float = share(
+        "share of South Korean travellers kept away at full pandemic restrictions", "M2"
+    )
+    pandemic_custom_loss: float = share(
+        "share of local custom lost at full pandemic restrictions", "M2"
+    )
 
 
 @dataclass(frozen=True)
@@ -212,6 +259,21 @@ class Defection:
         "detection chance of a manager-led plot relative to a workers' plot", "M5"
     )
     flight_probability_cap: float = prob("largest daily chance a worker starts a plot", "M5")
+    beta_opportunity: float = spec(
+        "log-hazard per unit", 0, 20, "perceived opportunity raises the flight hazard", "M5"
+    )
+    opportunity_exit_weight: float = share(
+        "weight of a lax exit check in perceived opportunity", "M5"
+    )
+    opportunity_helper_weight: float = share(
+        "weight of outside helpers in perceived opportunity", "M5"
+    )
+    opportunity_manager_weight: float = share(
+        "weight of a manager under pressure (complicit) in perceived opportunity", "M5"
+    )
+    perception_days: float = spec(
+        "days", 1, 3650, "time workers take to perceive a change in the exit check", "M5"
+    )
 
 
 @dataclass(frozen=True)
@@ -259,6 +321,21 @@ class Enforcement:
     )
     closure_holds_detainees: float = share(
         "border closure level from which detainees are held until it reopens", "M7"
+    )
+    detention_capacity: float = spec(
+        "persons", 0, 1e9, "people China's border detention centres can hold", "M7"
+    )
+    overflow_release_share: float = share(
+        "share of arrested people turned away by full detention who are released", "M7"
+    )
+    handover_interval_days: float = spec(
+        "days", 1, 365, "days between handovers to North Korea", "M7"
+    )
+    handover_batch_max: float = spec(
+        "persons", 0, 1e9, "people handed over at most per batch", "M7"
+    )
+    long_detention_handover_per_year: float = spec(
+        "1/person-year", 0, 50, "rate people in long detention are handed over", "M7"
     )
     share_severe_punishment: float = share(
         "share of repatriated people sent to political prison or labour camps", "M7"
@@ -350,6 +427,58 @@ class Strategic:
     trade_loss_textiles: float = share("trade lost under a full textile ban", "M9")
     trade_loss_seafood: float = share("trade lost under a full seafood ban", "M9")
     trade_loss_china_sanctions: float = share("trade lost at full Chinese sanctions", "M9")
+    enforcement_adjust_days: float = spec(
+        "days", 1, 3650, "time a host takes to move its UN enforcement to its target", "M9"
+    )
+    enforcement_base_china: float = share("China's UN enforcement with no pressure or ties", "M9")
+    enforcement_base_russia: float = share("Russia's UN enforcement with no pressure or ties", "M9")
+    enforcement_base_other: float = share("other hosts' UN enforcement with no pressure", "M9")
+    enforcement_pressure_weight: float = share(
+        "enforcement added at full international pressure", "M9"
+    )
+    enforcement_displeasure_weight: float = share(
+        "enforcement China adds at the displeasure of its laxity threshold", "M9"
+    )
+    enforcement_relations_weight: float = share(
+        "enforcement a host gives up at the best relations with Pyongyang", "M9"
+    )
+    enforcement_floor_guarded: float = share(
+        "China's UN enforcement at most while its no-collapse or no-exodus limit binds", "M9"
+    )
+    oil_from_china_sanctions: float = share("oil cut by Beijing at full Chinese sanctions", "M9")
+    economy_weight_oil: float = share("economy index lost at a full oil cut", "M9")
+    fuel_capacity_effect: float = share("share of missile tests a full oil cut prevents", "M9")
+    nuclear_progress: float = spec(
+        "progress units", 0, 100, "programme progress of a nuclear test (a missile test is 1)", "M9"
+    )
+    milestone_size: float = spec(
+        "progress units", 1, 1000, "programme progress between milestones", "M9"
+    )
+    milestone_pause_days: float = spec(
+        "days", 0, 3650, "pause in testing after a programme milestone", "M9"
+    )
+    pause_effect: float = share("share of test hazard removed while pausing", "M9")
+    talks_offer_prob: float = prob(
+        "daily chance Pyongyang takes up Beijing's carrots for talks", "M9"
+    )
+    talks_breakdown_per_year: float = spec(
+        "1/year", 0, 365, "rate talks break down early, at no pressure", "M9"
+    )
+    defiance_days: float = spec("days", 0, 3650, "length of a defiance episode", "M9")
+    beta_defiance: float = spec("log-rate", 0, 20, "test rate raised while defiant", "M9")
+    sanctions_memory_days: float = spec(
+        "days", 1, 3650, "averaging time against which a rise in sanctions is judged", "M9"
+    )
+    sanctions_rise_defiance: float = share(
+        "rise of effective Chinese sanctions above their average that provokes defiance", "M9"
+    )
+    aid_untied_effect: float = share(
+        "effect of aid outside talks relative to aid tied to them", "M9"
+    )
+    displeasure_envoy_relief: float = share("share of Beijing's displeasure an envoy removes", "M9")
+    displeasure_breakdown: float = spec(
+        "displeasure units", 0, 100, "Beijing's displeasure added by a talks breakdown", "M9"
+    )
 
 
 @dataclass(frozen=True)
@@ -370,9 +499,6 @@ class WiderFlow:
     broker_rate_per_year: float = spec(
         "1/person-year", 0, 20, "rate hidden people leave with brokers for South Korea", "M10"
     )
-    broker_border_effect: float = share(
-        "share of brokered departures stopped at full NK border control", "M10"
-    )
     return_rate_per_year: float = spec(
         "1/person-year", 0, 20, "rate hidden people go home or settle legally", "M10"
     )
@@ -382,6 +508,46 @@ class WiderFlow:
     transit_days: float = spec("days", 1, 3650, "mean days from departure to South Korea", "M10")
     transit_delay_shape: float = spec(
         "gamma shape", 0.1, 100, "shape of the gamma delay from departure to South Korea", "M10"
+    )
+    exodus_crossing_effect: float = share(
+        "share of crossings stopped while Beijing's no-exodus limit binds", "M10"
+    )
+    pandemic_departure_loss: float = share(
+        "share of brokered departures from China stopped at full pandemic restrictions", "M10"
+    )
+    resident_share_initial: float = share(
+        "share of the hidden on day 0 who are long-term residents", "M10"
+    )
+    settle_rate_per_year: float = spec(
+        "1/person-year", 0, 20, "rate recent crossers become long-term residents", "M10"
+    )
+    resident_arrest_factor: float = share(
+        "arrest hazard of a long-term resident relative to a recent crosser", "M10"
+    )
+    resident_departure_rate_per_year: float = spec(
+        "1/person-year",
+        0,
+        20,
+        "rate long-term residents leave with brokers (no kin in the South)",
+        "M10",
+    )
+    kin_effect: float = spec(
+        "x departure rate",
+        0,
+        100,
+        "departures added by relatives in the South, at saturation",
+        "M10",
+    )
+    kin_scale: float = spec("persons", 1, 1e8, "arrivals in the South at which kin saturate", "M10")
+    kin_initial: float = spec("persons", 0, 1e8, "arrivals in the South before day 0", "M10")
+    third_country_share: float = share(
+        "share of brokered parties who settle in a third country first", "M10"
+    )
+    third_country_initial: float = spec(
+        "persons", 0, 1e7, "North Koreans in third countries on day 0", "M10"
+    )
+    third_country_onward_rate_per_year: float = spec(
+        "1/person-year", 0, 20, "rate third-country residents move on to South Korea", "M10"
     )
 
 
@@ -435,7 +601,13 @@ class Levers:
     screening_strictness: float = share("extra loyalty demanded of recruits", "M8")
     nk_border_control: float = share("Pyongyang's control of its own border", "M10")
     broker_access: float = share("reach of broker networks out of China (1 = full)", "M10")
-    un_compliance: float = share("share of UN worker provisions host states enforce", "M9")
+    international_pressure: float = share(
+        "outside pressure on host states to enforce UN measures (1 = maximum)", "M9"
+    )
+    host_discretion: float = share(
+        "1: each host chooses its UN enforcement (M9); 0: all enforce in full", "M9"
+    )
+    pandemic: float = share("pandemic restrictions in host countries (travel and custom)", "M2")
     weapons_drive: float = share("Pyongyang's weapons-programme drive (0 none, 1 full)", "M9")
     border_closure: float = share("pandemic-style closure of all crossings and rotations", "M10")
     beijing_discretion: float = share("1: Beijing adjusts its levers itself (M9); 0: fixed", "M9")

@@ -117,11 +117,12 @@ def run_inputs(
     return kernel.RunInputs(
         params=record,
         levers=lever_records(lever_matrix(levers, timeline)),
-        forced_nuclear=np.ascontiguousarray(timeline.nuclear(), dtype=np.int64),
-        forced_missile=np.ascontiguousarray(timeline.missile(), dtype=np.int64),
-        forced_resolution=np.ascontiguousarray(timeline.resolution(), dtype=np.float64),
+        # writable copies: Numba compiles read-only arrays (the scenario layer's are) as a
+        # separate signature, which would compile the whole day loop twice
+        forced_nuclear=np.array(timeline.nuclear(), dtype=np.int64),
+        forced_missile=np.array(timeline.missile(), dtype=np.int64),
+        forced_resolution=np.array(timeline.resolution(), dtype=np.float64),
         endogenous_from=int(timeline.endogenous_from),
-        # a writable copy: Numba compiles read-only arrays as a separate signature
         month_index=np.array(calendar.month_index, dtype=np.int64),
         kind_stock=KIND_STOCK,
         layout=kernel_layout(layout),

@@ -12,7 +12,9 @@ the worker's own defection hazard at zero stress, fixed at hiring from
 loyalty and family deterrent, M4/M5): 17 bytes per post and replicate.
 
 Per site: one ``SiteState`` record (sites are few; a record keeps a site's
-accounts together).  Network-wide: one ``NetworkState`` record (M1-M10
+accounts together).  Per host country: one ``HostState`` record (its UN
+enforcement, contracted labour force, relabelling, perceived exit check and
+today's demand level).  Network-wide: one ``NetworkState`` record (M1-M10
 scalars and the ledger).  The static layout (site of each post) is shared by
 all replicates.  Replicates are on the leading axis of every array; the
 kernel runs one replicate at a time on row views (``replicate``).
@@ -39,12 +41,19 @@ PIPELINE_PAD = 730  # days of scheduled arrivals/repatriations beyond the horizo
 class NetworkState:
     """Network-wide state of one replicate (M1-M10) and its ledger (one record)."""
 
-    labour_scale: float = slot(np.float64, "contracted labour force relative to the start (M1)")
     demand_dip: float = slot(np.float64, "share of demand lost after the last tests (M2)")
     control: float = slot(np.float64, "surveillance added network-wide after attempts (M8)")
     screening: float = slot(np.float64, "loyalty added to recruits after attempts (M8)")
     displeasure: float = slot(np.float64, "Beijing's displeasure (M9)")
-    conciliation_left: float = slot(np.float64, "days left of a conciliation episode (M9)")
+    talks_left: float = slot(np.float64, "days left of talks with Beijing (M9)")
+    defiance_left: float = slot(np.float64, "days left of a defiance episode (M9)")
+    programme_progress: float = slot(np.float64, "weapons-programme progress (M9)")
+    milestone_pause_left: float = slot(np.float64, "days left of the pause after a milestone (M9)")
+    sanctions_ema: float = slot(np.float64, "recent average of effective Chinese sanctions (M9)")
+    relations: float = slot(np.float64, "China-North Korea relations index, yesterday (M9)")
+    last_un_workers: float = slot(np.float64, "highest UN worker provision so far (M1, M8)")
+    relabel_capacity_extra: float = slot(np.float64, "relabelling capacity learnt from bans (M1)")
+    nominee_capacity: float = slot(np.float64, "reach of nominee networks (M8)")
     advisory: float = slot(np.float64, "effect of Seoul's last advisory (M2, M9)")
     economy: float = slot(np.float64, "North Korea's hard-currency economy index (M9)")
     remit_ema: float = slot(np.float64, "smoothed daily revenue to the state, USD (M9)")
@@ -54,7 +63,15 @@ class NetworkState:
     laxity_on: bool = slot(np.bool_, "Beijing relaxes exit checks as a signal (M9)")
     collapse_guard: bool = slot(np.bool_, "Beijing's no-collapse limit binds (M9)")
     exodus_guard: bool = slot(np.bool_, "Beijing's no-exodus limit binds (M9)")
-    hidden: int = slot(np.int64, "North Koreans hiding in China (M10)")
+    recent_crossers: int = slot(np.int64, "hidden in China, crossed recently (M10)")
+    long_term_residents: int = slot(np.int64, "hidden in China for years (M10)")
+    third_country: int = slot(np.int64, "North Koreans in third countries (M10)")
+    arrivals_cumulative: float = slot(
+        np.float64, "arrivals in South Korea, kin of the hidden (M10)"
+    )
+    detained: int = slot(np.int64, "held in China's detention centres (M7)")
+    awaiting_handover: int = slot(np.int64, "processed detainees awaiting handover (M7)")
+    long_detention: int = slot(np.int64, "held in Chinese prisons, detention full (M7)")
     initial_in_post: int = slot(np.int64, "ledger: workers in post on day 0")
     hired: int = slot(np.int64, "ledger: recruits hired")
     exits_escaped: int = slot(np.int64, "ledger: workers who got out")
@@ -78,6 +95,10 @@ class SiteState:
     margin: float = slot(np.float64, "smoothed daily margin at full pay, USD (M3)")
     demand_noise: float = slot(np.float64, "log-demand noise (M2)")
     watch: float = slot(np.float64, "surveillance added at this site after attempts (M8)")
+    quota_factor: float = slot(np.float64, "share of the quota lever this restaurant owes (M1)")
+    arrears_ema: float = slot(np.float64, "average arrears index, for quota reviews (M1)")
+    nominee: bool = slot(np.bool_, "run under a local nominee (M8)")
+    ordered_shut: bool = slot(np.bool_, "shut on a host's order (M8)")
 
 
 @dataclass(frozen=True)
@@ -91,11 +112,28 @@ class SiteDay:
     manager_start: bool = slot(np.bool_, "the manager starts a flight today (M5)")
     closing: bool = slot(np.bool_, "the site is shut today (M8)")
     plot: bool = slot(np.bool_, "a plot forms at the site today (M5)")
+    opportunity: float = slot(np.float64, "perceived opportunity to flee, in [0, 1] (M5)")
+
+
+@dataclass(frozen=True)
+class HostState:
+    """State of one host country (China, Russia, other), one record per host."""
+
+    chosen_enforcement: float = slot(np.float64, "enforcement of UN measures the host chooses (M9)")
+    enforcement: float = slot(np.float64, "enforcement of UN measures in force, in [0, 1] (M9)")
+    labour_scale: float = slot(np.float64, "contracted labour force relative to the start (M1)")
+    relabel: float = slot(np.float64, "share of labourers shielded by relabelling (M1)")
+    perceived_exit: float = slot(np.float64, "exit strictness as workers perceive it (M5)")
+    workers_provision: float = slot(np.float64, "UN worker provisions acting today (M1)")
+    fill: float = slot(np.float64, "share of labour-site capacity wanted today (M1)")
+    segment: float = slot(np.float64, "restaurant demand level today (M2)")
 
 
 NETWORK_DTYPE = record_dtype(NetworkState)
 SITE_DTYPE = record_dtype(SiteState)
 SITE_DAY_DTYPE = record_dtype(SiteDay)
+HOST_DTYPE = record_dtype(HostState)
+N_HOSTS = len(COUNTRY_NAMES)
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity (cache key)
@@ -137,6 +175,7 @@ class SiteLayout(NamedTuple):
     offset: np.ndarray  # (S,) float64
     start: np.ndarray  # (S,) int64: index of the site's first post
     post_site: np.ndarray  # (N,) int32
+    host_labour_posts: np.ndarray  # (hosts,) float64: labour-site posts in each host
 
 
 def _countries(n: int, share_china: float, share_russia: float) -> np.ndarray:
@@ -205,6 +244,11 @@ def kernel_layout(layout: Layout) -> SiteLayout:
         offset=layout.site_offset.astype(np.float64),
         start=site_starts(layout),
         post_site=layout.post_site,
+        host_labour_posts=np.bincount(
+            layout.site_country[layout.n_restaurants :],
+            weights=layout.site_posts[layout.n_restaurants :],
+            minlength=len(COUNTRY_NAMES),
+        ).astype(np.float64),
     )
 
 
@@ -223,7 +267,7 @@ class Pipelines(NamedTuple):
 
     arrivals_workers: np.ndarray
     arrivals_wider: np.ndarray
-    repatriations_china: np.ndarray
+    processing_china: np.ndarray  # detainees whose processing in China completes that day (M7)
     repatriations_other: np.ndarray
 
 
@@ -232,6 +276,7 @@ class ReplicateState(NamedTuple):
 
     posts: Posts
     sites: np.ndarray  # SITE_DTYPE records
+    hosts: np.ndarray  # HOST_DTYPE records, one per host country
     network: np.ndarray  # NETWORK_DTYPE record(s)
     un_levels: np.ndarray  # UN provision levels in UN_PROVISIONS order (M9)
     pipelines: Pipelines
@@ -250,6 +295,7 @@ def allocate_state(layout: Layout, n_replicates: int, n_days: int) -> ReplicateS
             log_base=np.zeros((R, N), dtype=np.float32),
         ),
         sites=np.zeros((R, S), dtype=SITE_DTYPE),
+        hosts=np.zeros((R, N_HOSTS), dtype=HOST_DTYPE),
         network=np.zeros((R, 1), dtype=NETWORK_DTYPE),
         un_levels=np.zeros((R, 5)),
         pipelines=Pipelines(*(np.zeros((R, T), dtype=np.int64) for _ in range(4))),
@@ -261,6 +307,7 @@ def replicate(state: ReplicateState, r: int) -> ReplicateState:
     return ReplicateState(
         posts=Posts(*(a[r] for a in state.posts)),
         sites=state.sites[r],
+        hosts=state.hosts[r],
         network=state.network[r],
         un_levels=state.un_levels[r],
         pipelines=Pipelines(*(a[r] for a in state.pipelines)),

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .app import Settings, default_state_dir, serve
-from .jobs import Limits
+from .limits import Limits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-active", type=int, default=defaults.max_active)
     ap.add_argument("--max-body-bytes", type=int, default=defaults.max_body_bytes)
     ap.add_argument("--max-job-seconds", type=float, default=defaults.max_job_seconds)
+    ap.add_argument(
+        "--allowed-host",
+        action="append",
+        default=None,
+        help="Host header name to accept (repeat; default: loopback names without a token)",
+    )
     ap.add_argument("--log-level", default="warning")
     args = ap.parse_args(argv)
     settings = Settings(
@@ -42,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             max_body_bytes=args.max_body_bytes,
             max_job_seconds=args.max_job_seconds,
         ),
+        allowed_hosts=tuple(args.allowed_host) if args.allowed_host else None,
     )
     try:
         settings.check()

@@ -10,6 +10,21 @@ from __future__ import annotations
 import contextlib
 
 
+def die_with_parent() -> None:
+    """Linux: SIGKILL this fork server when the service thread that started it ends.
+
+    The service starts the fork server from its dispatcher thread, which ends only
+    with the service, so a killed service leaves no fork server (and so, through
+    the children's own PR_SET_PDEATHSIG, no child) running.
+    """
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+
+
 def warm_up() -> None:
     """Load the default scenario, read package metadata, run a few simulated days."""
     with contextlib.suppress(Exception):
@@ -26,4 +41,5 @@ def warm_up() -> None:
         store.data_file_hashes()
 
 
+die_with_parent()
 warm_up()

@@ -4,418 +4,93 @@ A submitted job is written to SQLite (``<state-dir>/jobs.sqlite3``, WAL,
 synchronous commits) before the submission is acknowledged, so a job the
 client was told about survives any crash of the server.  On start, the
 manager recovers the queue: queued jobs are queued again; a job that was
-running when the server stopped is started again (runs are deterministic and
-their results are written atomically, so a rerun gives the same bytes) up to
-:data:`MAX_ATTEMPTS` starts, after which it is marked failed with the reason.
+running when the server stopped is started again up to :data:`MAX_ATTEMPTS`
+starts, after which it is marked failed with the reason.  Finished replicates
+are files (:mod:`.worker`), so a restarted job runs only those it lacks.
 
-Each running job is one child process (``forkserver`` start method, with the
-simulation modules preloaded, so starting costs milliseconds and a child that
-crashes or is cancelled never takes the server with it).  At most
-``workers`` children run at once; the others wait in FIFO order.  A child runs
-the replicates one at a time (reporting progress through shared memory),
-writes a results folder with :mod:`lipsteeth.adapters.store` and the bands the
-dashboard draws, and exits; cancelling a running job terminates its child.
+Work is scheduled by replicate, not by job: at most ``workers`` child
+processes run at once (``forkserver`` start method with the simulation
+modules preloaded, so a child starts in milliseconds; a child that crashes or
+is cancelled never takes the server with it).  A free slot goes first to the
+oldest queued job (so two jobs submitted together, the sides of a comparison,
+advance side by side), then as a helper to the oldest running job that still
+has unclaimed replicates (so a lone job uses every core).
 
-Clients never pass paths or pickles: a job is an embedded scenario name or a
-scenario document (JSON), lever and parameter overrides, a horizon, a seed and
-a replicate count, validated and resolved to a scenario TOML text here.
+A comparison pairs two runs with the same seed, replicate count and horizon
+(:mod:`.bands`).  Runs are deterministic in (scenario, seed, replicates), so a
+comparison reuses a finished or unfinished run with the same content instead
+of computing it again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import multiprocessing
 import multiprocessing.connection
-import multiprocessing.sharedctypes
 import os
 import shutil
-import sqlite3
 import threading
 import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .job_store import JobStore, iso_time
+from .limits import JobError, Limits
+from .run_requests import (
+    ResolvedRun,
+    agents_of,
+    embedded,
+    embedded_names,
+    resolve_request,
+    scenario_from_document,
+)
+from .worker import (
+    BANDS_FILE,
+    ERROR_FILE,
+    REPS_DIR,
+    RESULTS_DIR,
+    execute_job,
+    finished_replicates,
+    preload,
+    read_meta,
+    rep_path,
+)
+
+__all__ = [
+    "JobError",
+    "JobManager",
+    "JobStore",
+    "Limits",
+    "ResolvedRun",
+    "agents_of",
+    "embedded",
+    "embedded_names",
+    "resolve_request",
+    "scenario_from_document",
+]
+
 MAX_ATTEMPTS = 3
-RESULTS_DIR = "results"
-BANDS_FILE = "bands.json"
-ERROR_FILE = "error.txt"
 SCENARIO_FILE = "scenario.toml"
 STATES: tuple[str, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
-
-
-class JobError(Exception):
-    """A refused request: ``status`` is the HTTP status, ``message`` one line for the client."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Caps on what one service accepts."""
-
-    max_agent_days: float = 2.5e9  # agents x days x replicates of one run
-    max_replicates: int = 1000
-    max_years: float = 50.0
-    max_active: int = 500  # queued + running jobs
-    max_body_bytes: int = 1_000_000
-    max_job_seconds: float = 3600.0
-    max_jobs_kept: int = 10_000
-
-
-# ---------------------------------------------------------------------------
-# resolving a request to a scenario
-
-
-@functools.lru_cache(maxsize=32)
-def _embedded(name: str) -> Any:
-    from ...scenario import load_scenario
-
-    return load_scenario(name)
-
-
-def embedded_names() -> list[str]:
-    """Names of the embedded scenarios (the only names a client may use)."""
-    from ...scenario._load import embedded_names as names
-
-    return names()
-
-
-def scenario_from_document(document: Mapping[str, Any]) -> Any:
-    """A Scenario from a JSON scenario document; ``extends`` may name embedded scenarios only."""
-    from ...scenario import ScenarioError, load_scenario_text
-    from ...scenario._toml import dumps
-
-    try:
-        text = dumps(dict(document))
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ScenarioError("request", "scenario", f"not a scenario document: {exc}") from None
-    return load_scenario_text(text, source="request", base_dir=None)
-
-
-def agents_of(scenario: Any) -> int:
-    """Agent slots a run allocates: restaurant posts plus labour posts."""
-    pop = scenario.params.population
-    return int(
-        pop.restaurant_sites_max * pop.staff_per_restaurant
-        + pop.labour_sites_max * pop.labour_site_capacity
-    )
-
-
-@dataclass(frozen=True)
-class ResolvedRun:
-    """A validated run: the resolved scenario as TOML text plus seed and replicates."""
-
-    scenario_name: str
-    scenario_toml: str
-    seed: int
-    replicates: int
-    agents: int
-    days: int
-
-    @property
-    def agent_days(self) -> float:
-        return float(self.agents) * float(self.days) * float(self.replicates)
-
-
-@dataclass(frozen=True)
-class _Resolved:
-    name: str
-    toml: str
-    seed: int
-    replicates: int
-    agents: int
-    days: int
-
-
-_RESOLVED: dict[str, _Resolved] = {}
-_RESOLVED_LOCK = threading.Lock()
-_RESOLVED_MAX = 256
-
-
-def _resolve_scenario(request: Mapping[str, Any]) -> _Resolved:
-    """The scenario a request describes, cached by (scenario, overrides, horizon).
-
-    Scenarios are immutable, so many submissions of one setting (a dashboard, a
-    load test, seeds of one ensemble) validate and serialise it once.
-    """
-    key_doc = {k: request.get(k) for k in ("scenario", "params", "levers", "years")}
-    key = hashlib.sha256(
-        json.dumps(key_doc, sort_keys=True, allow_nan=False, default=str).encode()
-    ).hexdigest()
-    with _RESOLVED_LOCK:
-        hit = _RESOLVED.get(key)
-    if hit is not None:
-        return hit
-    scenario = _build_scenario(request)
-    resolved = _Resolved(
-        name=scenario.name,
-        toml=scenario.to_toml(),
-        seed=int(scenario.seed),
-        replicates=int(scenario.replicates),
-        agents=agents_of(scenario),
-        days=int(scenario.calendar.n_days),
-    )
-    with _RESOLVED_LOCK:
-        if len(_RESOLVED) >= _RESOLVED_MAX:
-            _RESOLVED.pop(next(iter(_RESOLVED)))
-        _RESOLVED[key] = resolved
-    return resolved
-
-
-def resolve_request(request: Mapping[str, Any], limits: Limits) -> ResolvedRun:
-    """Validate a run request (already schema-checked) and resolve its scenario.
-
-    Raises :class:`JobError` (422) with a one-line reason for an unknown
-    scenario, a bad override or a run larger than the limits.
-    """
-    years = request.get("years")
-    if years is not None and float(years) > limits.max_years:
-        raise JobError(
-            422, f"years: {years:g} is more than this service allows ({limits.max_years:g})"
-        )
-    resolved = _resolve_scenario(request)
-    replicates = int(request.get("replicates") or resolved.replicates)
-    if replicates > limits.max_replicates:
-        raise JobError(
-            422,
-            f"replicates: {replicates} is more than this service allows ({limits.max_replicates})",
-        )
-    seed = request.get("seed")
-    run = ResolvedRun(
-        scenario_name=resolved.name,
-        scenario_toml=resolved.toml,
-        seed=int(resolved.seed if seed is None else seed),
-        replicates=replicates,
-        agents=resolved.agents,
-        days=resolved.days,
-    )
-    if run.agent_days > limits.max_agent_days:
-        raise JobError(
-            422,
-            f"run too large: {run.agents:,} agents x {run.days:,} days x {replicates} "
-            f"replicates = {run.agent_days:.3g} agent-days, more than this service allows "
-            f"({limits.max_agent_days:.3g}); use fewer replicates, fewer years or a smaller "
-            "population",
-        )
-    return run
-
-
-def _build_scenario(request: Mapping[str, Any]) -> Any:
-    """The validated Scenario of a request (embedded name or document, plus overrides)."""
-    from ...scenario import ScenarioError
-
-    source = request.get("scenario", "baseline-2016")
-    try:
-        if isinstance(source, str):
-            names = embedded_names()
-            if source not in names:
-                raise JobError(
-                    422,
-                    f"scenario: unknown scenario {source!r} (embedded: {', '.join(names)}); "
-                    "or send a scenario document as a JSON object",
-                )
-            scenario = _embedded(source)
-        elif isinstance(source, Mapping):
-            scenario = scenario_from_document(source)
-        else:
-            raise JobError(422, "scenario: expected an embedded scenario name or a JSON object")
-        years = request.get("years")
-        params = dict(request.get("params") or {})
-        levers = dict(request.get("levers") or {})
-        if params or levers or years is not None:
-            scenario = scenario.with_overrides(params=params, levers=levers, years=years)
-    except ScenarioError as exc:
-        raise JobError(422, str(exc)) from None
-    return scenario
-
-
-# ---------------------------------------------------------------------------
-# the child process
-
-
-def _quantiles(block: np.ndarray) -> dict[str, list[float | None]]:
-    q = np.quantile(block, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
-    return {
-        key: [None if not np.isfinite(v) else float(v) for v in row]
-        for key, row in zip(("p5", "p25", "median", "p75", "p95"), q, strict=True)
-    }
-
-
-def bands_document(result: Any) -> dict[str, Any]:
-    """Monthly and yearly quantile bands and whole-run statistics of every outcome."""
-    from ...core.outcomes import OUTCOMES
-    from ...experiment.summary import yearly
-
-    years, yearly_values = yearly(result)
-    months = [str(m) for m in np.asarray(result.months).astype("datetime64[M]")]
-    monthly: dict[str, Any] = {}
-    annual: dict[str, Any] = {}
-    totals: dict[str, Any] = {}
-    for i, name in enumerate(result.outcome_names):
-        spec = OUTCOMES.get(name)
-        kind = spec.kind if spec else "mean"
-        values = result.monthly[:, i, :]
-        monthly[name] = _quantiles(values)
-        annual[name] = _quantiles(yearly_values[:, i, :])
-        if kind == "flow":
-            whole = values.sum(axis=1)
-        elif kind == "stock":
-            whole = values[:, -1]
-        else:
-            whole = values.mean(axis=1)
-        q5, q50, q95 = np.quantile(whole, [0.05, 0.5, 0.95])
-        totals[name] = {
-            "median": float(q50),
-            "p5": float(q5),
-            "p95": float(q95),
-            "mean": float(whole.mean()),
-            "statistic": {"flow": "total", "stock": "end", "mean": "average"}.get(kind, kind),
-        }
-    return {
-        "replicates": int(np.asarray(result.replicates).size),
-        "months": months,
-        "years": [int(y) for y in years],
-        "units": {n: (OUTCOMES[n].unit if n in OUTCOMES else "") for n in result.outcome_names},
-        "kinds": {n: (OUTCOMES[n].kind if n in OUTCOMES else "mean") for n in result.outcome_names},
-        "monthly": monthly,
-        "yearly": annual,
-        "totals": totals,
-    }
-
-
-def execute_job(
-    job_id: str,
-    job_dir: str,
-    scenario_toml: str,
-    seed: int,
-    replicates: int,
-    progress: Any,
-) -> None:
-    """Child-process entry: run the replicates, write results and bands, exit 0 (or 1)."""
-    _die_with_parent()
-    folder = Path(job_dir)
-    try:
-        _run_job(job_id, folder, scenario_toml, seed, replicates, progress)
-    except BaseException as exc:  # noqa: BLE001 - every failure becomes a one-line reason
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
-        with contextlib.suppress(OSError):
-            (folder / ERROR_FILE).write_text(reason + "\n" + traceback.format_exc())
-        os._exit(1)
-
-
-def _die_with_parent() -> None:
-    """Linux: get SIGKILL when the parent (the fork server) dies, so no orphan keeps writing."""
-    parent = os.getppid()
-    with contextlib.suppress(Exception):
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def _run_job(
-    job_id: str, folder: Path, scenario_toml: str, seed: int, replicates: int, progress: Any
-) -> None:
-    from ...core.outcomes import OUTCOME_NAMES
-    from ...experiment.ensemble import combine, run_scenario
-    from ...experiment.posterior import uncertainty_of, with_uncertainty
-    from ...experiment.summary import yearly_bands
-    from ...scenario import load_scenario_text
-    from .. import store
-    from ..store import dumps
-
-    started = time.perf_counter()
-    scenario = load_scenario_text(scenario_toml, source=f"job {job_id}")
-    # parameter uncertainty as `lipsteeth run` holds it by default (the shipped posterior)
-    scenario = with_uncertainty(scenario)
-    parts = []
-    for i in range(replicates):
-        parts.append(run_scenario(scenario, seed=seed, replicate_indices=np.array([i])))
-        progress.value = i + 1
-    result = combine(parts)
-    bands = yearly_bands(result, OUTCOME_NAMES)
-    wall = time.perf_counter() - started
-    target = folder / RESULTS_DIR
-    summary = {
-        "scenario": scenario.name,
-        "seed": int(seed),
-        "replicates": int(replicates),
-        "years": [int(y) for y in bands[0].years] if bands else [],
-        "outcomes": {
-            b.outcome: {
-                "unit": b.unit,
-                "median": [float(v) for v in b.median],
-                "p5": [float(v) for v in b.p5],
-                "p95": [float(v) for v in b.p95],
-            }
-            for b in bands
-        },
-        "facts": [],
-        "uncertainty": uncertainty_of(scenario).describe(),
-        "results_dir": f"run {job_id}",
-        "wall_time_s": round(wall, 3),
-    }
-    manifest = store.run_manifest(
-        run_id=job_id,
-        scenario=scenario,
-        result=result,
-        seed=seed,
-        argv=["serve", "job", job_id],
-        wall_time_s=wall,
-        facts=[],
-        ledger=store.ledger_checks(result),
-    )
-    doc = {**bands_document(result), "uncertainty": summary["uncertainty"]["band"]}
-    tmp = folder / f".{BANDS_FILE}.tmp"
-    tmp.write_text(dumps(doc))
-    store.write_results(
-        target,
-        run_id=job_id,
-        result=result,
-        start=scenario.start,
-        manifest=manifest,
-        summary=summary,
-        force=True,
-    )
-    tmp.replace(folder / BANDS_FILE)
-
-
-def _preload() -> list[str]:
-    return [
-        "numpy",
-        "pyarrow",
-        "pyarrow.parquet",
-        "lipsteeth.scenario",
-        "lipsteeth.experiment.ensemble",
-        "lipsteeth.adapters.store",
-        "lipsteeth.adapters.web.jobs",
-        "lipsteeth.adapters.web._warm",
-    ]
+REUSABLE: tuple[str, ...] = ("queued", "running", "succeeded")
 
 
 @functools.lru_cache(maxsize=1)
 def _context() -> Any:
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(_preload())
+        ctx.set_forkserver_preload(preload())
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -424,201 +99,15 @@ def _noop() -> None:
     """A child that does nothing (starts the fork server)."""
 
 
-def _warm_up() -> None:
+def _warm_up(ready: threading.Event) -> None:
     """Start the fork server (and its preloaded modules) before the first run needs it."""
-    with contextlib.suppress(Exception):
-        process = _context().Process(target=_noop, daemon=True)
-        process.start()
-        process.join(timeout=60)
-
-
-# ---------------------------------------------------------------------------
-# the store
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    idempotency_key TEXT UNIQUE,
-    request_sha256 TEXT NOT NULL,
-    request TEXT NOT NULL,
-    scenario_name TEXT NOT NULL,
-    scenario_toml TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    replicates INTEGER NOT NULL,
-    agent_days REAL NOT NULL,
-    status TEXT NOT NULL,
-    progress INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    submitted REAL NOT NULL,
-    started REAL,
-    finished REAL,
-    error TEXT,
-    note TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, seq);
-"""
-
-_COLUMNS = (
-    "seq, id, idempotency_key, request_sha256, request, scenario_name, seed, replicates, "
-    "agent_days, status, progress, attempts, submitted, started, finished, error, note"
-)
-
-
-def _iso(t: float | None) -> str | None:
-    if t is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
-
-
-class JobStore:
-    """SQLite table of jobs; one connection guarded by a lock (calls are short)."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def insert(
-        self,
-        job_id: str,
-        run: ResolvedRun,
-        request: Mapping[str, Any],
-        key: str | None,
-        max_active: int,
-    ) -> tuple[dict[str, Any], bool]:
-        """Insert a queued job; returns (row, created).  Same key and body: the old job."""
-        body = json.dumps(request, sort_keys=True, allow_nan=False)
-        sha = hashlib.sha256(body.encode()).hexdigest()
-        with self._tx() as db:
-            if key is not None:
-                old = db.execute(
-                    f"SELECT {_COLUMNS} FROM jobs WHERE idempotency_key = ?", (key,)
-                ).fetchone()
-                if old is not None:
-                    if old["request_sha256"] != sha:
-                        raise JobError(
-                            409,
-                            "Idempotency-Key was already used for a different request",
-                        )
-                    return dict(old), False
-            active = db.execute(
-                "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')"
-            ).fetchone()[0]
-            if active >= max_active:
-                raise JobError(
-                    429,
-                    f"the service has {active} unfinished runs (limit {max_active}); retry later",
-                )
-            db.execute(
-                "INSERT INTO jobs (id, idempotency_key, request_sha256, request, scenario_name, "
-                "scenario_toml, seed, replicates, agent_days, status, submitted) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
-                (
-                    job_id,
-                    key,
-                    sha,
-                    body,
-                    run.scenario_name,
-                    run.scenario_toml,
-                    run.seed,
-                    run.replicates,
-                    run.agent_days,
-                    time.time(),
-                ),
-            )
-            row = db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return dict(row), True
-
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)
-            ).fetchone()
-        return dict(row) if row is not None else None
-
-    def scenario_toml(self, job_id: str) -> str:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT scenario_toml FROM jobs WHERE id = ?", (job_id,)
-            ).fetchone()
-        return str(row[0]) if row is not None else ""
-
-    def list_jobs(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
-        query = f"SELECT {_COLUMNS} FROM jobs"
-        args: tuple[Any, ...] = ()
-        if status is not None:
-            query += " WHERE status = ?"
-            args = (status,)
-        query += " ORDER BY seq DESC LIMIT ?"
-        with self._lock:
-            rows = self._db.execute(query, (*args, limit)).fetchall()
-        return [dict(r) for r in rows]
-
-    def update(self, job_id: str, **fields: Any) -> None:
-        if not fields:
-            return
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        with self._tx() as db:
-            db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
-
-    def transition(self, job_id: str, expected: tuple[str, ...], **fields: Any) -> bool:
-        """Update a job only if its status is one of ``expected``; True if it was."""
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        marks = ", ".join("?" for _ in expected)
-        with self._tx() as db:
-            cur = db.execute(
-                f"UPDATE jobs SET {sets} WHERE id = ? AND status IN ({marks})",
-                (*fields.values(), job_id, *expected),
-            )
-            return cur.rowcount == 1
-
-    def delete(self, job_id: str) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-
-    def by_status(self, *statuses: str) -> list[dict[str, Any]]:
-        marks = ", ".join("?" for _ in statuses)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE status IN ({marks}) ORDER BY seq", statuses
-            ).fetchall()
-        return [dict(r) for r in rows]
-
-    def counts(self) -> dict[str, int]:
-        with self._lock:
-            rows = self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
-        return {str(r[0]): int(r[1]) for r in rows}
-
-    def oldest_finished(self, keep: int) -> list[str]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled') "
-                "ORDER BY seq DESC LIMIT -1 OFFSET ?",
-                (keep,),
-            ).fetchall()
-        return [str(r[0]) for r in rows]
+    try:
+        with contextlib.suppress(Exception):
+            process = _context().Process(target=_noop, daemon=True)
+            process.start()
+            process.join(timeout=120)
+    finally:
+        ready.set()
 
 
 # ---------------------------------------------------------------------------
@@ -627,10 +116,22 @@ class JobStore:
 
 @dataclass
 class _Running:
+    """A job with its children, its list of replicates to run and its shared counters."""
+
     job_id: str
-    process: BaseProcess
-    progress: Any
-    started: float
+    todo: list[int]
+    next_position: Any  # shared: the next position in ``todo`` to claim
+    done: Any  # shared: replicates on disk
+    started: float  # monotonic, for the time cap
+    started_epoch: float
+    seed: int
+    replicates: int
+    scenario_toml: str
+    processes: list[BaseProcess] = field(default_factory=list)
+    failed: str | None = None
+
+    def unclaimed(self) -> int:
+        return max(0, len(self.todo) - int(self.next_position.value))
 
 
 class JobManager:
@@ -650,6 +151,7 @@ class JobManager:
         os.set_blocking(self._wake_w, False)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.warm = threading.Event()
         self.recovered: dict[str, list[str]] = {"resumed": [], "requeued": [], "failed": []}
 
     # --- lifecycle ---------------------------------------------------------------
@@ -657,7 +159,6 @@ class JobManager:
     def start(self) -> None:
         """Recover persisted jobs and start dispatching."""
         self._recover()
-        threading.Thread(target=_warm_up, name="lipsteeth-warm-up", daemon=True).start()
         self._thread = threading.Thread(target=self._loop, name="lipsteeth-jobs", daemon=True)
         self._thread.start()
 
@@ -671,9 +172,7 @@ class JobManager:
             running = list(self._running.values())
             self._running.clear()
         for r in running:
-            with contextlib.suppress(Exception):
-                r.process.terminate()
-                r.process.join(timeout=wait)
+            _terminate(r.processes, wait)
         with contextlib.suppress(OSError):
             os.close(self._wake_r)
             os.close(self._wake_w)
@@ -682,6 +181,11 @@ class JobManager:
     def _recover(self) -> None:
         for row in self.store.by_status("running"):
             job_id = row["id"]
+            if (self.jobs_dir / job_id / BANDS_FILE).is_file():  # finished as the server died
+                self.store.update(
+                    job_id, status="succeeded", finished=time.time(), progress=row["replicates"]
+                )
+                continue
             self._clean_partial(job_id)
             if int(row["attempts"]) >= MAX_ATTEMPTS:
                 self.store.update(
@@ -695,11 +199,15 @@ class JobManager:
                 )
                 self.recovered["failed"].append(job_id)
             else:
+                kept = len(finished_replicates(self.jobs_dir / job_id))
                 self.store.update(
                     job_id,
                     status="queued",
-                    progress=0,
-                    note="resumed: the server stopped while this run was running",
+                    progress=kept,
+                    note=(
+                        "resumed: the server stopped while this run was running "
+                        f"({kept} replicates were kept)"
+                    ),
                 )
                 self._queue.append(job_id)
                 self.recovered["resumed"].append(job_id)
@@ -713,26 +221,128 @@ class JobManager:
         self._queue = deque(sorted(self._queue, key=lambda j: order.get(j, 0)))
 
     def _clean_partial(self, job_id: str) -> None:
+        """Remove what an interrupted job half-wrote; keep its finished replicates."""
         folder = self.jobs_dir / job_id
-        if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        shutil.rmtree(folder / RESULTS_DIR, ignore_errors=True)
+        for item in [*folder.glob(".*.tmp"), *(folder / REPS_DIR).glob(".*")]:
+            with contextlib.suppress(OSError):
+                item.unlink()
+        with contextlib.suppress(OSError):
+            (folder / ERROR_FILE).unlink()
+        for index in finished_replicates(folder):  # a replicate counts only with its result
+            if not rep_path(folder, index, ".result.pkl").is_file():
+                with contextlib.suppress(OSError):
+                    rep_path(folder, index).unlink()
+
+    def _remove(self, job_id: str) -> None:
+        shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
 
     # --- API ---------------------------------------------------------------------
 
     def submit(
-        self, request: Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        request: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        reuse: bool = False,
     ) -> tuple[dict[str, Any], bool]:
         """Validate, persist and queue a run; returns (status, created)."""
         run = resolve_request(request, self.limits)
+        return self._insert(run, request, idempotency_key, reuse)
+
+    def _insert(
+        self, run: ResolvedRun, request: Mapping[str, Any], key: str | None, reuse: bool
+    ) -> tuple[dict[str, Any], bool]:
         job_id = uuid.uuid4().hex
         row, created = self.store.insert(
-            job_id, run, request, idempotency_key, self.limits.max_active
+            job_id, run, request, key, self.limits.max_active, reuse=reuse
         )
         if created:
             with self._lock:
                 self._queue.append(job_id)
             self._wake()
         return self.describe(row), created
+
+    def compare(
+        self, a: Mapping[str, Any], b: Mapping[str, Any], label: str | None = None
+    ) -> dict[str, Any]:
+        """A paired comparison of two runs (same seed, replicates and horizon)."""
+        run_a = resolve_request(a, self.limits)
+        b = dict(b)
+        b.setdefault("seed", run_a.seed)
+        b.setdefault("replicates", run_a.replicates)
+        run_b = resolve_request(b, self.limits)
+        for what, left, right in (
+            ("seed", run_a.seed, run_b.seed),
+            ("replicates", run_a.replicates, run_b.replicates),
+            ("start", run_a.start, run_b.start),
+            ("end", run_a.end, run_b.end),
+        ):
+            if left != right:
+                raise JobError(
+                    422,
+                    f"b.{what}: a paired comparison needs the same {what} for A and B "
+                    f"(A: {left}, B: {right})",
+                )
+        active = self.store.counts()
+        unfinished = active.get("queued", 0) + active.get("running", 0)
+        if unfinished + 2 > self.limits.max_active:
+            raise JobError(
+                429,
+                f"the service has {unfinished} unfinished runs (limit "
+                f"{self.limits.max_active}); retry later",
+            )
+        status_a, _ = self._insert(run_a, a, None, True)
+        status_b, _ = self._insert(run_b, b, None, True)
+        comparison_id = uuid.uuid4().hex
+        self.store.insert_comparison(comparison_id, status_a["id"], status_b["id"], label)
+        return self.comparison(comparison_id) or {}
+
+    def comparison(self, comparison_id: str) -> dict[str, Any] | None:
+        row = self.store.get_comparison(comparison_id)
+        if row is None:
+            return None
+        return self.describe_comparison(row)
+
+    def describe_comparison(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        a, b = self.status(str(row["a_id"])), self.status(str(row["b_id"]))
+        statuses = [s["status"] if s else "deleted" for s in (a, b)]
+        if "deleted" in statuses or "failed" in statuses or "cancelled" in statuses:
+            overall = next(s for s in ("deleted", "failed", "cancelled") if s in statuses)
+        elif statuses == ["succeeded", "succeeded"]:
+            overall = "succeeded"
+        elif "running" in statuses:
+            overall = "running"
+        else:
+            overall = "queued" if statuses == ["queued", "queued"] else "running"
+        comparison_id = str(row["id"])
+        return {
+            "id": comparison_id,
+            "status": overall,
+            "label": row["label"],
+            "created": iso_time(row["created"]),
+            "a": a,
+            "b": b,
+            "a_id": str(row["a_id"]),
+            "b_id": str(row["b_id"]),
+            "links": {
+                "self": f"/api/comparisons/{comparison_id}",
+                "bands": f"/api/comparisons/{comparison_id}/bands",
+            },
+        }
+
+    def list_comparisons(self, limit: int = 100) -> list[dict[str, Any]]:
+        return [self.describe_comparison(r) for r in self.store.list_comparisons(limit)]
+
+    def delete_comparison(self, comparison_id: str) -> dict[str, Any] | None:
+        """Forget a comparison (its runs stay: other comparisons may share them)."""
+        out = self.comparison(comparison_id)
+        if out is not None:
+            self.store.delete_comparison(comparison_id)
+            out["status"] = "deleted"
+        return out
 
     def status(self, job_id: str) -> dict[str, Any] | None:
         row = self.store.get(job_id)
@@ -749,7 +359,7 @@ class JobManager:
             return None
         if row["status"] in TERMINAL:
             self.store.delete(job_id)
-            self._clean_partial(job_id)
+            self._remove(job_id)
             out = self.describe(row)
             out["status"] = "deleted"
             return out
@@ -765,10 +375,8 @@ class JobManager:
                 error="cancelled by the client",
             )
         if running is not None:
-            with contextlib.suppress(Exception):
-                running.process.terminate()
-                running.process.join(timeout=5)
-            self._clean_partial(job_id)
+            _terminate(running.processes, 5)
+        self._remove(job_id)
         self._wake()
         return self.status(job_id)
 
@@ -777,6 +385,12 @@ class JobManager:
 
     def bands_path(self, job_id: str) -> Path:
         return self.jobs_dir / job_id / BANDS_FILE
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.jobs_dir / job_id
+
+    def scenario_toml(self, job_id: str) -> str:
+        return self.store.scenario_toml(job_id)
 
     def describe(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The public status of a job row (live progress for running jobs)."""
@@ -788,7 +402,7 @@ class JobManager:
             if row["status"] == "queued" and job_id in self._queue:
                 position = self._queue.index(job_id)
         if running is not None:
-            progress = int(running.progress.value)
+            progress = int(running.done.value)
         total = int(row["replicates"])
         return {
             "id": job_id,
@@ -804,9 +418,9 @@ class JobManager:
             },
             "queue_position": position,
             "attempts": int(row["attempts"]),
-            "submitted": _iso(row["submitted"]),
-            "started": _iso(row["started"]),
-            "finished": _iso(row["finished"]),
+            "submitted": iso_time(row["submitted"]),
+            "started": iso_time(row["started"]),
+            "finished": iso_time(row["finished"]),
             "error": row["error"],
             "note": row["note"],
             "request": json.loads(row["request"]),
@@ -820,14 +434,56 @@ class JobManager:
     def health(self) -> dict[str, Any]:
         with self._lock:
             queued, running = len(self._queue), len(self._running)
+            children = sum(len(r.processes) for r in self._running.values())
         return {
             "status": "ok",
+            "warm": self.warm.is_set(),
             "workers": self.workers,
+            "children": children,
             "queued": queued,
             "running": running,
             "jobs": self.store.counts(),
             "recovered": {k: len(v) for k, v in self.recovered.items()},
         }
+
+    # --- streamed replicates -------------------------------------------------------
+
+    def replicate_indices(self, job_id: str) -> list[int]:
+        """Indices of the replicates of a job on disk (finished), in order."""
+        return finished_replicates(self.jobs_dir / job_id)
+
+    def months(self, job_id: str) -> np.ndarray | None:
+        """The months of a job's outcomes (known once a replicate has finished)."""
+        meta = read_meta(self.jobs_dir / job_id)
+        return np.array(meta["months"], dtype="datetime64[M]") if meta else None
+
+    def replicate_outcomes(
+        self, job_id: str, names: list[str] | None = None
+    ) -> tuple[list[int], np.ndarray, np.ndarray, list[str]] | None:
+        """(replicate indices, (R, V, M) monthly outcomes, months, outcome names) on disk.
+
+        Only the rows of ``names`` (all outcomes if None) are returned.  None
+        while no replicate is finished.
+        """
+        folder = self.jobs_dir / job_id
+        meta = read_meta(folder)
+        indices = finished_replicates(folder)
+        if meta is None or not indices:
+            return None
+        all_names = list(meta["outcome_names"])
+        rows = [all_names.index(n) for n in names] if names is not None else None
+        blocks, kept = [], []
+        for index in indices:
+            try:
+                block = np.load(rep_path(folder, index), allow_pickle=False)
+            except (OSError, ValueError):  # deleted under us (cancel): skip it
+                continue
+            blocks.append(block if rows is None else block[rows])
+            kept.append(index)
+        if not blocks:
+            return None
+        months = np.array(meta["months"], dtype="datetime64[M]")
+        return kept, np.stack(blocks), months, (all_names if names is None else list(names))
 
     # --- dispatching -------------------------------------------------------------
 
@@ -842,6 +498,10 @@ class JobManager:
                 pass
 
     def _loop(self) -> None:
+        # The fork server is started from this thread, which lives as long as the service:
+        # the fork server asks for SIGKILL when its parent thread ends (``_warm``), and each
+        # child when the fork server ends, so no child outlives a killed server.
+        _warm_up(self.warm)
         while not self._stop.is_set():
             try:
                 self._reap()
@@ -850,85 +510,139 @@ class JobManager:
             except Exception:  # noqa: BLE001 - the dispatcher must never die
                 traceback.print_exc()
             with self._lock:
-                sentinels = [r.process.sentinel for r in self._running.values()]
+                sentinels = [p.sentinel for r in self._running.values() for p in r.processes]
             multiprocessing.connection.wait([self._wake_r, *sentinels], timeout=0.5)
             self._drain_wake()
 
+    def _busy(self) -> int:
+        return sum(len(r.processes) for r in self._running.values())
+
     def _launch(self) -> None:
-        while True:
+        while not self._stop.is_set():
             with self._lock:
-                if len(self._running) >= self.workers or not self._queue:
+                if self._busy() >= self.workers:
                     return
-                job_id = self._queue.popleft()
+                job_id = self._queue.popleft() if self._queue else None
+                helped = None
+                if job_id is None:
+                    helped = next(
+                        (
+                            r
+                            for r in self._running.values()
+                            if r.failed is None and r.unclaimed() > len(r.processes)
+                        ),
+                        None,
+                    )
+                    if helped is None:
+                        return
+            if helped is not None:
+                self._spawn(helped, finalize_now=False)
+                continue
+            assert job_id is not None
+            self._start_job(job_id)
+
+    def _start_job(self, job_id: str) -> None:
+        row = self.store.get(job_id)
+        if row is None or row["status"] != "queued":
+            return
+        folder = self.jobs_dir / job_id
+        self._clean_partial(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        total = int(row["replicates"])
+        have = set(finished_replicates(folder))
+        todo = [i for i in range(total) if i not in have]
+        ctx = _context()
+        now = time.time()
+        running = _Running(
+            job_id=job_id,
+            todo=todo,
+            next_position=ctx.Value("i", 0),
+            done=ctx.Value("i", total - len(todo)),
+            started=time.monotonic(),
+            started_epoch=float(row["started"] or now) if row["attempts"] else now,
+            seed=int(row["seed"]),
+            replicates=total,
+            scenario_toml=self.store.scenario_toml(job_id),
+        )
+        if not self.store.transition(
+            job_id,
+            ("queued",),
+            status="running",
+            started=now,
+            attempts=int(row["attempts"]) + 1,
+            progress=total - len(todo),
+        ):
+            return
+        with self._lock:
+            self._running[job_id] = running
+        self._spawn(running, finalize_now=not todo)
+        with self._lock:  # cancelled while the child was starting?
             row = self.store.get(job_id)
-            if row is None or row["status"] != "queued":
-                continue
-            folder = self.jobs_dir / job_id
-            self._clean_partial(job_id)
-            folder.mkdir(parents=True, exist_ok=True)
-            ctx = _context()
-            progress = ctx.Value("i", 0, lock=False)
-            process = ctx.Process(
-                target=execute_job,
-                args=(
-                    job_id,
-                    str(folder),
-                    self.store.scenario_toml(job_id),
-                    int(row["seed"]),
-                    int(row["replicates"]),
-                    progress,
-                ),
-                name=f"lipsteeth-job-{job_id[:8]}",
-                daemon=True,
-            )
-            if not self.store.transition(
-                job_id,
-                ("queued",),
-                status="running",
-                started=time.time(),
-                attempts=int(row["attempts"]) + 1,
-                progress=0,
-            ):
-                continue
-            process.start()
-            with self._lock:
-                self._running[job_id] = _Running(job_id, process, progress, time.monotonic())
-                row = self.store.get(job_id)  # cancelled while the child was starting?
-                if row is None or row["status"] != "running":
-                    self._running.pop(job_id, None)
-                    stale: _Running | None = _Running(job_id, process, progress, 0.0)
-                else:
-                    stale = None
-            if stale is not None:
-                with contextlib.suppress(Exception):
-                    process.terminate()
-                    process.join(timeout=5)
-                self._clean_partial(job_id)
+            stale = row is None or row["status"] != "running"
+            if stale:
+                self._running.pop(job_id, None)
+        if stale:
+            _terminate(running.processes, 5)
+            self._remove(job_id)
+
+    def _spawn(self, running: _Running, *, finalize_now: bool) -> None:
+        process = _context().Process(
+            target=execute_job,
+            args=(
+                running.job_id,
+                str(self.jobs_dir / running.job_id),
+                running.scenario_toml,
+                running.seed,
+                running.replicates,
+                running.todo,
+                running.next_position,
+                running.done,
+                finalize_now,
+                running.started_epoch,
+            ),
+            name=f"lipsteeth-job-{running.job_id[:8]}",
+            daemon=True,
+        )
+        process.start()
+        with self._lock:
+            running.processes.append(process)
 
     def _reap(self) -> None:
+        finished: list[_Running] = []
         with self._lock:
-            done = [r for r in self._running.values() if not r.process.is_alive()]
-            for r in done:
-                self._running.pop(r.job_id, None)
-        for r in done:
-            r.process.join(timeout=1)
-            code = r.process.exitcode
+            for r in list(self._running.values()):
+                for p in [p for p in r.processes if not p.is_alive()]:
+                    r.processes.remove(p)
+                    p.join(timeout=1)
+                    if p.exitcode != 0 and r.failed is None:
+                        r.failed = self._failure_reason(self.jobs_dir / r.job_id, p.exitcode)
+                if r.failed is not None and r.processes:
+                    _terminate(r.processes, 5)
+                    r.processes.clear()
+                if not r.processes and (r.failed is not None or r.unclaimed() == 0):
+                    self._running.pop(r.job_id, None)
+                    finished.append(r)
+        for r in finished:
             folder = self.jobs_dir / r.job_id
-            ok = code == 0 and (folder / BANDS_FILE).is_file()
-            if ok:
+            if r.failed is None and (folder / BANDS_FILE).is_file():
                 self.store.transition(
                     r.job_id,
                     ("running",),
                     status="succeeded",
                     finished=time.time(),
-                    progress=int(r.progress.value),
+                    progress=int(r.done.value),
                 )
             else:
-                reason = self._failure_reason(folder, code)
+                reason = r.failed or self._failure_reason(folder, 0)
                 self.store.transition(
-                    r.job_id, ("running",), status="failed", finished=time.time(), error=reason
+                    r.job_id,
+                    ("running",),
+                    status="failed",
+                    finished=time.time(),
+                    error=reason,
+                    progress=int(r.done.value),
                 )
-        if done:
+        if finished:
             self._prune()
 
     def _failure_reason(self, folder: Path, code: int | None) -> str:
@@ -949,9 +663,7 @@ class JobManager:
             for r in late:
                 self._running.pop(r.job_id, None)
         for r in late:
-            with contextlib.suppress(Exception):
-                r.process.terminate()
-                r.process.join(timeout=5)
+            _terminate(r.processes, 5)
             self.store.transition(
                 r.job_id,
                 ("running",),
@@ -959,12 +671,12 @@ class JobManager:
                 finished=time.time(),
                 error=f"the run took longer than {self.limits.max_job_seconds:g} s and was stopped",
             )
-            self._clean_partial(r.job_id)
+            self._remove(r.job_id)
 
     def _prune(self) -> None:
         for job_id in self.store.oldest_finished(self.limits.max_jobs_kept):
             self.store.delete(job_id)
-            self._clean_partial(job_id)
+            self._remove(job_id)
 
     def wait(self, job_id: str, timeout: float = 60.0) -> dict[str, Any] | None:
         """Block until a job is finished (for tests and scripts)."""
@@ -975,3 +687,12 @@ class JobManager:
                 return st
             time.sleep(0.05)
         return self.status(job_id)
+
+
+def _terminate(processes: list[BaseProcess], wait: float) -> None:
+    for process in list(processes):
+        with contextlib.suppress(Exception):
+            process.terminate()
+    for process in list(processes):
+        with contextlib.suppress(Exception):
+            process.join(timeout=wait)

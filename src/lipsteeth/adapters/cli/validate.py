@@ -31,7 +31,7 @@ scenario (its ``scenario_sha256.resolved_toml``), a malformed one, or options
 that contradict it.  Every refusal is one ``error:`` line naming the option or
 field, exit code 2, before anything is simulated or written.
 
-The lead wires it into the main app with ``cli_validate.register(app)``.
+``register(app)`` adds it to the main app (``adapters.cli``).
 """
 
 from __future__ import annotations
@@ -49,17 +49,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..core.jit import core_digest
-from ..experiment.forecast_scores import QUANTILE_LEVELS, Forecast, FrozenForecastError
-from ..experiment.posterior import uncertainty_of
-from ..experiment.validation import (
+from ... import services
+from ...core.jit import core_digest
+from ...experiment.forecast_scores import QUANTILE_LEVELS, Forecast, FrozenForecastError
+from ...experiment.posterior import uncertainty_of
+from ...experiment.validation import (
     SERIES,
     Observation,
     ObservedError,
@@ -74,7 +75,8 @@ from ..experiment.validation import (
     simulated_band,
     validate,
 )
-from .cli_options import (
+from .inputs import MAX_REPLICATES, check_range, fail, load, require_extra
+from .options import (
     EventsOption,
     ForceOption,
     JsonOption,
@@ -90,17 +92,6 @@ OBSERVED_PACKAGE_DIR = "observed"
 VALIDATION_FILE = "validation.json"
 FIGURE_FILE = "validation.png"
 MIN_YEAR, MAX_YEAR = 1800, 2300
-
-
-def _cli() -> Any:
-    from . import cli  # late: cli imports this module when it registers the command
-
-    return cli
-
-
-def fail(message: str) -> NoReturn:
-    """Refuse the command: one ``error:`` line, exit code 2 (via the main entry point)."""
-    raise _cli().UserError(message)
 
 
 # ---------------------------------------------------------------------------
@@ -273,7 +264,7 @@ def figure_png(
     the same series outside the scored years grey circles, a dashed line at the
     split year.
     """
-    from . import figures
+    from .. import figures
 
     panels = figures.validation_panels(report, band_of, observations)
     return figures.png_bytes(figures.validation_figure(panels, title=title))
@@ -355,7 +346,7 @@ def _versions() -> dict[str, str | None]:
     """Versions of the run manifest's packages, plus the simulation's and the scores' own."""
     import importlib.metadata
 
-    from . import store
+    from .. import store
 
     versions = store.package_versions()
     for dist in ("numba", "scoringrules"):
@@ -373,23 +364,23 @@ def _horizon_years(loaded: Any) -> tuple[int, int]:
 def _load(
     scenario: str, events: Path | None, uncertainty: str = "none", posterior: Path | None = None
 ) -> Any:
-    from .posterior_files import apply_uncertainty
+    from ..posterior_files import apply_uncertainty
 
-    loaded = _cli().load(scenario)
+    loaded = load(scenario)
     if events is not None:
-        from ..scenario.events_csv import load_event_csv, with_events
+        from ...scenario.events_csv import load_event_csv, with_events
 
         loaded = with_events(loaded, load_event_csv(events))
     return apply_uncertainty(loaded, uncertainty, posterior)
 
 
 def _simulate(loaded: Any, replicates: int, seed: int, chunk_size: int) -> Any:
-    from . import console as views
+    from .. import console as views
 
     err = views.stderr_console()
     with views.replicate_progress(err) as progress:
         task = progress.add_task(f"simulating {loaded.name}", total=replicates)
-        return _cli().run_in_chunks(
+        return services.run_in_chunks(
             loaded,
             replicates=replicates,
             seed=seed,
@@ -497,21 +488,18 @@ def validate_command(
     With --freeze, write the forecast instead (before any observation is read);
     with --score, score such a frozen forecast later.
     """
-    cli = _cli()
     started = time.perf_counter()
     for option, value in (("--from", first_year), ("--to", last_year), ("--split", split)):
-        cli.check_range(option, value, MIN_YEAR, MAX_YEAR)
+        check_range(option, value, MIN_YEAR, MAX_YEAR)
     if first_year is not None and last_year is not None and first_year > last_year:
         fail(f"--from {first_year} is after --to {last_year}")
     _check_split(split, first_year, last_year, "--from/--to")
-    cli.check_range("--replicates", replicates, 2, cli.MAX_REPLICATES)
-    cli.check_range("--seed", seed, 0)
-    cli.check_range("--chunk-size", chunk_size, 1, cli.MAX_REPLICATES)
+    check_range("--replicates", replicates, 2, MAX_REPLICATES)
+    check_range("--seed", seed, 0)
+    check_range("--chunk-size", chunk_size, 1, MAX_REPLICATES)
     chosen = parse_series(series)
-    try:
-        import scoringrules  # noqa: F401  (WIS and CRPS; in the experiments extra)
-    except ModuleNotFoundError:
-        fail("validate needs the scoringrules package: pip install 'lipsteeth[experiments]'")
+    # WIS and CRPS (scoringrules) are in the experiments extra
+    require_extra("lipsteeth validate", ["scoringrules"])
     if freeze_file is not None and score_file is not None:
         fail("--score: cannot be combined with --freeze (freeze first, score later)")
     if monthly and freeze_file is None:
@@ -600,8 +588,7 @@ def _validate_simulated(
     uncertainty: tuple[str, Path | None] = ("none", None),
 ) -> None:
     """Simulate, score against the observed file, write the results folder."""
-    cli = _cli()
-    from . import store
+    from .. import store
 
     observations = _only(read_observed(observed), series)
     loaded = _load(scenario, events, *uncertainty)
@@ -617,7 +604,7 @@ def _validate_simulated(
         )
     root_seed = loaded.seed if seed is None else seed
     n_replicates = loaded.replicates if replicates is None else replicates
-    cli.check_range("replicates", n_replicates, 2, cli.MAX_REPLICATES)
+    check_range("replicates", n_replicates, 2, MAX_REPLICATES)
     run_id = "validate-" + store.default_run_id(loaded.name, root_seed)
     try:
         target = store.resolve_target(out, run_id=run_id, force=force)
@@ -640,13 +627,10 @@ def _validate_simulated(
         f"{loaded.name} vs {observed}: {n_replicates} replicates, seed {root_seed}; "
         f"bands hold {uncertainty_of(loaded).label}"
     )
-    from . import console as views
+    from .. import console as views
 
     with views.stderr_console().status("drawing the figure"):
         png = figure_png(report, result_bands(result, loaded.start), title, observations)
-
-    from ..core.outcomes import OUTCOME_NAMES
-    from ..experiment.summary import yearly_bands
 
     wall_time_s = time.perf_counter() - started
     payload = {
@@ -665,41 +649,22 @@ def _validate_simulated(
         "figure": str(target / FIGURE_FILE),
         "wall_time_s": round(wall_time_s, 3),
     }
-    summary = cli.run_summary(
-        scenario=loaded,
-        seed=root_seed,
-        replicates=n_replicates,
-        bands=yearly_bands(result, OUTCOME_NAMES),
-        facts=[],
-        results_dir=target,
-        wall_time_s=wall_time_s,
-    )
-    manifest = store.run_manifest(
-        run_id=run_id,
-        scenario=loaded,
-        result=result,
-        seed=root_seed,
-        argv=None,
-        wall_time_s=wall_time_s,
-        facts=[],
-        ledger=store.ledger_checks(result),
-    )
     try:
-        store.write_results(
+        services.record_run(
             target,
             run_id=run_id,
+            scenario=loaded,
             result=result,
-            start=loaded.start,
-            manifest=manifest,
-            summary=summary,
+            seed=root_seed,
+            wall_time_s=wall_time_s,
             force=force,
+            files={
+                VALIDATION_FILE: (store.dumps(payload, indent=2) + "\n").encode(),
+                FIGURE_FILE: png,
+            },
         )
-        _write_atomic(target / VALIDATION_FILE, (store.dumps(payload, indent=2) + "\n").encode())
-        _write_atomic(target / FIGURE_FILE, png)
-    except store.ResultsFolderError as exc:
+    except (store.ResultsFolderError, services.ResultsWriteError) as exc:
         fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write results to {target}: {exc.strerror or exc}")
 
     if as_json:
         sys.stdout.write(store.dumps(payload) + "\n")
@@ -727,8 +692,7 @@ def _freeze_command(
     uncertainty: tuple[str, Path | None] = ("none", None),
 ) -> None:
     """Simulate and write the frozen forecast; no observation is read."""
-    cli = _cli()
-    from . import store
+    from .. import store
 
     if split is None:
         fail("--split: required with --freeze (the first year the forecast claims out of sample)")
@@ -749,7 +713,7 @@ def _freeze_command(
     _check_split(split, first, last, f"the frozen years {first}-{last}")
     root_seed = loaded.seed if seed is None else seed
     n_replicates = loaded.replicates if replicates is None else replicates
-    cli.check_range("replicates", n_replicates, 2, cli.MAX_REPLICATES)
+    check_range("replicates", n_replicates, 2, MAX_REPLICATES)
     names = list(SERIES) if series is None else series
 
     result = _simulate(loaded, n_replicates, root_seed, chunk_size)
@@ -847,7 +811,7 @@ def _score_command(
     started: float,
 ) -> None:
     """Score a frozen forecast against the observed file; nothing is simulated."""
-    from . import store
+    from .. import store
 
     forecast = _read_frozen(path)
     loaded = _load(scenario, events)

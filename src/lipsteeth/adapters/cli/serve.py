@@ -1,8 +1,8 @@
-"""Commands ``lipsteeth report``, ``lipsteeth compare`` and ``lipsteeth serve``.
+"""``lipsteeth serve``: the API and the dashboard (``adapters.web``, the ``web`` extra).
 
-``register(app)`` adds them to the main Typer app (``adapters/cli.py``).
-Refused inputs raise ``cli.UserError`` (imported when a command runs, so this
-module can be imported before or after ``cli``): one ``error:`` line, exit 2.
+``register(app)`` adds it to the main Typer app (``adapters.cli``).  Refused
+inputs (a bad port, a public address without a token, the web extra missing)
+raise ``UserError``: one ``error:`` line, exit 2.
 """
 
 from __future__ import annotations
@@ -10,62 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
-from .cli_options import ReportFormatOption
-
-
-def _fail(message: str) -> NoReturn:
-    from .cli import UserError
-
-    raise UserError(message)
-
-
-def report_command(
-    results: Annotated[Path, typer.Argument(help="A results folder (from `lipsteeth run`).")],
-    fmt: ReportFormatOption = "html",
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write the report here (default: RESULTS/report.<format>)."),
-    ] = None,
-) -> None:
-    """Write a self-contained HTML (or PDF) report of a results folder, figures as PNG and SVG."""
-    from .report import ReportError, write_report
-
-    if fmt not in ("html", "pdf"):
-        _fail(f"--format must be html or pdf (got {fmt!r})")
-    try:
-        path = write_report(results, fmt=fmt, out=out)  # type: ignore[arg-type]
-    except ReportError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(f"cannot write the report: {exc.strerror or exc}")
-    sys.stdout.write(f"{path}\n")
-
-
-def compare_command(
-    results_a: Annotated[Path, typer.Argument(help="Results folder A.")],
-    results_b: Annotated[Path, typer.Argument(help="Results folder B.")],
-    fmt: ReportFormatOption = "html",
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Report path (default: ./compare-<A>-vs-<B>.<format>)."),
-    ] = None,
-) -> None:
-    """Compare two runs side by side: every outcome, B minus A and its uncertainty."""
-    from .report import ReportError, write_comparison
-
-    if fmt not in ("html", "pdf"):
-        _fail(f"--format must be html or pdf (got {fmt!r})")
-    try:
-        path = write_comparison(results_a, results_b, out=out, fmt=fmt)  # type: ignore[arg-type]
-    except ReportError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(f"cannot write the comparison: {exc.strerror or exc}")
-    sys.stdout.write(f"{path}\n")
+from .inputs import fail as _fail
+from .inputs import require_extra
 
 
 def serve_command(
@@ -103,16 +53,20 @@ def serve_command(
     max_body_bytes: Annotated[
         int | None, typer.Option("--max-body-bytes", help="Cap on request bodies (413 beyond).")
     ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Host header name to accept (repeat; default: loopback names without a token).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the API (under /api, OpenAPI at /api/docs) and the dashboard (at /)."""
-    try:
-        from .web.app import Settings, default_state_dir, serve
-        from .web.jobs import Limits
-    except ModuleNotFoundError as exc:
-        _fail(
-            f"the service needs the web extra ({exc.name} is missing): pip install 'lipsteeth[web]'"
-        )
+    require_extra("lipsteeth serve", ["fastapi", "uvicorn"])
+    from ..web.app import Settings, default_state_dir, serve
+    from ..web.jobs import Limits
+
     if not 0 < port < 65536:
         _fail(f"--port must be between 1 and 65535 (got {port})")
     if workers < 1 or workers > (os.cpu_count() or 1) * 8:
@@ -139,6 +93,7 @@ def serve_command(
         token=token or None,
         workers=workers,
         limits=limits,
+        allowed_hosts=tuple(allowed_host) if allowed_host else None,
     )
     try:
         settings.check()
@@ -153,7 +108,5 @@ def serve_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``report``, ``compare`` and ``serve`` to the main app."""
-    app.command("report")(report_command)
-    app.command("compare")(compare_command)
+    """Add ``serve`` to the main app."""
     app.command("serve")(serve_command)

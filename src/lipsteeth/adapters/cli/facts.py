@@ -1,6 +1,6 @@
 """Command ``lipsteeth facts``: the facts table, and with ``--knockouts`` its evidence.
 
-``register(app)`` adds it to the main Typer app (``adapters/cli.py``).  The
+``register(app)`` adds it to the main Typer app (``adapters/cli/__init__.py``).  The
 rows, rules and knock-outs are ``experiment.facts``'s; this module runs the
 ensemble and prints.  Nothing is written to disk.
 """
@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli_options import (
+from .inputs import MAX_REPLICATES, MAX_YEARS, check_range, load
+from .options import (
     JsonOption,
     PosteriorOption,
     ReplicatesOption,
@@ -50,19 +51,19 @@ def facts_command(
     as_json: JsonOption = False,
 ) -> None:
     """Check facts F1-F9 and patterns P1-P3; --knockouts: with and without each mechanism."""
-    from ..experiment import facts as fx
-    from ..experiment.posterior import uncertainty_of
-    from . import cli
-    from . import console as views
-    from .posterior_files import apply_uncertainty
-    from .store import dumps
+    from ... import services
+    from ...experiment import facts as fx
+    from ...experiment.posterior import uncertainty_of
+    from .. import console as views
+    from ..posterior_files import apply_uncertainty
+    from ..store import dumps
 
     started = time.perf_counter()
-    cli.check_range("--seed", seed, 0)
-    cli.check_range("--replicates", replicates, 2, cli.MAX_REPLICATES)
-    cli.check_range("--years", years, 0, cli.MAX_YEARS, open_low=True)
-    cli.check_range("--counterfactual-replicates", counterfactual_replicates, 2, cli.MAX_REPLICATES)
-    loaded = cli.load(scenario)
+    check_range("--seed", seed, 0)
+    check_range("--replicates", replicates, 2, MAX_REPLICATES)
+    check_range("--years", years, 0, MAX_YEARS, open_low=True)
+    check_range("--counterfactual-replicates", counterfactual_replicates, 2, MAX_REPLICATES)
+    loaded = load(scenario)
     if years is not None:
         loaded = loaded.with_overrides(years=years)
     root_seed = loaded.seed if seed is None else seed
@@ -73,11 +74,11 @@ def facts_command(
     err = views.stderr_console()
     with views.replicate_progress(err) as progress:
         task = progress.add_task(f"simulating {loaded.name}", total=n)
-        result = cli.run_in_chunks(
+        result = services.run_in_chunks(
             loaded,
             replicates=n,
             seed=root_seed,
-            chunk_size=cli.default_chunk_size(n),
+            chunk_size=services.default_chunk_size(n),
             on_chunk=lambda k: progress.advance(task, k),
         )
     rows: list[Any]

@@ -1,6 +1,6 @@
 """Experiment commands: ``sweep``, ``sensitivity``, ``calibrate``, ``discover``, ``query``.
 
-Registered on the main Typer app by ``register(app)`` (called at the end of
+Registered on the main Typer app by ``register(app)`` (called by
 ``adapters.cli``).  Every command shows a Rich progress bar with ETA on
 stderr for long work, prints a short summary table on stdout and writes its
 results under a results root (``--out``, default ``results``; see
@@ -9,7 +9,7 @@ results under a results root (``--out``, default ``results``; see
 Sweeps and sensitivity sweeps are checkpointed run by run: after a crash or a
 ``kill -9``, the same command with ``--resume`` completes the experiment
 with exactly the planned runs and the same numbers.  Refused inputs end with
-one ``error:`` line and exit code 2 (raised as ``cli.UserError``).
+one ``error:`` line and exit code 2 (raised as ``UserError``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
@@ -40,12 +40,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..core.params import LEVER_NAMES
-from ..experiment import designs as designs_mod
-from ..experiment.designs import Design, DesignError, Space
-from ..experiment.executors import Executor, run_ensemble
-from ..experiment.summary import KEY_OUTCOMES
-from ..experiment.sweep import (
+from ...core.params import LEVER_NAMES
+from ...experiment import designs as designs_mod
+from ...experiment.designs import Design, DesignError, Space
+from ...experiment.executors import Executor, run_ensemble
+from ...experiment.summary import KEY_OUTCOMES
+from ...experiment.sweep import (
     RunOutput,
     RunSpec,
     ScenarioModel,
@@ -53,8 +53,10 @@ from ..experiment.sweep import (
     plan_runs,
     run_sweep,
 )
-from . import catalog as cat
-from .cli_options import (
+from .. import catalog as cat
+from ..executors_dask import EXECUTORS, ExecutorError, open_executor
+from .inputs import fail, load, require_extra
+from .options import (
     DesignSeedOption,
     ExecutorOption,
     ExperimentNameOption,
@@ -70,13 +72,12 @@ from .cli_options import (
     WorkersOption,
     YearsOption,
 )
-from .executors_dask import EXECUTORS, ExecutorError, open_executor
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..core.simulate import SimulationResult
-    from ..scenario import Scenario
+    from ...core.simulate import SimulationResult
+    from ...scenario import Scenario
 
 DEFAULT_OUT = Path("results")
 MAX_RUNS = 2_000_000
@@ -87,18 +88,7 @@ TARGETS_PACKAGE_DIR = "targets"
 # shared helpers
 
 
-def _cli() -> Any:
-    from . import cli
-
-    return cli
-
-
 SPACES = ("all", "uncertainties", "levers")
-
-
-def fail(message: str) -> NoReturn:
-    """Refuse the command: one ``error:`` line, exit code 2 (via the main entry point)."""
-    raise _cli().UserError(message)
 
 
 def out_console() -> Console:
@@ -158,7 +148,7 @@ def parse_sets(items: Sequence[str] | None) -> tuple[dict[str, float], dict[str,
 
 def load_scenario_for(scenario: str, years: float | None, sets: Sequence[str] | None) -> Scenario:
     """The scenario named on the command line, with ``--years`` and ``--set`` applied."""
-    loaded: Scenario = _cli().load(scenario)
+    loaded: Scenario = load(scenario)
     params, levers = parse_sets(sets)
     if params or levers or years is not None:
         loaded = loaded.with_overrides(params=params or None, levers=levers or None, years=years)
@@ -180,6 +170,18 @@ def check_design_run(replicates: int, workers: int, executor: str, space: str) -
         fail(f"--executor must be one of {', '.join(EXECUTORS)}")
     if space not in SPACES:
         fail(f"--space must be one of {', '.join(SPACES)}")
+
+
+def require_experiment_extras(
+    command: str, modules: Sequence[str], *, on_dask: bool = False
+) -> None:
+    """Refuse the command before anything is written if the experiments extra is missing."""
+    require_extra(f"lipsteeth {command}", [*modules, *(["distributed"] if on_dask else [])])
+
+
+def uses_dask(executor: str, workers: int, scheduler: str | None) -> bool:
+    """Whether ``open_executor`` will start or join a Dask cluster for these options."""
+    return executor == "dask" or (executor == "auto" and (bool(scheduler) or workers > 1))
 
 
 def check_positive(option: str, value: int | float | None, low: float = 1) -> None:
@@ -261,7 +263,7 @@ def plan_digest(kind: str, scenario: Scenario, design: Design, seed: int, replic
 
 def validate_points(model: ScenarioModel, design: Design) -> None:
     """Refuse a design whose extreme values the scenario layer rejects (before running)."""
-    from ..scenario import ScenarioError
+    from ...scenario import ScenarioError
 
     base = design.point(0)
     trials = [base]
@@ -349,7 +351,7 @@ def run_planned_experiment(
         done = set()
     started = time.perf_counter()
     todo = len(plan) - len(done)
-    from ..scenario import ScenarioError
+    from ...scenario import ScenarioError
 
     def checkpoint(spec: RunSpec, output: RunOutput) -> None:
         store.write_run(spec, output)
@@ -473,6 +475,11 @@ def sweep(
     """Run the scenario at every point of a design over its uncertainties and levers."""
     check_positive("--samples", samples)
     check_design_run(replicates, workers, executor, space)
+    require_experiment_extras(
+        "sweep",
+        ["pandas"] if design == "grid" else ["pandas", "SALib"],
+        on_dask=uses_dask(executor, workers, scheduler),
+    )
     loaded = load_scenario_for(scenario, years, sets)
     root_seed = loaded.seed if seed is None else seed
     sp = build_space(loaded, space, split_names(factors))
@@ -533,7 +540,7 @@ def sensitivity(
     resume: ResumeOption = False,
 ) -> None:
     """Sobol (S1, ST) or Morris (mu*, sigma) indices of outcomes, with a convergence check."""
-    from ..experiment import sensitivity as sa
+    from ...experiment import sensitivity as sa
 
     if method not in sa.METHODS:
         fail(f"--method must be one of {', '.join(sa.METHODS)}")
@@ -542,6 +549,9 @@ def sensitivity(
         _check_metric_name(o)
     check_positive("--samples", samples, 2)
     check_design_run(replicates, workers, executor, space)
+    require_experiment_extras(
+        "sensitivity", ["pandas", "SALib"], on_dask=uses_dask(executor, workers, scheduler)
+    )
     tol = tolerance if tolerance is not None else (0.05 if method == "sobol" else 0.1)
     loaded = load_scenario_for(scenario, years, sets)
     root_seed = loaded.seed if seed is None else seed
@@ -589,7 +599,7 @@ def sensitivity(
             for j, f in enumerate(conv.names)
         ]
         store.write_analysis(f"{method}_{slug}_convergence", pd.DataFrame(conv_rows))
-        from . import figures as figs
+        from .. import figures as figs
 
         fig = figs.write_png(
             figs.sensitivity_figure(figs.index_bars_of(idx)),
@@ -641,7 +651,7 @@ def _slug(text: str) -> str:
 
 def _check_metric_name(name: str, known: Sequence[str] | None = None) -> None:
     """Refuse an outcome that is not a model outcome (or not in ``known``)."""
-    from ..core.outcomes import OUTCOMES
+    from ...core.outcomes import OUTCOMES
 
     try:
         outcome, _ = parse_metric(name)
@@ -674,7 +684,7 @@ def _metric_or_fail(store: cat.ExperimentStore, name: str) -> np.ndarray:
 
 def read_targets(spec: Sequence[str] | None) -> list[Any]:
     """Targets from files, or the packaged targets (``default`` or nothing)."""
-    from ..experiment.targets import TargetError, parse_targets
+    from ...experiment.targets import TargetError, parse_targets
 
     texts: list[tuple[str, str]] = []
     for item in spec or ["default"]:
@@ -746,10 +756,10 @@ def calibrate(
     """ABC-SMC calibration against observed targets; writes a calibrated scenario TOML."""
     import shutil
 
-    from ..experiment import calibration as cal
-    from ..experiment.targets import horizon_years, in_horizon, targets_csv
-    from . import figures as figs
-    from .executors_dask import dask_client, pyabc_sampler
+    from ...experiment import calibration as cal
+    from ...experiment.targets import horizon_years, in_horizon, targets_csv
+    from .. import figures as figs
+    from ..executors_dask import dask_client, pyabc_sampler
 
     check_positive("--population", population, 2)
     check_positive("--generations", generations)
@@ -757,6 +767,9 @@ def calibrate(
     check_positive("--workers", workers)
     if not 0 <= min_acceptance < 1:
         fail("--min-acceptance must be in [0, 1)")
+    require_experiment_extras(
+        "calibrate", ["pandas", "pyabc"], on_dask=bool(scheduler) or workers > 1
+    )
     loaded = load_scenario_for(scenario, years, sets)
     root_seed = loaded.seed if seed is None else seed
     all_targets = read_targets(targets)
@@ -970,11 +983,12 @@ def discover(
     ] = None,
 ) -> None:
     """Scenario discovery with PRIM: boxes of the factor space where an outcome crosses X."""
-    from ..experiment.discovery import DiscoveryError
-    from ..experiment.discovery import discover as prim_discover
-    from . import figures as figs
+    from ...experiment.discovery import DiscoveryError
+    from ...experiment.discovery import discover as prim_discover
+    from .. import figures as figs
 
     check_positive("--boxes", boxes)
+    require_experiment_extras("discover", ["pandas", "ema_workbench"])
     store = _open_experiment(results, experiment)
     _check_metric_name(outcome, store.metric_names())
     X = store.factor_frame()
@@ -1127,6 +1141,7 @@ def query(
     """SQL over the results catalog (tables: experiments, runs, parameters, outcomes, ...)."""
     if fmt_out not in ("table", "csv", "json"):
         fail("--format must be table, csv or json")
+    require_experiment_extras("query", ["pandas"])
     try:
         if cat.is_run_folder(results):
             df = cat.query_run_folder(results, sql)

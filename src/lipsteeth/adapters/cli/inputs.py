@@ -1,0 +1,125 @@
+"""What every command refuses the same way: bad option values, missing scenarios and extras.
+
+A command refuses an input by raising :class:`UserError` (:func:`fail`);
+the entry point (``adapters.cli.main``) prints it as one line ``error:
+<message>`` on stderr and exits with code 2, before anything is written.
+
+Optional dependencies (the ``experiments`` and ``web`` extras of
+``pyproject.toml``) are imported where a command needs them;
+:func:`require_extra` checks them before a command writes anything, and
+:func:`missing_extra` names the extra and its install command for any missing
+one the entry point catches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NoReturn
+
+from ...scenario import Scenario, load_scenario
+
+DEFAULT_SCENARIO = "baseline-2016"
+MAX_REPLICATES = 100_000
+MAX_YEARS = 200
+EXIT_USAGE = 2
+
+#: top-level modules of the optional dependencies and the extra that installs each
+#: (``[project.optional-dependencies]`` of pyproject.toml)
+OPTIONAL_MODULES: dict[str, str] = {
+    "dask": "experiments",
+    "distributed": "experiments",
+    "SALib": "experiments",
+    "pyabc": "experiments",
+    "ema_workbench": "experiments",
+    "pandas": "experiments",
+    "scoringrules": "experiments",
+    "fastapi": "web",
+    "uvicorn": "web",
+    "plotly": "web",
+}
+
+
+class UserError(Exception):
+    """An input the command refuses: printed as one ``error:`` line, exit code 2."""
+
+
+def fail(message: str) -> NoReturn:
+    """Refuse the command with a one-line message."""
+    raise UserError(message)
+
+
+# ---------------------------------------------------------------------------
+# optional dependencies
+
+
+def install_command(extra: str) -> str:
+    """How to install an extra into the checkout's virtual environment (``make run``'s)."""
+    return f".venv/bin/pip install -e '.[{extra}]'"
+
+
+def missing_extra(exc: ModuleNotFoundError, what: str = "this command") -> str | None:
+    """The one-line refusal for a missing optional module, or None if ``exc`` is another."""
+    top = (exc.name or "").partition(".")[0]
+    extra = OPTIONAL_MODULES.get(top)
+    if extra is None:
+        return None
+    return f"{what} needs the '{extra}' extra ({top} is not installed): {install_command(extra)}"
+
+
+def require_extra(what: str, modules: Iterable[str]) -> None:
+    """Refuse ``what`` now, before anything is written, if an optional module is missing."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            message = missing_extra(exc, what)
+            if message is None:
+                raise
+            fail(message)
+
+
+# ---------------------------------------------------------------------------
+# the scenario argument and option ranges
+
+
+def looks_like_path(name_or_path: str) -> bool:
+    """A scenario argument that names a file rather than an embedded scenario."""
+    return name_or_path.endswith(".toml") or "/" in name_or_path or "\\" in name_or_path
+
+
+def load(name_or_path: str) -> Scenario:
+    """Load a scenario by embedded name or TOML path, refusing a missing file in one line."""
+    if looks_like_path(name_or_path):
+        path = Path(name_or_path)
+        if not path.exists():
+            fail(f"{name_or_path}: no such scenario file")
+        if not path.is_file():
+            fail(f"{name_or_path}: not a file")
+    try:
+        return load_scenario(name_or_path)
+    except OSError as exc:
+        fail(f"{name_or_path}: cannot read: {exc.strerror or exc}")
+
+
+def check_range(
+    option: str,
+    value: float | None,
+    low: float,
+    high: float | None = None,
+    *,
+    open_low: bool = False,
+) -> None:
+    """Refuse an option value outside [low, high] (or (low, high]), naming the option."""
+    if value is None:
+        return
+    if not math.isfinite(value):
+        fail(f"{option} must be a finite number (got {value:g})")
+    below = value <= low if open_low else value < low
+    if high is None and below:
+        fail(f"{option} must be {'>' if open_low else '>='} {low:g} (got {value:g})")
+    if high is not None and (below or value > high):
+        bounds = f"{'above' if open_low else 'at least'} {low:g} and at most {high:g}"
+        fail(f"{option} must be {bounds} (got {value:g})")

@@ -1,0 +1,245 @@
+"""The job child process: run replicates one at a time, write each, finalize the run.
+
+Several children may work on one job; each claims the next replicate index
+from a counter in shared memory, so a job with free cores runs on all of them
+and two jobs submitted together (the two sides of a comparison) advance side
+by side.  Each finished replicate is written atomically to ``reps/`` inside
+the job's folder: ``NNNNN.npy`` holds its (V, M) monthly outcomes (what the
+service streams as partial bands, loaded with ``allow_pickle=False``) and
+``NNNNN.result.pkl`` the whole one-replicate result for the final folder
+(written and read only by the service's own processes; nothing a client sends
+is ever unpickled).  The child whose replicate completes the run combines
+them, writes the results folder and the bands, and exits.
+
+A replicate file on disk is complete (it is renamed into place), so a job
+restarted after a crash runs only the replicates it lacks: nothing is lost,
+nothing is repeated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS_DIR = "results"
+BANDS_FILE = "bands.json"
+ERROR_FILE = "error.txt"
+REPS_DIR = "reps"
+META_FILE = "meta.json"
+
+
+def rep_path(folder: Path, index: int, suffix: str = ".npy") -> Path:
+    return folder / REPS_DIR / f"{index:05d}{suffix}"
+
+
+def finished_replicates(folder: Path) -> list[int]:
+    """Replicate indices whose monthly outcomes are on disk, in order."""
+    reps = folder / REPS_DIR
+    if not reps.is_dir():
+        return []
+    out = []
+    for item in reps.iterdir():
+        stem, dot, suffix = item.name.partition(".")
+        if dot and suffix == "npy" and stem.isdigit():
+            out.append(int(stem))
+    return sorted(out)
+
+
+def read_meta(folder: Path) -> dict[str, Any] | None:
+    with contextlib.suppress(OSError, ValueError):
+        return dict(json.loads((folder / REPS_DIR / META_FILE).read_text()))
+    return None
+
+
+def _atomic_bytes(path: Path, payload: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(payload)
+    os.replace(tmp, path)
+
+
+def _write_replicate(folder: Path, index: int, result: Any) -> None:
+    """The one-replicate result, then its monthly outcomes (their presence marks it done)."""
+    _atomic_bytes(
+        rep_path(folder, index, ".result.pkl"),
+        pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL),
+    )
+    path = rep_path(folder, index)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(result.monthly[0]), allow_pickle=False)
+    os.replace(tmp, path)
+
+
+def execute_job(
+    job_id: str,
+    job_dir: str,
+    scenario_toml: str,
+    seed: int,
+    replicates: int,
+    todo: list[int],
+    next_position: Any,
+    done: Any,
+    finalize_now: bool,
+    started: float,
+) -> None:
+    """Child-process entry: claim and run replicates; the last one finalizes; exit 0 (or 1).
+
+    ``started`` is the job's start (epoch seconds), for the manifest's wall time.
+    """
+    _die_with_parent()
+    folder = Path(job_dir)
+    try:
+        _work(job_id, folder, scenario_toml, seed, replicates, todo, next_position, done, started)
+        if finalize_now:
+            finalize(job_id, folder, scenario_toml, seed, replicates, started)
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a one-line reason
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+        with contextlib.suppress(OSError):
+            (folder / ERROR_FILE).write_text(reason + "\n" + traceback.format_exc())
+        os._exit(1)
+
+
+def _die_with_parent() -> None:
+    """Linux: get SIGKILL when the parent (the fork server) dies, so no orphan keeps writing."""
+    parent = os.getppid()
+    with contextlib.suppress(Exception):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _work(
+    job_id: str,
+    folder: Path,
+    scenario_toml: str,
+    seed: int,
+    replicates: int,
+    todo: list[int],
+    next_position: Any,
+    done: Any,
+    started: float,
+) -> None:
+    from ...experiment.ensemble import run_scenario
+    from ...experiment.posterior import with_uncertainty
+    from ...scenario import load_scenario_text
+
+    scenario = None
+    while True:
+        with next_position.get_lock():
+            position = int(next_position.value)
+            if position >= len(todo):
+                return
+            next_position.value = position + 1
+        index = int(todo[position])
+        if scenario is None:
+            # parameter uncertainty as `lipsteeth run` holds it by default (the shipped
+            # posterior): replicate i draws the same set in any child
+            scenario = with_uncertainty(load_scenario_text(scenario_toml, source=f"job {job_id}"))
+            (folder / REPS_DIR).mkdir(parents=True, exist_ok=True)
+            meta = {
+                "outcome_names": [],
+                "months": [str(m) for m in np.asarray(scenario.calendar.months)],
+            }
+        result = run_scenario(scenario, seed=seed, replicate_indices=np.array([index]))
+        if not meta["outcome_names"]:
+            meta["outcome_names"] = list(result.outcome_names)
+            _atomic_bytes(folder / REPS_DIR / META_FILE, json.dumps(meta).encode())
+        _write_replicate(folder, index, result)
+        with done.get_lock():
+            done.value += 1
+            last = int(done.value) >= replicates
+        if last:
+            finalize(job_id, folder, scenario_toml, seed, replicates, started)
+
+
+def finalize(
+    job_id: str, folder: Path, scenario_toml: str, seed: int, replicates: int, started: float
+) -> None:
+    """Combine the replicate files into the results folder and the bands document."""
+    from ...experiment.ensemble import combine
+    from ...experiment.posterior import uncertainty_of, with_uncertainty
+    from ...scenario import load_scenario_text
+    from .. import store
+    from ..store import dumps
+    from .bands import bands_of, uncertainty_text
+
+    scenario = with_uncertainty(load_scenario_text(scenario_toml, source=f"job {job_id}"))
+    parts = []
+    for index in range(replicates):
+        with open(rep_path(folder, index, ".result.pkl"), "rb") as handle:
+            parts.append(pickle.load(handle))  # written by this service's own children
+    result = combine(parts)
+    wall = max(time.time() - started, 0.0)
+    doc = bands_of(result.monthly, result.months, result.outcome_names, uncertainty_text(scenario))
+    summary = {
+        "scenario": scenario.name,
+        "seed": int(seed),
+        "replicates": int(replicates),
+        "years": doc["years"],
+        "outcomes": {
+            name: {
+                "unit": doc["units"][name],
+                "median": doc["yearly"][name]["median"],
+                "p5": doc["yearly"][name]["p5"],
+                "p95": doc["yearly"][name]["p95"],
+            }
+            for name in result.outcome_names
+        },
+        "facts": [],
+        "results_dir": f"run {job_id}",
+        "uncertainty": uncertainty_of(scenario).describe(),
+        "wall_time_s": round(wall, 3),
+    }
+    manifest = store.run_manifest(
+        run_id=job_id,
+        scenario=scenario,
+        result=result,
+        seed=seed,
+        argv=["serve", "job", job_id],
+        wall_time_s=wall,
+        facts=[],
+        ledger=store.ledger_checks(result),
+    )
+    tmp = folder / f".{BANDS_FILE}.tmp"
+    tmp.write_text(dumps(doc))
+    store.write_results(
+        folder / RESULTS_DIR,
+        run_id=job_id,
+        result=result,
+        start=scenario.start,
+        manifest=manifest,
+        summary=summary,
+        force=True,
+    )
+    tmp.replace(folder / BANDS_FILE)
+    for index in range(replicates):  # the results folder holds them now
+        with contextlib.suppress(OSError):
+            rep_path(folder, index, ".result.pkl").unlink()
+
+
+def preload() -> list[str]:
+    """Modules the fork server imports once, so a child starts in milliseconds."""
+    return [
+        "numpy",
+        "scipy.stats",
+        "pyarrow",
+        "pyarrow.parquet",
+        "lipsteeth.scenario",
+        "lipsteeth.experiment.ensemble",
+        "lipsteeth.adapters.store",
+        "lipsteeth.adapters.web.worker",
+        "lipsteeth.adapters.web._warm",
+    ]

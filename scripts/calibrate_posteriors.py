@@ -56,6 +56,8 @@ class Recipe:
     population: int = 100
     generations: int = 5
     min_acceptance: float = 0.02
+    #: simulation budget (ABC stops when it is spent): what fits the wall time below
+    max_simulations: int | None = None
     replicates: int = 1
     why: str = ""
 
@@ -85,6 +87,8 @@ RECIPES: dict[str, Recipe] = {
             "wider_flow.crossing_rate_per_year",  # repatriations, arrivals
             "wider_flow.broker_rate_per_year",  # arrivals 2012-2016
         ),
+        generations=8,
+        max_simulations=1000,
         why="2012-2016 (5-year runs)",
     ),
     # The replay's own question is the wider flow (M10) over 1998-2016: its parameters
@@ -101,10 +105,15 @@ RECIPES: dict[str, Recipe] = {
             "wider_flow.crossing_rate_per_year",  # arrivals, repatriations
             "wider_flow.broker_rate_per_year",  # arrivals 1998-2016
             "wider_flow.nk_border_effect",  # arrivals after the 2012 tightening
-            "wider_flow.broker_border_effect",  # arrivals after the 2012 tightening
+            "wider_flow.settle_rate_per_year",  # recent crossers -> long-term residents
+            "wider_flow.resident_arrest_factor",  # repatriations
+            "wider_flow.resident_departure_rate_per_year",  # arrivals 2005-2016
+            "wider_flow.kin_effect",  # the rise of arrivals 2000-2011
+            "wider_flow.third_country_share",  # the delay of arrivals
         ),
         targets=("defector_arrivals.csv", "repatriations.csv"),
         generations=8,
+        max_simulations=1600,
         why="1998-2016 (19-year runs)",
     ),
 }
@@ -149,6 +158,11 @@ def calibrate(name: str, recipe: Recipe, out: Path, workers: int, seed: int | No
         str(recipe.min_acceptance),
         "--replicates",
         str(recipe.replicates),
+        # the uncalibrated uncertainties drawn from their ranges in every simulation, as a
+        # run with the posterior draws them: the posterior integrates over them
+        "--others",
+        "ranges",
+        *(["--max-simulations", str(recipe.max_simulations)] if recipe.max_simulations else []),
         "--seed",
         str(scenario.seed if seed is None else seed),
         "--workers",

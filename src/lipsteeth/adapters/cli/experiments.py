@@ -752,6 +752,15 @@ def calibrate(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing calibration of that name.")
     ] = False,
+    others: Annotated[
+        str,
+        typer.Option(
+            "--others",
+            help="The scenario's declared uncertainties not calibrated, in each simulation: "
+            "held (at their values) or ranges (drawn uniformly, as a run with the posterior "
+            "draws them, so the posterior integrates over them).",
+        ),
+    ] = "held",
 ) -> None:
     """ABC-SMC calibration against observed targets; writes a calibrated scenario TOML."""
     import shutil
@@ -770,7 +779,15 @@ def calibrate(
     require_experiment_extras(
         "calibrate", ["pandas", "pyabc"], on_dask=bool(scheduler) or workers > 1
     )
+    if others not in ("held", "ranges"):
+        fail(f"--others must be held or ranges (got {others!r})")
     loaded = load_scenario_for(scenario, years, sets)
+    if others == "ranges":
+        from ...experiment.posterior import with_uncertainty
+
+        # each simulation draws the uncalibrated uncertainties from its own seed; the
+        # calibrated ones are held at the particle's values (with_overrides holds them)
+        loaded = with_uncertainty(loaded, "ranges")
     root_seed = loaded.seed if seed is None else seed
     all_targets = read_targets(targets)
     first, last = horizon_years(loaded.start, loaded.end)
@@ -796,6 +813,7 @@ def calibrate(
             "targets": targets_csv(usable),
             "priors": [p.__dict__ for p in priors],
             "settings": settings.__dict__,
+            "others": others,
         }
     )
     exp = name or f"calibrate-{loaded.name}-{digest[:10]}"
@@ -871,6 +889,7 @@ def calibrate(
         "priors": [p.__dict__ for p in priors],
         "targets": [t.key for t in usable],
         "settings": settings.__dict__,
+        "others": others,
         "n_runs": result.n_simulations,
         "replicates": replicates,
         "stop_reason": result.stop_reason,

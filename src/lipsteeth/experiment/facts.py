@@ -28,8 +28,8 @@ parameter uncertainty (posterior draws) and simulation noise, or noise alone.
 
 Counterfactual ensembles (F6, F9) are paired with the run (common random
 numbers: replicate ``i`` of every ensemble shares its random streams and
-its parameter draw); stress-test worlds (F9: UN bans with a full weapons
-drive, a famine-scale surge) probe Beijing's limits where the default scenario
+its parameter draw); stress-test worlds (F9: UN trade bans with a Beijing
+quick to anger, a famine-scale surge) probe Beijing's limits where the default scenario
 never reaches them.
 """
 
@@ -435,11 +435,15 @@ def _pressure_knockout() -> Knockout:
     return Knockout(
         "pressure to flight off: stress does not raise a worker's hazard (beta_stress 0), "
         "arrears and pay cuts do not move managers to flee or lead (manager hazard 0, "
-        "manager join 0)",
+        "manager join 0), nor make a manager under pressure an opportunity (opportunity "
+        "manager weight 0)",
         {
             "defection.beta_stress": 0.0,
             "defection.manager_hazard_per_year": 0.0,
             "defection.manager_join": 0.0,
+            # issue 12 (M5 opportunity): a manager under quota pressure is complicit, which
+            # raises his workers' hazard; part of the same pressure channel
+            "defection.opportunity_manager_weight": 0.0,
         },
     )
 
@@ -674,10 +678,12 @@ def _lever_effect_on_tests(lever: str, value: float) -> Statistic:
     return compute
 
 
-#: UN coal and textile bans and Pyongyang testing at full drive from the start, with a
-#: Beijing quick to anger: the UN bans alone bring the economy near Beijing's collapse
-#: threshold, Beijing's own sanctions would push it below (F9)
-SQUEEZE_LEVERS = {"un_coal": 1.0, "un_textiles": 1.0, "weapons_drive": 1.0}
+#: UN coal, textile and seafood bans from the start (the trade provisions of UNSCR 2371
+#: and 2375), enforced as each host chooses (issue 12: China's enforcement follows its
+#: displeasure and the international pressure), with a Beijing quick to anger: the bans
+#: bring the economy near Beijing's collapse threshold, its own sanctions would push it
+#: below (F9).  Pyongyang's testing is the model's own (no weapons-drive input).
+SQUEEZE_LEVERS = {"un_coal": 1.0, "un_textiles": 1.0, "un_seafood": 1.0}
 SQUEEZE_PARAMS = {"strategic.sanctions_response": 1.0}
 #: a famine-scale surge: Pyongyang's border open and crossings at 1990s-famine scale (F9)
 SURGE_LEVERS = {"nk_border_control": 0.0}
@@ -1006,10 +1012,17 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             "tests/year",
             "seed article: food aid allegedly in exchange for halting tests",
             (2012, 2016),
-            "M9 aid buys restraint and props up the economy",
+            "M9 aid buys restraint (tied to talks it draws Pyongyang into) and props up "
+            "the economy",
             Knockout(
-                "aid neutral: no restraint bought, no economic relief",
-                {"strategic.beta_aid": 0.0, "strategic.aid_economy_effect": 0.0},
+                "aid neutral: no restraint bought, no economic relief, no talks for carrots",
+                {
+                    "strategic.beta_aid": 0.0,
+                    "strategic.aid_economy_effect": 0.0,
+                    # issue 12 (M9 bargaining): aid above 0.5 draws Pyongyang into talks,
+                    # which pause tests; part of what aid buys
+                    "strategic.talks_offer_prob": 0.0,
+                },
             ),
             _lever_effect_on_tests("food_aid", 1.0),
         ),
@@ -1017,8 +1030,8 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             "F9",
             "Beijing never pushes the regime to collapse",
             "lowest monthly economy index 2012-2016 minus Beijing's collapse threshold "
-            f"({sp.collapse_threshold:g}), under UN coal and textile bans, a full weapons "
-            "drive and a Beijing quick to anger",
+            f"({sp.collapse_threshold:g}), under UN coal, textile and seafood bans (each "
+            "host enforcing as it chooses) and a Beijing quick to anger",
             ">= -0.05",
             -0.05,
             np.inf,
@@ -1027,8 +1040,8 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             "seed article: Beijing will not starve the regime into desperation; sticks are "
             "calibrated to hurt, not to cripple",
             (2012, 2016),
-            "M9 Beijing's limit: under its collapse threshold it eases its own sanctions "
-            "and gives aid",
+            "M9 Beijing's limit: under its collapse threshold it eases its own sanctions, "
+            "gives aid and enforces the UN bans at most at its guarded level",
             Knockout("no collapse limit", {"strategic.collapse_threshold": 0.0}),
             _economy_margin,
         ),

@@ -6,6 +6,7 @@ Refused inputs raise ``UserError``: one ``error:`` line, exit 2.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,7 @@ from typing import Annotated
 import typer
 
 from .inputs import fail as _fail
-from .options import ReportFormatOption
+from .options import JsonOption, ReportFormatOption
 
 
 def report_command(
@@ -46,9 +47,15 @@ def compare_command(
         Path | None,
         typer.Option("--out", help="Report path (default: ./compare-<A>-vs-<B>.<format>)."),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Compare two runs side by side: every outcome, B minus A and its uncertainty."""
-    from ..report import ReportError, write_comparison
+    """Compare two runs side by side: levers set and in force, every outcome's B minus A.
+
+    With ``--json`` the report is written all the same and stdout holds one JSON object:
+    the report's path, each run with its levers as set and in force (M9), every outcome's
+    B - A with its 90 % interval.
+    """
+    from ..report import ReportError, comparison_dict, load_results, write_comparison
 
     if fmt not in ("html", "pdf"):
         _fail(f"--format must be html or pdf (got {fmt!r})")
@@ -58,7 +65,11 @@ def compare_command(
         _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot write the comparison: {exc.strerror or exc}")
-    sys.stdout.write(f"{path}\n")
+    if not as_json:
+        sys.stdout.write(f"{path}\n")
+        return
+    both = comparison_dict(load_results(results_a), load_results(results_b))
+    sys.stdout.write(json.dumps({"report": str(path), **both}) + "\n")
 
 
 def register(app: typer.Typer) -> None:

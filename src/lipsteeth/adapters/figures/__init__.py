@@ -23,6 +23,7 @@ posterior              :func:`posterior_figure`        :func:`marginals_of`
 ABC-SMC diagnostics    :func:`abc_diagnostics_figure`
 PRIM boxes             :func:`prim_figure`             :func:`prim_boxes_of`
 PRIM peeling           :func:`peeling_figure`
+levers set, in force   :func:`levers_figure`           (``LeverInForce`` rows)
 validation             :func:`validation_figure`       :func:`validation_panels`
 =====================  ==============================  ===========================
 """
@@ -40,6 +41,7 @@ from .calibration import (
 from .discovery import PrimBox, peeling_figure, prim_boxes_of, prim_figure, scaled_limits
 from .fans import Observed, Series, comparison_grid, draw_fan, draw_observed, fan_grid
 from .flow import FlowLink, FlowNode, flow_figure, log_width
+from .levers import levers_figure
 from .sensitivity import (
     IndexBars,
     convergence_figure,
@@ -103,6 +105,7 @@ __all__ = [
     "group_size_figure",
     "index_bars",
     "index_bars_of",
+    "levers_figure",
     "log_width",
     "marginals_of",
     "peeling_figure",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import figures as fg
 from ..figures import FigureFiles
 from .categories import COMPARE_OUTCOMES
@@ -20,7 +22,7 @@ from .files import FIGURES_DIR, Format, atomic_write, check_format, safe_name
 from .pdf import write_pdf
 from .render import FigureBook, Table, render
 from .results import Results, load_results, unit_label
-from .sections import Section, section, uncertainty_text
+from .sections import IN_FORCE_NOTE, Section, month_extremes, section, uncertainty_text
 
 
 def _runs_table(a: Results, b: Results) -> Table:
@@ -111,6 +113,95 @@ def _facts_side_by_side(a: Results, b: Results) -> Table | None:
     return Table.of(rows)
 
 
+def _levers_table(a: Results, b: Results) -> Table:
+    """Each lever of A and B: set, in force (median and 90 % band) and its lowest month."""
+    rows = []
+    by_run = [(tag, r, {row.lever: row for row in r.levers}) for tag, r in (("A", a), ("B", b))]
+    names = list(dict.fromkeys(lever for _, _, levers in by_run for lever in levers))
+    for name in names:
+        first = next(levers[name] for _, _, levers in by_run if name in levers)
+        item: dict[str, Any] = {"lever": name, "in force as": first.outcome, "unit": first.unit}
+        for tag, r, levers in by_run:
+            row = levers.get(name)
+            if row is None:  # a folder written before the levers in force were recorded
+                item.update({f"{tag} set": None, f"{tag} in force [5-95 %]": None})
+                item[f"{tag} lowest month"] = None
+                continue
+            item[f"{tag} set"] = row.run_set
+            item[f"{tag} in force [5-95 %]"] = (
+                f"{fg.compact(row.run_median, row.unit)} "
+                f"[{fg.compact(row.run_p5, row.unit)}, {fg.compact(row.run_p95, row.unit)}]"
+            )
+            item[f"{tag} lowest month"] = month_extremes(r, row.outcome)[0]
+        rows.append(item)
+    return Table.of(rows, css="numbers")
+
+
+def _levers_chart(a: Results, b: Results, book: FigureBook) -> Any:
+    """Set and in force by year, A and B overlaid (None when neither run records them)."""
+    if not (a.levers or b.levers):
+        return None
+    runs = [(f"{tag}: {r.scenario_name}", r.levers) for tag, r in (("A", a), ("B", b))]
+    if not a.levers:  # panels follow the first run's levers
+        runs = runs[::-1]
+    return book.add(fg.levers_figure(runs), "compare_levers_in_force")
+
+
+def _finite(value: float) -> float | None:
+    """A number for JSON, which has no NaN (None where it is not finite)."""
+    return float(value) if np.isfinite(value) else None
+
+
+def lever_run_dict(res: Results) -> dict[str, Any]:
+    """One run's levers as set and in force over the whole run (M9), for ``compare --json``:
+    set, in force (median, 5 %, 95 % over replicates) and the lowest and highest month."""
+    levers = {}
+    for row in res.levers:
+        low, high = month_extremes(res, row.outcome)
+        levers[row.lever] = {
+            "effective_outcome": row.outcome,
+            "unit": row.unit,
+            "set": row.run_set,
+            "in_force": {"median": row.run_median, "p5": row.run_p5, "p95": row.run_p95},
+            "in_force_lowest_month": _finite(low),
+            "in_force_highest_month": _finite(high),
+        }
+    return levers
+
+
+def comparison_dict(a: Results, b: Results) -> dict[str, Any]:
+    """The comparison as one JSON object (``lipsteeth compare --json``): each run with its
+    levers set and in force (:func:`lever_run_dict`), and every outcome's B - A."""
+
+    def run(r: Results) -> dict[str, Any]:
+        m = r.manifest
+        return {
+            "folder": str(r.folder),
+            "scenario": r.scenario_name,
+            "run_id": m.get("run_id"),
+            "seed": m.get("seed"),
+            "replicates": int(r.replicates.size),
+            "levers": lever_run_dict(r),
+        }
+
+    return {
+        "a": run(a),
+        "b": run(b),
+        "paired": paired_runs(a, b),
+        "differences": {
+            d.outcome: {
+                "unit": d.unit,
+                "a_median": _finite(d.a.median),
+                "b_median": _finite(d.b.median),
+                "b_minus_a": _finite(d.diff_median),
+                "ci90": [_finite(d.ci_low), _finite(d.ci_high)],
+                "clear": d.clear,
+            }
+            for d in compare_differences(a, b)
+        },
+    }
+
+
 def build_comparison_html(
     a: Results, b: Results, out_dir: Path, figures_dir: Path | None = None
 ) -> tuple[str, list[FigureFiles]]:
@@ -139,6 +230,14 @@ def build_comparison_html(
             "compare_charts",
             paired=paired,
             figure=_charts(a, b, book, paired),
+        ),
+        section(
+            "levers",
+            "Levers: set and in force, A and B",
+            "compare_levers",
+            note=IN_FORCE_NOTE,
+            table=_levers_table(a, b),
+            figure=_levers_chart(a, b, book),
         ),
     ]
     facts = _facts_side_by_side(a, b)

@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 
 from ...core.outcomes import OUTCOMES
+from ...experiment.summary import LeverInForce
+from ...services import levers_of_summary
 from .extras import Extra, find_extras
 from .files import ReportError, read_json, read_parquet
 
@@ -102,6 +104,12 @@ class Results:
         """Days simulated (0 when the manifest does not say)."""
         horizon = self.manifest.get("horizon", {})
         return int(horizon.get("days", 0) or 0)
+
+    @property
+    def levers(self) -> list[LeverInForce]:
+        """Each lever as set and in force (M9), as ``summary.json`` records them (empty for a
+        folder written before they were recorded)."""
+        return levers_of_summary(self.summary)
 
     def has(self, name: str) -> bool:
         """Whether the run holds outcome ``name``."""

@@ -623,7 +623,11 @@ def register(store: ExperimentStore, manifest: Mapping[str, Any] | None = None) 
 
 
 def register_calibration(
-    store: ExperimentStore, populations: pd.DataFrame, parameters: Sequence[str]
+    store: ExperimentStore,
+    populations: pd.DataFrame,
+    parameters: Sequence[str],
+    *,
+    method: str = "abc-smc",
 ) -> None:
     """Record a calibration (its manifest and every generation's particles) in the catalog."""
     manifest = store.manifest()
@@ -652,7 +656,7 @@ def register_calibration(
             con,
             store,
             manifest,
-            method="abc-smc",
+            method=method,
             n_done=manifest.get("n_runs"),
             finished=manifest.get("created"),
         )

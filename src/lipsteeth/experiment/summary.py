@@ -145,6 +145,9 @@ def levers_in_force_of(
         # set and in force compare only if the outcome aggregates as the lever's path does
         assert OUTCOMES[outcome].kind == "mean", outcome
         path = set_monthly[:, LEVER_NAMES.index(lever)]
+        # a lever set to 0.95 all year averages to 0.95, not 0.9499999999999994: set values
+        # are the scenario's numbers, rounded off only the summation's last bits
+        set_by_year = np.round(_by_year(path, years_of_months, years), 12)
         block = np.asarray(monthly[:, names.index(outcome), :], dtype=float)  # (R, M)
         q5, q50, q95 = np.quantile(_by_year(block, years_of_months, years), [0.05, 0.5, 0.95], 0)
         r5, r50, r95 = np.quantile(block.mean(axis=1), [0.05, 0.5, 0.95])
@@ -154,11 +157,11 @@ def levers_in_force_of(
                 outcome,
                 OUTCOMES[outcome].unit,
                 years,
-                _by_year(path, years_of_months, years),
+                set_by_year,
                 q50,
                 q5,
                 q95,
-                float(path.mean()),
+                round(float(path.mean()), 12),
                 float(r50),
                 float(r5),
                 float(r95),

@@ -36,6 +36,8 @@ OPTIONAL_MODULES: dict[str, str] = {
     "ema_workbench": "experiments",
     "pandas": "experiments",
     "scoringrules": "experiments",
+    "sbi": "experiments",
+    "torch": "experiments",
     "fastapi": "web",
     "uvicorn": "web",
     "plotly": "web",

@@ -21,6 +21,7 @@ sensitivity indices    :func:`sensitivity_figure`      :func:`index_bars_of`
 convergence            :func:`convergence_figure`
 posterior              :func:`posterior_figure`        :func:`marginals_of`
 ABC-SMC diagnostics    :func:`abc_diagnostics_figure`
+NPE certificate        :func:`certificate_figure`      :func:`certificate_of`
 PRIM boxes             :func:`prim_figure`             :func:`prim_boxes_of`
 PRIM peeling           :func:`peeling_figure`
 levers set, in force   :func:`levers_figure`           (``LeverInForce`` rows)
@@ -38,6 +39,7 @@ from .calibration import (
     posterior_figure,
     posterior_note,
 )
+from .certificate import Certificate, certificate_figure, certificate_from, certificate_of
 from .discovery import PrimBox, peeling_figure, prim_boxes_of, prim_figure, scaled_limits
 from .fans import Observed, Series, comparison_grid, draw_fan, draw_observed, fan_grid
 from .flow import FlowLink, FlowNode, flow_figure, log_width
@@ -83,6 +85,7 @@ __all__ = [
     "QUANTILES",
     "STYLE",
     "Band",
+    "Certificate",
     "FigureFiles",
     "FlowLink",
     "FlowNode",
@@ -94,6 +97,9 @@ __all__ = [
     "ValidationPanel",
     "ValidationPoint",
     "abc_diagnostics_figure",
+    "certificate_figure",
+    "certificate_from",
+    "certificate_of",
     "compact",
     "comparison_grid",
     "convergence_figure",

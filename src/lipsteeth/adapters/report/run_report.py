@@ -12,6 +12,7 @@ from .results import Results, load_results
 from .sections import (
     Section,
     calibration_section,
+    certificate_section,
     facts_section,
     fans_section,
     files_section,
@@ -47,6 +48,8 @@ def build_report_html(res: Results, out_dir: Path) -> tuple[str, list[FigureFile
         sections.append(sensitivity_section(extras["sensitivity"], book))
     if "calibration" in extras:
         sections.append(calibration_section(res, extras["calibration"], book))
+        if (certificates := certificate_section(extras["calibration"], book)) is not None:
+            sections.append(certificates)
     if "validation" in extras:
         sections.append(validation_section(extras["validation"], book))
     if "discovery" in extras:

@@ -17,6 +17,7 @@ import pyarrow as pa
 from ...experiment.summary import LeverInForce
 from .. import figures as fg
 from .categories import CATEGORIES
+from .certificate import certificate_rows, identifiability_rows, read_certificate, summary_rows
 from .experiments import (
     arrow_rows,
     posterior_marginals,
@@ -26,7 +27,7 @@ from .experiments import (
     validation_of_table,
 )
 from .extras import Extra
-from .files import FIGURES_DIR
+from .files import FIGURES_DIR, safe_name
 from .observed import clip_observed, observed_yearly
 from .provenance import scenario_ranges, scenario_rows
 from .render import FigureBook, Table
@@ -384,6 +385,45 @@ def calibration_section(res: Results, extras: Sequence[Extra], book: FigureBook)
             }
         )
     return section("calibration", "Calibration posterior", outputs=items)
+
+
+def certificate_section(extras: Sequence[Extra], book: FigureBook) -> Section | None:
+    """The certificate of each NPE calibration found: SBC, coverage, identifiability (issue 14).
+
+    None when no calibration found is an NPE one (ABC-SMC has no certificate).
+    """
+    items = []
+    for extra in extras:
+        if extra.path.parent.name != "analysis":  # a posterior table outside an experiment
+            continue
+        cert = read_certificate(extra.path.parents[1])
+        if cert is None:
+            continue
+        stem = safe_name(f"npe_certificate_{cert.experiment}")
+        training = cert.training
+        items.append(
+            {
+                "experiment": cert.experiment,
+                "passed": cert.passed,
+                "flagged": bool(cert.misspecification.get("flagged")),
+                "simulations": training.get("simulations", "?"),
+                "ensemble": training.get("ensemble", "?"),
+                "n_holdout": cert.n_holdout,
+                "n_samples": cert.n_samples,
+                "wall_seconds": cert.wall_seconds,
+                "figure": book.add(fg.certificate_figure(cert), stem),
+                "checks": Table.of(
+                    certificate_rows(cert),
+                    row_class=lambda r: "bad" if r["result"] != "pass" else "ok",
+                    cell_classes={"result": "status"},
+                ),
+                "identifiability": Table.of(identifiability_rows(cert)),
+                "summaries": Table.of(summary_rows(cert)),
+            }
+        )
+    if not items:
+        return None
+    return section("certificate", "NPE certificates: SBC, coverage, identifiability", outputs=items)
 
 
 def validation_section(extras: Sequence[Extra], book: FigureBook) -> Section:

@@ -875,13 +875,13 @@ def calibrate(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing calibration of that name.")
     ] = False,
-    others: Annotated[
+    uncalibrated: Annotated[
         str,
         typer.Option(
             "--others",
-            help="The scenario's declared uncertainties not calibrated, in each simulation: "
-            "held (at their values) or ranges (drawn uniformly, as a run with the posterior "
-            "draws them, so the posterior integrates over them).",
+            help="ABC: the scenario's declared uncertainties not calibrated, in each "
+            "simulation: held (at their values) or ranges (drawn uniformly, as a run with "
+            "the posterior draws them, so the posterior integrates over them).",
         ),
     ] = "held",
 ) -> None:
@@ -961,6 +961,7 @@ def calibrate(
         out=out,
         name=name,
         force=force,
+        uncalibrated=uncalibrated,
     )
 
 
@@ -1010,6 +1011,7 @@ def _calibrate_abc(
     out: Path,
     name: str | None,
     force: bool,
+    uncalibrated: str = "held",
 ) -> None:
     """ABC-SMC calibration against observed targets; writes a calibrated scenario TOML."""
     import shutil
@@ -1026,10 +1028,10 @@ def _calibrate_abc(
     require_experiment_extras(
         "calibrate", ["pandas", "pyabc"], on_dask=bool(scheduler) or workers > 1
     )
-    if others not in ("held", "ranges"):
-        fail(f"--others must be held or ranges (got {others!r})")
+    if uncalibrated not in ("held", "ranges"):
+        fail(f"--others must be held or ranges (got {uncalibrated!r})")
     loaded = load_scenario_for(scenario, years, sets)
-    if others == "ranges":
+    if uncalibrated == "ranges":
         from ...experiment.posterior import with_uncertainty
 
         # each simulation draws the uncalibrated uncertainties from its own seed; the
@@ -1057,7 +1059,7 @@ def _calibrate_abc(
             "targets": targets_csv(usable),
             "priors": [p.__dict__ for p in priors],
             "settings": settings.__dict__,
-            "others": others,
+            "others": uncalibrated,
         }
     )
     exp = name or f"calibrate-{loaded.name}-{digest[:10]}"
@@ -1128,7 +1130,7 @@ def _calibrate_abc(
         "priors": [p.__dict__ for p in priors],
         "targets": [t.key for t in usable],
         "settings": settings.__dict__,
-        "others": others,
+        "others": uncalibrated,
         "n_runs": result.n_simulations,
         "replicates": replicates,
         "stop_reason": result.stop_reason,

@@ -13,14 +13,31 @@ uncertainties (no target informs them) are drawn from their declared ranges.
 The model changes: rerun this script after any change to the core or to the
 scenarios' values, commit the JSON files, and say so in the commit.
 
+Each simulation of the calibration draws those other uncertainties from their ranges
+too (``lipsteeth calibrate --others ranges``), so the posterior integrates over them
+rather than assuming their point values.
+
 Usage::
 
     python scripts/calibrate_posteriors.py                  # every scenario below
     python scripts/calibrate_posteriors.py history --workers 2
     python scripts/calibrate_posteriors.py --keep results/posteriors   # keep the folders
 
-Cost (2 shared cores): see the ``note`` of each recipe, measured when the files were
-last written.
+Cost, measured when the files were last written (issue-12 model, 1 December 2026, one
+worker on the 2 shared cores under a load of 6-10, so wall time is 3-4 x CPU time):
+
+- ``baseline-2016``: 16 parameters, 100 particles, stopped by its budget of 1,000
+  simulations after generation 2 (1,130 simulations, tolerance 3.2): 23 min wall,
+  6 min CPU (``python scripts/calibrate_posteriors.py baseline-2016``).
+- ``history``: 10 parameters, 40 particles, stopped by its budget of 240 simulations
+  after generation 2 (619 simulations of 1998-2016, tolerance 33.5 -> 21.2 -> 11.9,
+  effective sample size 11): 24 min wall, 11 min CPU
+  (``python scripts/calibrate_posteriors.py history``).  A first attempt with 80
+  particles and 800 simulations would have taken about 2 hours of wall time here.
+
+Both together stay within about 40 minutes of one free core; the budgets are what
+fitted that, not what convergence needs (the tolerances were still falling), so the
+posteriors are wider than a longer calibration would give.
 """
 
 from __future__ import annotations
@@ -112,8 +129,9 @@ RECIPES: dict[str, Recipe] = {
             "wider_flow.third_country_share",  # the delay of arrivals
         ),
         targets=("defector_arrivals.csv", "repatriations.csv"),
+        population=40,
         generations=8,
-        max_simulations=1600,
+        max_simulations=240,
         why="1998-2016 (19-year runs)",
     ),
 }

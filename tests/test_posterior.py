@@ -56,11 +56,13 @@ def posterior(weights: list[float] | None = None, n: int = 3) -> pu.Posterior:
 
 def test_draws_depend_on_seed_and_replicate_index_only(tiny):
     u = pu.for_posterior(tiny, posterior())
-    full = u.draw(7, np.arange(10))
-    assert u.draw(7, [8, 3]) == [full[8], full[3]], "a subset draws what the full run draws"
-    assert u.draw(8, np.arange(10)) != full, "another seed, other draws"
+    full = u.parameter_sets(7, np.arange(10))
+    assert u.parameter_sets(7, [8, 3]) == [full[8], full[3]], (
+        "a subset draws what the full run draws"
+    )
+    assert u.parameter_sets(8, np.arange(10)) != full, "another seed, other draws"
     other = pu.for_posterior(tiny.with_overrides(levers={"food_aid": 1.0}), posterior())
-    assert other.draw(7, np.arange(10)) == full, "same posterior, same seed: common draws"
+    assert other.parameter_sets(7, np.arange(10)) == full, "same posterior, same seed: common draws"
 
 
 def test_particles_follow_the_weights():
@@ -75,7 +77,7 @@ def test_ranges_are_uniform_and_integers_rounded(tiny):
     """KS test of 2,000 draws of one range against the uniform (false-failure rate 1e-4)."""
     u = pu.for_ranges(load_scenario("baseline-2016"))
     assert u.label == pu.PARAMETERS_AND_SIMULATION
-    draws = u.draw(3, np.arange(2000))
+    draws = u.parameter_sets(3, np.arange(2000))
     low, high = u.ranges["defection.contagion"]
     x = np.array([d["defection.contagion"] for d in draws])
     assert low <= x.min() and x.max() <= high

@@ -393,7 +393,9 @@ class ParameterUncertainty:
             return self
         return dataclasses.replace(self, held={**self.held, **add})
 
-    def draw(self, seed: int, replicates: Sequence[int] | np.ndarray) -> list[dict[str, float]]:
+    def parameter_sets(
+        self, seed: int, replicates: Sequence[int] | np.ndarray
+    ) -> list[dict[str, float]]:
         """The drawn values of each replicate index (``{}`` per replicate for ``none``)."""
         from_posterior, from_ranges = self.from_posterior, self.from_ranges
         out: list[dict[str, float]] = []
@@ -426,7 +428,7 @@ class ParameterUncertainty:
         if not self.drawn:
             return None
         out = []
-        for values in self.draw(seed, replicates):
+        for values in self.parameter_sets(seed, replicates):
             params = params_with(scenario.params, values)
             if any(n.startswith("population.") for n in values):
                 population = dataclasses.asdict(params.population)

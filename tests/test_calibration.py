@@ -275,3 +275,30 @@ def test_abc_smc_recovers_known_parameters_on_dask(tmp_path: Path) -> None:
             sampler=pyabc_sampler(client),
         )
     check_recovery(result, 0.98)
+
+
+def test_others_drawn_from_ranges_while_the_particle_is_held(tiny) -> None:
+    """`calibrate --others ranges`: a simulation holds the particle's values and draws the
+    scenario's other uncertainties from their ranges (as a run with the posterior draws
+    them), from its own seed: the posterior integrates over them."""
+    from lipsteeth.experiment.posterior import uncertainty_of, with_uncertainty
+
+    drawn = with_uncertainty(tiny, "ranges")
+    particle = {"wider_flow.crossing_rate_per_year": 11000.0}
+    simulated = drawn.with_overrides(params=particle)
+    draws = uncertainty_of(simulated)
+    assert draws.held["wider_flow.crossing_rate_per_year"] == "overridden"
+    sets = [draws.replicate_params(simulated, seed, [0]) for seed in (1, 2)]
+    assert all(s is not None for s in sets)
+    one, two = (s[0] for s in sets)  # type: ignore[index]
+    assert one.wider_flow.crossing_rate_per_year == two.wider_flow.crossing_rate_per_year == 11000
+    assert one.defection.contagion != two.defection.contagion, "others drawn per seed"
+    low, high = tiny.uncertainties["defection.contagion"]
+    assert low <= one.defection.contagion <= high
+
+
+def test_calibrate_refuses_an_unknown_others_choice(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["calibrate", "baseline-2016", "--others", "maybe"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1 and "--others" in err[0]

@@ -121,6 +121,10 @@ def test_run_writes_results_folder(json_run: Run) -> None:
     )
     assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in manifest["data_sha256"].values())
     assert manifest["ledger_checks"] and all(c["holds"] for c in manifest["ledger_checks"])
+    uncertainty = manifest["uncertainty"]
+    assert uncertainty["band"] == "parameters + simulation"
+    assert re.fullmatch(r"[0-9a-f]{64}", uncertainty["posterior"]["sha256"])
+    assert len(uncertainty["particles"]) == 2  # the particle each replicate drew
 
 
 def test_json_output_is_one_object(json_run: Run) -> None:
@@ -134,10 +138,14 @@ def test_json_output_is_one_object(json_run: Run) -> None:
         "outcomes",
         "levers_in_force",
         "facts",
+        "uncertainty",
         "results_dir",
         "wall_time_s",
     }
     assert summary["scenario"] == "baseline-2016"
+    # by default the bands hold the shipped posterior's parameter draws and the noise
+    assert summary["uncertainty"]["kind"] == "posterior"
+    assert summary["uncertainty"]["band"] == "parameters + simulation"
     assert summary["years"] == [2012]
     revenue = summary["outcomes"]["revenue_to_state_usd"]
     assert revenue["unit"] == "USD" and len(revenue["median"]) == 1
@@ -146,13 +154,12 @@ def test_json_output_is_one_object(json_run: Run) -> None:
     # issue 12: each lever as set beside what Beijing's discretion put in force
     exit_check = summary["levers_in_force"]["china_exit_strictness"]
     assert exit_check["effective_outcome"] == "exit_strictness"
-    assert exit_check["set"] == [0.95]
+    assert exit_check["set"] == [pytest.approx(0.95)]  # a mean of daily values
     in_force = exit_check["in_force"]
     assert in_force["p5"][0] <= in_force["median"][0] <= in_force["p95"][0] <= 0.95
-    # a 1-year run reaches only one fact's window: the others are not evaluated (null)
-    for row in summary["facts"]:
-        assert isinstance(row["consistent"], bool) if row["covered"] else row["consistent"] is None
-    assert sum(row["covered"] for row in summary["facts"]) == 1
+    # one year (2012) reaches no fact's window: every row "not evaluated", none "no"
+    assert all(row["consistent"] is None for row in summary["facts"])
+    assert {row["status"] for row in summary["facts"]} == {"not evaluated"}
     assert Path(summary["results_dir"]) == Path("out")
     on_disk = json.loads((json_run.folder / store.SUMMARY_FILE).read_text())
     assert on_disk == summary
@@ -217,6 +224,12 @@ def _occupied_out(tmp: Path) -> str:
     return "baseline-2016"
 
 
+def _shipped_posterior_copy(tmp: Path) -> str:
+    shipped = resources.files("lipsteeth") / "scenarios" / "baseline-2016.posterior.json"
+    (tmp / "copy.posterior.json").write_text(shipped.read_text("utf-8"))
+    return "baseline-2016"
+
+
 REFUSALS = {
     "unknown scenario name": (lambda tmp: "no-such-scenario", (), "no-such-scenario"),
     "malformed TOML": (_malformed, (), "malformed TOML"),
@@ -229,6 +242,21 @@ REFUSALS = {
     "--seed not a number": (lambda tmp: "baseline-2016", ("--seed", "abc"), "--seed"),
     "unknown option": (lambda tmp: "baseline-2016", ("--colour",), "--colour"),
     "non-empty --out": (_occupied_out, ("--out", "taken"), "not empty"),
+    "--uncertainty maybe": (
+        lambda tmp: "baseline-2016",
+        ("--uncertainty", "maybe"),
+        "--uncertainty",
+    ),
+    "--posterior missing": (
+        lambda tmp: "baseline-2016",
+        ("--posterior", "nowhere"),
+        "--posterior nowhere",
+    ),
+    "--posterior with --uncertainty none": (
+        _shipped_posterior_copy,
+        ("--posterior", "copy.posterior.json", "--uncertainty", "none"),
+        "--posterior contradicts --uncertainty none",
+    ),
 }
 
 

@@ -62,9 +62,12 @@ def child(extra: str, name: str = "child") -> str:
 def test_public_api_is_curated() -> None:
     assert sorted(scenario_pkg.__all__) == sorted(
         [
+            "ParameterDraws",
             "ParameterInfo",
             "Scenario",
             "ScenarioError",
+            "check_population",
+            "packaged_posterior",
             "list_scenarios",
             "load_scenario",
             "load_scenario_text",

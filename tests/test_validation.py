@@ -644,6 +644,9 @@ def test_command_json_gives_every_score_per_series_and_per_split_window(
     assert code == 0, err
     payload = json.loads(out)
     assert payload["split"] == 2013 and payload["forecast"] == "simulated"
+    # issue 13: the bands hold the inherited posterior's parameter draws, and say so
+    assert payload["uncertainty"]["kind"] == "posterior"
+    assert payload["uncertainty"]["band"] == "parameters + simulation"
     arrivals = payload["series"]["arrivals_south_korea"]
     for key in SCORES:
         assert isinstance(arrivals[key], float), key
@@ -689,6 +692,9 @@ def test_freeze_then_score_round_trips_and_refuses_another_scenario(
     )
     assert len(doc["scenario_sha256"]["resolved_toml"]) == 64 and doc["versions"]["lipsteeth"]
     assert doc["versions"]["scoringrules"] and doc["core_sha256"] == core_digest()
+    # the forecast records what its quantiles hold: the posterior drawn from and its hash
+    assert doc["uncertainty"]["band"] == "parameters + simulation"
+    assert len(doc["uncertainty"]["posterior"]["sha256"]) == 64
     period = doc["series"]["arrivals_south_korea"]["periods"]["2013"]
     assert len(period["quantiles"]) == 23 and len(period["members"]) == 3
     assert set(doc["series"]) == set(SERIES)

@@ -19,6 +19,7 @@ import pytest
 
 from lipsteeth.core.outcomes import OUTCOME_NAMES
 from lipsteeth.experiment.ensemble import run_scenario
+from lipsteeth.experiment.posterior import with_uncertainty
 from lipsteeth.scenario import load_scenario
 
 from .web_live import TINY_PARAMS, LiveServer, live_server, wait_run
@@ -97,11 +98,14 @@ def test_run_lifecycle_and_results_match_the_library(client: httpx.Client) -> No
     assert status["progress"] == {"done": 2, "total": 2, "fraction": 1.0}
     assert status["attempts"] == 1
 
-    # the same run through the library gives the same numbers
+    # the same run through the library gives the same numbers (with the same parameter
+    # draws: the shipped posterior, the overridden parameters held)
     scenario = load_scenario("baseline-2016").with_overrides(
         params=TINY_PARAMS, levers={"china_exit_strictness": 0.5}, years=0.25
     )
-    direct = run_scenario(scenario, replicates=2, seed=11)
+    direct = run_scenario(with_uncertainty(scenario), replicates=2, seed=11)
+    bands = client.get(f"/api/runs/{run_id}/bands").json()
+    assert bands["uncertainty"].startswith("parameters + simulation")
 
     rows = client.get(
         f"/api/runs/{run_id}/outcomes", params={"variable": "revenue_to_state_usd"}

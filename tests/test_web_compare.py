@@ -12,6 +12,7 @@ import pytest
 
 from lipsteeth.adapters.web.run_requests import build_scenario
 from lipsteeth.experiment.ensemble import run_scenario
+from lipsteeth.experiment.posterior import with_uncertainty
 
 from .web_live import TINY_PARAMS, LiveServer, live_server, wait_run
 
@@ -62,8 +63,13 @@ def test_paired_comparison_equals_the_library(client: httpx.Client) -> None:
 
     # the same two settings through the library, the same replicate indices and seed
     seed = comparison["a"]["seed"]
-    a = run_scenario(build_scenario(YEAR_RUN), replicates=12, seed=seed)
-    b = run_scenario(build_scenario({**YEAR_RUN, "changes": [CHANGE]}), replicates=12, seed=seed)
+    # (with the parameter draws the service's runs hold: the shipped posterior, paired)
+    a = run_scenario(with_uncertainty(build_scenario(YEAR_RUN)), replicates=12, seed=seed)
+    b = run_scenario(
+        with_uncertainty(build_scenario({**YEAR_RUN, "changes": [CHANGE]})),
+        replicates=12,
+        seed=seed,
+    )
     d = b.outcome(OUTCOME) - a.outcome(OUTCOME)
     band = bands["difference"]["outcomes"][OUTCOME]
     assert band["median"] == pytest.approx(np.median(d, axis=0))
@@ -219,6 +225,6 @@ def test_a_restarted_job_keeps_its_finished_replicates(tmp_path: Path) -> None:
         served = c.get(
             f"/api/runs/{run_id}/outcomes", params={"variable": "revenue_to_state_usd"}
         ).json()["rows"]
-        direct = run_scenario(build_scenario(request), replicates=6, seed=9)
+        direct = run_scenario(with_uncertainty(build_scenario(request)), replicates=6, seed=9)
         values = np.array([[r["value"] for r in served if r["replicate"] == i] for i in range(6)])
         assert np.array_equal(values, direct.outcome("revenue_to_state_usd"))

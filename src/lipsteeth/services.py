@@ -46,6 +46,7 @@ from .core.simulate import SimulationResult
 from .experiment.ensemble import combine, run_scenario
 from .experiment.executors import Executor, run_ensemble
 from .experiment.facts import FactCheck, Runner, check_facts
+from .experiment.posterior import uncertainty_of
 from .experiment.summary import LeverInForce, YearlyBand, levers_in_force, yearly_bands
 
 if TYPE_CHECKING:
@@ -225,6 +226,7 @@ def run_summary(
         "outcomes": {band.outcome: band_dict(band) for band in bands},
         "levers_in_force": levers_dict(levers),
         "facts": list(facts),
+        "uncertainty": uncertainty_of(scenario).describe(),
         "results_dir": str(results_dir),
         "wall_time_s": round(float(wall_time_s), 3),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console, Group
 from rich.progress import (
@@ -143,34 +144,76 @@ def levers_as_bands(rows: Sequence[LeverInForce]) -> list[YearlyBand]:
 
 
 def consistent_text(consistent: bool | None) -> Text:
-    """``yes``, ``no``, or ``not evaluated`` (None: the row's window is not simulated)."""
+    """yes / no, or ``not evaluated`` when the run does not reach a fact's years."""
     if consistent is None:
         return Text("not evaluated", style="dim")
     return Text("yes", style="bold green") if consistent else Text("no", style="bold red")
 
 
-def facts_table(facts: Sequence[FactCheck]) -> Table:
-    """The facts of SYSTEM.md against the simulated median and 90 % band."""
-    table = Table(title="Facts (SYSTEM.md F1-F9)", title_justify="left", show_lines=True)
+def fact_value_text(fact: FactCheck) -> Text:
+    """The value the row's rule compares and its 90 % band (``-`` when not evaluated)."""
+    if fact.consistent is None:
+        return Text("-", style="dim")
+    simulated = Text(fmt(fact.value, fact.unit), style="bold")
+    simulated.append(f" [{fmt(fact.low, fact.unit)}, {fmt(fact.high, fact.unit)}]")
+    if fact.unit:
+        simulated.append(f" {fact.unit}", style="dim")
+    return simulated
+
+
+def facts_table(facts: Sequence[FactCheck], band: str = "") -> Table:
+    """The facts of SYSTEM.md and the pattern checks against the simulated 90 % band."""
+    title = "Facts (SYSTEM.md F1-F9) and patterns (P1-P3)"
+    title += f"; bands hold {band}" if band else ""
+    table = Table(title=title, title_justify="left", show_lines=True)
     table.add_column("id", style="cyan", no_wrap=True)
     table.add_column("statement", ratio=3)
     table.add_column("target", ratio=1)
-    table.add_column(Text("simulated median [p5, p95]"), justify="right", ratio=1)
+    table.add_column(Text("simulated [90 % band]"), justify="right", ratio=1)
     table.add_column("consistent", justify="center", no_wrap=True)
     for fact in facts:
-        simulated = Text(fmt(fact.median, fact.unit), style="bold")
-        simulated.append(f" [{fmt(fact.p5, fact.unit)}, {fmt(fact.p95, fact.unit)}]")
-        if fact.unit:
-            simulated.append(f" {fact.unit}", style="dim")
         statement = Text(fact.statement)
         if fact.statistic:
             statement.append(f"\n{fact.statistic}", style="dim")
-        if not fact.covered:
-            simulated = Text("n/a (window not simulated)", style="dim")
-        verdict = consistent_text(fact.consistent if fact.covered else None)
-        table.add_row(fact.id, statement, fact.target, simulated, verdict)
+        if fact.rule:
+            statement.append(f"\nrule: {fact.rule} ({fact.band})", style="dim")
+        table.add_row(
+            fact.id, statement, fact.target, fact_value_text(fact), consistent_text(fact.consistent)
+        )
     if not facts:
         table.add_row("", "not checked (run --no-facts)", "", "", "")
+    return table
+
+
+def knockouts_table(checks: Sequence[Any], band: str = "") -> Table:
+    """Each row with its mechanism and knocked out (``experiment.facts.KnockoutCheck``)."""
+    title = "Facts as evidence: with the mechanism and knocked out" + (
+        f"; bands hold {band}" if band else ""
+    )
+    table = Table(title=title, title_justify="left", show_lines=True)
+    table.add_column("id", style="cyan", no_wrap=True)
+    table.add_column("statement, mechanism, knock-out", ratio=3)
+    table.add_column("target", ratio=1)
+    table.add_column("with mechanism", justify="right", ratio=1)
+    table.add_column("", justify="center", no_wrap=True)
+    table.add_column("knocked out", justify="right", ratio=1)
+    table.add_column("", justify="center", no_wrap=True)
+    for check in checks:
+        row = check.row
+        text = Text(row.statement)
+        text.append(f"\n{row.statistic}", style="dim")
+        text.append(f"\nmechanism: {row.mechanism}", style="dim")
+        text.append(f"\nknock-out: {row.knockout.description}", style="dim")
+        text.append(f"\nrule: {row.rule} ({check.with_mechanism.band})", style="dim")
+        table.add_row(
+            row.id,
+            text,
+            row.target,
+            fact_value_text(check.with_mechanism),
+            consistent_text(check.with_mechanism.consistent),
+            fact_value_text(check.knocked_out),
+            consistent_text(check.knocked_out.consistent),
+        )
     return table
 
 

@@ -43,6 +43,7 @@ from ..core.events import EVENT_COLUMNS
 from ..core.jit import core_digest
 from ..core.outcomes import to_years
 from ..core.simulate import SimulationResult
+from ..experiment.posterior import uncertainty_of
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -422,6 +423,8 @@ def run_manifest(
         "seed": int(seed),
         "core_sha256": core_digest(),
         "replicates": int(np.asarray(result.replicates).size),
+        # which uncertainty the bands hold, the posterior's SHA-256 and each replicate's draw
+        "uncertainty": uncertainty_of(scenario).describe(seed, result.replicates),
         "horizon": horizon(result, scenario.start, scenario.end),
         # dated events the horizon cuts off (a shorter --years, an earlier end): not simulated
         "events_outside_horizon": scenario.events_outside_horizon(),

@@ -24,19 +24,29 @@ def run_scenario(
     seed: int | None = None,
     replicate_indices: np.ndarray | None = None,
 ) -> SimulationResult:
-    """Simulate a scenario's replicates (defaults from the scenario file) in one call."""
+    """Simulate a scenario's replicates (defaults from the scenario file) in one call.
+
+    When the scenario carries parameter uncertainty (``Scenario.parameter_draws``,
+    ``experiment.posterior``), each replicate runs with the parameter set drawn
+    for its index under the run's seed.
+    """
     indices = (
         np.asarray(replicate_indices, dtype=int)
         if replicate_indices is not None
         else np.arange(replicates if replicates is not None else scenario.replicates)
     )
+    root_seed = scenario.seed if seed is None else seed
+    draws = scenario.parameter_draws
     return simulate(
         scenario.params,
         scenario.levers,
         scenario.calendar,
         scenario.timeline,
-        seed=scenario.seed if seed is None else seed,
+        seed=root_seed,
         replicates=indices,
+        replicate_params=(
+            draws.replicate_params(scenario, root_seed, indices) if draws is not None else None
+        ),
     )
 
 

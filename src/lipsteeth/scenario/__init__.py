@@ -20,15 +20,24 @@ from typing import Any
 from ._errors import ScenarioError
 from ._load import list_scenarios, load_scenario, load_scenario_text
 from ._models import json_schema
-from ._scenario import ParameterInfo, Scenario
+from ._scenario import (
+    ParameterDraws,
+    ParameterInfo,
+    Scenario,
+    check_population,
+    packaged_posterior,
+)
 
 __all__ = [
+    "ParameterDraws",
     "ParameterInfo",
     "Scenario",
     "ScenarioError",
+    "check_population",
     "list_scenarios",
     "load_scenario",
     "load_scenario_text",
+    "packaged_posterior",
     "scenario_schema",
 ]
 

@@ -55,6 +55,7 @@ HEADER_KEYS: tuple[str, ...] = (
     "extends",
     "replace_events",
     "events_file",
+    "posterior",
 )
 MAX_EVENTS = 10_000
 MAX_TEST_COUNT = 1_000
@@ -227,6 +228,12 @@ class ScenarioHeader(BaseModel):
         max_length=MAX_TEXT,
         description="CSV event timeline (lipsteeth.scenario.events_csv), relative to this file; "
         "its events come before this file's [[events]]",
+    )
+    posterior: str = absent(
+        pattern=NAME_PATTERN,
+        description="packaged posterior of the scenario's calibration "
+        "(lipsteeth/scenarios/<name>.posterior.json): the parameter uncertainty a run "
+        "draws from by default (inherited through extends)",
     )
 
 

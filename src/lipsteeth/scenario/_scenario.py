@@ -9,13 +9,15 @@ scenario (horizon, ranges, sizes, shares), constructs the core ``Params``,
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
 import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NoReturn, TypeVar
+from importlib import resources
+from typing import Any, Literal, NoReturn, Protocol, TypeVar
 
 import numpy as np
 
@@ -73,6 +75,33 @@ class ParameterInfo:
     doc: str
 
 
+class ParameterDraws(Protocol):
+    """Parameter uncertainty a scenario carries into its runs (``experiment.posterior``).
+
+    It draws one parameter set per replicate; ``Scenario.with_overrides``
+    asks it to hold the parameters it overrides at their new values.
+    """
+
+    def holding(self, names: Iterable[str]) -> ParameterDraws:
+        """The same draws with ``names`` held at the scenario's values."""
+        ...
+
+    def replicate_params(
+        self, scenario: Scenario, seed: int, replicates: np.ndarray
+    ) -> list[Params] | None:
+        """One parameter set per replicate index (None: the scenario's own, for all)."""
+        ...
+
+
+#: where packaged posteriors live: ``lipsteeth/scenarios/<name>.posterior.json``
+POSTERIOR_SUFFIX = ".posterior.json"
+
+
+def packaged_posterior(name: str) -> Any:
+    """The packaged posterior file ``name`` (a ``Traversable``; it may not exist)."""
+    return resources.files("lipsteeth") / "scenarios" / f"{name}{POSTERIOR_SUFFIX}"
+
+
 def _date(item: np.datetime64) -> str:
     return str(item.astype("datetime64[D]"))
 
@@ -102,6 +131,10 @@ class Scenario:
     provenance: dict[str, ParameterInfo]  # "group.name" and "lever.name"
     events: tuple[dict[str, Any], ...]
     endogenous_from: np.datetime64  # first day M9 generates tests, resolutions, advisories
+    posterior: str | None = None  # packaged posterior of its calibration (header key)
+    # Parameter uncertainty of its runs (not part of the document: the caller chooses
+    # it, experiment.posterior.with_uncertainty); None: the parameters as set.
+    parameter_draws: ParameterDraws | None = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Scenario):
@@ -158,6 +191,8 @@ class Scenario:
             "seed": self.seed,
             "replicates": self.replicates,
         }
+        if self.posterior is not None:
+            header["posterior"] = self.posterior
         parameters: dict[str, dict[str, Any]] = {group: {} for group in PARAM_GROUPS}
         levers: dict[str, Any] = {}
         for info in self.provenance.values():
@@ -234,7 +269,12 @@ class Scenario:
             header["end"] = _iso(end)
         if years is not None:
             header["end"] = _end_after(header["start"], years, self.source)
-        return from_document(document, self.source)
+        changed = from_document(document, self.source)
+        if self.parameter_draws is None:
+            return changed
+        # an overridden parameter takes the value given, in every replicate
+        draws = self.parameter_draws.holding(str(key) for key in (params or {}))
+        return dataclasses.replace(changed, parameter_draws=draws)
 
 
 def _iso(item: Any) -> Any:
@@ -371,6 +411,11 @@ def _check_ranges(document: Mapping[str, Any], source: str) -> None:
 def _check_population(document: Mapping[str, Any], source: str) -> None:
     """Absurd sizes and impossible shares of the overseas network."""
     pop = {name: entry["value"] for name, entry in document["parameters"]["population"].items()}
+    check_population(pop, source)
+
+
+def check_population(pop: Mapping[str, Any], source: str) -> None:
+    """The population rules on a complete set of ``population`` values (also for draws)."""
     path = "parameters.population"
     posts = (
         pop["restaurant_sites_max"] * pop["staff_per_restaurant"]
@@ -453,6 +498,8 @@ def build_scenario(document: Mapping[str, Any], source: str) -> Scenario:
     end = np.datetime64(end_date, "D")
     endogenous_from = np.datetime64(header.get("endogenous_from", start_date), "D")
     events = tuple(FrozenDict(event) for event in document.get("events", ()))
+    # the packaged posterior is read (and a missing one refused) when a run draws from it
+    posterior = header.get("posterior")
     try:
         params = Params(
             **{
@@ -481,6 +528,7 @@ def build_scenario(document: Mapping[str, Any], source: str) -> Scenario:
             provenance=FrozenDict(infos),
             events=events,
             endogenous_from=endogenous_from,
+            posterior=posterior,
         )
     except (TypeError, ValueError, KeyError, OverflowError) as exc:  # a bug, not user input
         raise ScenarioError(source, "scenario", f"cannot build the scenario: {exc}") from exc

@@ -28,7 +28,7 @@ from typing import NoReturn
 import typer
 
 from ...scenario import ScenarioError
-from . import experiments, report, run, scenarios, serve, validate
+from . import experiments, facts, report, run, scenarios, serve, validate
 from .inputs import EXIT_USAGE, UserError, fail, missing_extra
 
 __all__ = ["UserError", "app", "fail", "main"]
@@ -45,7 +45,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # The order of registration is the order of ``lipsteeth --help``.
-for _group in (run, scenarios, experiments, report, serve, validate):
+for _group in (run, scenarios, experiments, report, serve, validate, facts):
     _group.register(app)
 
 

@@ -969,6 +969,15 @@ def calibrate(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing calibration of that name.")
     ] = False,
+    uncalibrated: Annotated[
+        str,
+        typer.Option(
+            "--others",
+            help="ABC: the scenario's declared uncertainties not calibrated, in each "
+            "simulation: held (at their values) or ranges (drawn uniformly, as a run with "
+            "the posterior draws them, so the posterior integrates over them).",
+        ),
+    ] = "held",
 ) -> None:
     """Calibration against observed targets (ABC-SMC or NPE); writes a calibrated scenario TOML."""
     if method not in CALIBRATE_METHODS:
@@ -1046,6 +1055,7 @@ def calibrate(
         out=out,
         name=name,
         force=force,
+        uncalibrated=uncalibrated,
     )
 
 
@@ -1095,6 +1105,7 @@ def _calibrate_abc(
     out: Path,
     name: str | None,
     force: bool,
+    uncalibrated: str = "held",
 ) -> None:
     """ABC-SMC calibration against observed targets; writes a calibrated scenario TOML."""
     import shutil
@@ -1111,7 +1122,15 @@ def _calibrate_abc(
     require_experiment_extras(
         "calibrate", ["pandas", "pyabc"], on_dask=bool(scheduler) or workers > 1
     )
+    if uncalibrated not in ("held", "ranges"):
+        fail(f"--others must be held or ranges (got {uncalibrated!r})")
     loaded = load_scenario_for(scenario, years, sets)
+    if uncalibrated == "ranges":
+        from ...experiment.posterior import with_uncertainty
+
+        # each simulation draws the uncalibrated uncertainties from its own seed; the
+        # calibrated ones are held at the particle's values (with_overrides holds them)
+        loaded = with_uncertainty(loaded, "ranges")
     root_seed = loaded.seed if seed is None else seed
     all_targets, usable = _calibration_targets(targets, loaded, until)
     first, last = horizon_years(loaded.start, loaded.end)
@@ -1134,6 +1153,7 @@ def _calibrate_abc(
             "targets": targets_csv(usable),
             "priors": [p.__dict__ for p in priors],
             "settings": settings.__dict__,
+            "others": uncalibrated,
         }
     )
     exp = name or f"calibrate-{loaded.name}-{digest[:10]}"
@@ -1204,6 +1224,7 @@ def _calibrate_abc(
         "priors": [p.__dict__ for p in priors],
         "targets": [t.key for t in usable],
         "settings": settings.__dict__,
+        "others": uncalibrated,
         "n_runs": result.n_simulations,
         "replicates": replicates,
         "stop_reason": result.stop_reason,

@@ -42,6 +42,24 @@ EventsOption = Annotated[
     typer.Option("--events", help="Replace the scenario's events by this CSV event timeline."),
 ]
 
+UncertaintyOption = Annotated[
+    str,
+    typer.Option(
+        "--uncertainty",
+        help="What replicates draw their parameters from: auto (the posterior given or "
+        "shipped, else the declared ranges), posterior, ranges (uniform) or none "
+        "(simulation noise only).",
+    ),
+]
+PosteriorOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--posterior",
+        help="Calibration posterior: a `lipsteeth calibrate` folder, its manifest.json or "
+        "analysis/posterior.parquet, or a <scenario>.posterior.json.",
+    ),
+]
+
 # ---------------------------------------------------------------------------
 # results folders of single runs (run, validate)
 

@@ -20,12 +20,14 @@ from rich.console import Console
 
 from ... import services
 from ...core.outcomes import OUTCOME_NAMES
+from ...experiment.posterior import uncertainty_of
 from ...experiment.summary import KEY_OUTCOMES, levers_in_force
 from ...scenario import Scenario
 from ...scenario.events_csv import load_event_csv, with_events
 from .. import console as views
 from .. import store
 from ..executors_dask import ExecutorError, open_executor
+from ..posterior_files import apply_uncertainty
 from .inputs import (
     DEFAULT_SCENARIO,
     MAX_REPLICATES,
@@ -40,11 +42,13 @@ from .options import (
     EventsOption,
     ForceOption,
     JsonOption,
+    PosteriorOption,
     ReplicatesOption,
     ResultsFolderOption,
     ScenarioArgument,
     SchedulerOption,
     SeedOption,
+    UncertaintyOption,
     YearsOption,
 )
 
@@ -100,6 +104,8 @@ def run(
         bool,
         typer.Option("--no-facts", help="Skip the facts F1-F9 and their counterfactual ensembles."),
     ] = False,
+    uncertainty: UncertaintyOption = "auto",
+    posterior: PosteriorOption = None,
 ) -> None:
     """Simulate a scenario, check the facts and ledger, write a results folder."""
     started = time.perf_counter()
@@ -116,6 +122,7 @@ def run(
     root_seed = loaded.seed if seed is None else seed
     n_replicates = loaded.replicates if replicates is None else replicates
     check_range("replicates", n_replicates, 1, MAX_REPLICATES)
+    loaded = apply_uncertainty(loaded, uncertainty, posterior)  # parameter draws per replicate
 
     run_id = store.default_run_id(loaded.name, root_seed)
     try:
@@ -173,7 +180,8 @@ def run(
     key_bands = [band for band in record.bands if band.outcome in key]
     title = (
         f"{loaded.name}: {loaded.title}\n"
-        f"{n_replicates} replicates, seed {root_seed}; per year: median [p5, p95]"
+        f"{n_replicates} replicates, seed {root_seed}; per year: median [p5, p95]; "
+        f"bands hold {uncertainty_of(loaded).label}"
     )
     for table in views.outcome_bands_tables(key_bands, title, width=con.width):
         con.print(table)
@@ -182,7 +190,7 @@ def run(
         views.levers_as_bands(levers_in_force(loaded, record.result)), lever_title, con.width
     ):
         con.print(table)
-    con.print(views.facts_table(record.facts))
+    con.print(views.facts_table(record.facts, uncertainty_of(loaded).label))
     con.print(views.ledger_table(record.ledger))
     con.print(views.results_location(target))
 

@@ -59,6 +59,7 @@ from rich.table import Table
 from ... import services
 from ...core.jit import core_digest
 from ...experiment.forecast_scores import QUANTILE_LEVELS, Forecast, FrozenForecastError
+from ...experiment.posterior import uncertainty_of
 from ...experiment.validation import (
     SERIES,
     Observation,
@@ -79,10 +80,12 @@ from .options import (
     EventsOption,
     ForceOption,
     JsonOption,
+    PosteriorOption,
     ReplicatesOption,
     ResultsFolderOption,
     ScenarioArgument,
     SeedOption,
+    UncertaintyOption,
 )
 
 OBSERVED_PACKAGE_DIR = "observed"
@@ -358,13 +361,17 @@ def _horizon_years(loaded: Any) -> tuple[int, int]:
     return int(str(loaded.start)[:4]), int(str(loaded.end)[:4])
 
 
-def _load(scenario: str, events: Path | None) -> Any:
+def _load(
+    scenario: str, events: Path | None, uncertainty: str = "none", posterior: Path | None = None
+) -> Any:
+    from ..posterior_files import apply_uncertainty
+
     loaded = load(scenario)
     if events is not None:
         from ...scenario.events_csv import load_event_csv, with_events
 
         loaded = with_events(loaded, load_event_csv(events))
-    return loaded
+    return apply_uncertainty(loaded, uncertainty, posterior)
 
 
 def _simulate(loaded: Any, replicates: int, seed: int, chunk_size: int) -> Any:
@@ -473,6 +480,8 @@ def validate_command(
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", help="Replicates simulated per progress step.")
     ] = 4,
+    uncertainty: UncertaintyOption = "auto",
+    posterior: PosteriorOption = None,
 ) -> None:
     """Validate a scenario against observed series: ARD, MASE, WIS, CRPS, coverage, benchmarks.
 
@@ -518,6 +527,7 @@ def validate_command(
             as_json=as_json,
             chunk_size=chunk_size,
             started=started,
+            uncertainty=(uncertainty, posterior),
         )
         return
     if observed is None:
@@ -555,6 +565,7 @@ def validate_command(
         as_json=as_json,
         chunk_size=chunk_size,
         started=started,
+        uncertainty=(uncertainty, posterior),
     )
 
 
@@ -574,12 +585,13 @@ def _validate_simulated(
     as_json: bool,
     chunk_size: int,
     started: float,
+    uncertainty: tuple[str, Path | None] = ("none", None),
 ) -> None:
     """Simulate, score against the observed file, write the results folder."""
     from .. import store
 
     observations = _only(read_observed(observed), series)
-    loaded = _load(scenario, events)
+    loaded = _load(scenario, events, *uncertainty)
     first_sim, last_sim = _horizon_years(loaded)
     _check_split(split, first_sim, last_sim, f"the simulated horizon {first_sim}-{last_sim}")
     in_window = _in_window(observations, first_year, last_year)
@@ -611,7 +623,10 @@ def _validate_simulated(
         )
     except ObservedError as exc:
         fail(str(exc))
-    title = f"{loaded.name} vs {observed}: {n_replicates} replicates, seed {root_seed}"
+    title = (
+        f"{loaded.name} vs {observed}: {n_replicates} replicates, seed {root_seed}; "
+        f"bands hold {uncertainty_of(loaded).label}"
+    )
     from .. import console as views
 
     with views.stderr_console().status("drawing the figure"):
@@ -627,6 +642,7 @@ def _validate_simulated(
         "replicates": int(n_replicates),
         "horizon": [str(loaded.start), str(loaded.end)],
         "forecast": "simulated",
+        "uncertainty": uncertainty_of(loaded).describe(),
         "quantile_levels": list(QUANTILE_LEVELS),
         **report.to_dict(),
         "results_dir": str(target),
@@ -673,6 +689,7 @@ def _freeze_command(
     as_json: bool,
     chunk_size: int,
     started: float,
+    uncertainty: tuple[str, Path | None] = ("none", None),
 ) -> None:
     """Simulate and write the frozen forecast; no observation is read."""
     from .. import store
@@ -685,7 +702,7 @@ def _freeze_command(
         fail(f"--freeze: {path} exists (use --force to replace it)")
     if not path.parent.is_dir():
         fail(f"--freeze: folder {path.parent} does not exist")
-    loaded = _load(scenario, events)
+    loaded = _load(scenario, events, *uncertainty)
     first_sim, last_sim = _horizon_years(loaded)
     first = first_sim if first_year is None else first_year
     last = last_sim if last_year is None else last_year
@@ -706,6 +723,7 @@ def _freeze_command(
         "scenario_sha256": store.scenario_hashes(loaded),
         "events": None if events is None else str(events),
         "core_sha256": core_digest(),
+        "uncertainty": uncertainty_of(loaded).describe(),
         "horizon": [str(loaded.start), str(loaded.end)],
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command_line": store.command_line(None),

@@ -27,7 +27,7 @@ from .files import FIGURES_DIR, Format, atomic_write, check_format, safe_name
 from .pdf import write_pdf
 from .render import FigureBook, Table, render
 from .results import Results, load_results, unit_label
-from .sections import IN_FORCE_NOTE, Section, month_extremes, section
+from .sections import IN_FORCE_NOTE, Section, month_extremes, section, uncertainty_text
 
 
 def _runs_table(a: Results, b: Results) -> Table:
@@ -42,6 +42,7 @@ def _runs_table(a: Results, b: Results) -> Table:
                 "run id": m.get("run_id"),
                 "seed": m.get("seed"),
                 "replicates": int(r.replicates.size),
+                "bands hold": uncertainty_text(m),
                 "horizon": f"{h.get('start')} to {h.get('end')}",
                 "folder": str(r.folder),
             }

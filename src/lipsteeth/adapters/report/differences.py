@@ -86,12 +86,24 @@ class Difference:
 
 
 def paired_runs(a: Results, b: Results) -> bool:
-    """Same seed and replicate indices: replicate i of both shares its random numbers."""
+    """Same seed, replicate indices and parameter draws: replicate i of both shares its
+    random numbers and (with parameter uncertainty) its parameter set."""
     return (
         a.manifest.get("seed") is not None
         and a.manifest.get("seed") == b.manifest.get("seed")
         and np.array_equal(a.replicates, b.replicates)
+        and _draws(a) == _draws(b)
     )
+
+
+def _draws(res: Results) -> tuple[Any, ...]:
+    """What a run's parameter draws depend on besides the seed: the kind and the posterior.
+
+    Replicate i picks the same particle, and a parameter drawn from the same
+    range the same value, in both runs (``experiment.posterior``).
+    """
+    info = res.manifest.get("uncertainty") or {}
+    return (info.get("kind", "none"), (info.get("posterior") or {}).get("sha256"))
 
 
 def _median_of_differences(vb: np.ndarray, va: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -66,6 +66,7 @@ def header_meta(res: Results) -> list[tuple[str, Any]]:
             f"({horizon.get('days', '?')} days)",
         ),
         ("replicates", f"{res.replicates.size} (seed {m.get('seed', '?')})"),
+        ("bands hold", uncertainty_text(m)),
         ("command", " ".join(str(a) for a in m.get("command_line", []))),
         ("wall time", f"{m.get('wall_time_s', '?')} s"),
         ("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v is not None)),
@@ -73,27 +74,38 @@ def header_meta(res: Results) -> list[tuple[str, Any]]:
     ]
 
 
+def uncertainty_text(manifest: Mapping[str, Any]) -> str:
+    """What a run's bands hold: ``parameters + simulation`` (with the posterior's hash) or not."""
+    info = manifest.get("uncertainty") or {}
+    text = str(info.get("band", "simulation only"))
+    posterior = info.get("posterior") or {}
+    if posterior:
+        digest = str(posterior.get("sha256"))[:12]
+        text += f" (posterior {posterior.get('source')}, sha256 {digest})"
+    elif info.get("kind") == "ranges":
+        text += " (declared ranges, uniform)"
+    return text
+
+
 def facts_section(res: Results) -> Section:
-    """The facts F1-F9 table, each row with its status."""
+    """The facts F1-F9 and patterns P1-P3, each row with its rule and status."""
     rows = []
     for f in res.manifest.get("facts") or []:
-        ok = bool(f.get("consistent"))
-        evaluated = f.get("covered", True) and f.get("consistent") is not None
+        consistent = f.get("consistent")
+        ok = consistent is True
+        status = {True: "consistent", False: "NOT consistent"}.get(consistent, "not evaluated")
         rows.append(
             {
                 "id": f.get("id"),
                 "fact": f.get("statement"),
                 "statistic": f.get("statistic"),
                 "target": f.get("target"),
-                "median": f.get("median"),
-                "5 %": f.get("p5"),
-                "95 %": f.get("p95"),
+                "value": f.get("value", f.get("median")),
+                "band low": f.get("low", f.get("p5")),
+                "band high": f.get("high", f.get("p95")),
+                "rule": f.get("rule"),
                 "unit": f.get("unit"),
-                "status": (
-                    "not evaluated (window not simulated)"
-                    if not evaluated
-                    else ("consistent" if ok else "NOT consistent")
-                ),
+                "status": status,
                 "source": f.get("source"),
                 "_ok": ok,
             }
@@ -101,15 +113,14 @@ def facts_section(res: Results) -> Section:
     table = Table.of(
         rows,
         css="facts",
-        row_class=lambda r: (
-            "ok" if r["_ok"] else ("" if r["status"].startswith("not ev") else "bad")
-        ),
+        row_class=lambda r: "ok" if r["_ok"] else ("" if r["status"] == "not evaluated" else "bad"),
         cell_classes={"status": "status"},
     )
-    n_evaluated = sum(not r["status"].startswith("not ev") for r in rows)
+    title = "Facts F1-F9 and patterns P1-P3"
+    n_evaluated = sum(r["status"] != "not evaluated" for r in rows)
     return section(
         "facts",
-        "Facts F1-F9",
+        title,
         table=table,
         n_ok=sum(r["_ok"] for r in rows),
         n_evaluated=n_evaluated,

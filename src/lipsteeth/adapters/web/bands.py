@@ -33,11 +33,28 @@ MIN_PAIRS_FOR_A_CALL = 10
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20160406
 CONFIDENCE = 0.90
-#: what a band of this service holds; results with parameter uncertainty will say so
+#: what a band of this service holds: simulation noise only (``--uncertainty none``) ...
 SIMULATION_NOISE = (
     "simulation noise only: every replicate uses the scenario's parameter values "
     "(no parameter uncertainty)"
 )
+#: ... or parameter uncertainty and simulation noise, as ``lipsteeth run`` by default
+PARAMETERS_AND_NOISE = (
+    "parameters + simulation: each replicate draws its parameter values from the "
+    "scenario's posterior or declared ranges (parameter uncertainty) and its own "
+    "simulation noise"
+)
+
+
+def uncertainty_text(scenario: Any) -> str:
+    """What the bands of a run of ``scenario`` hold (``experiment.posterior``, issue 13)."""
+    from ...experiment.posterior import SIMULATION_ONLY, uncertainty_of
+
+    return (
+        SIMULATION_NOISE
+        if uncertainty_of(scenario).label == SIMULATION_ONLY
+        else (PARAMETERS_AND_NOISE)
+    )
 
 
 def _finite(values: np.ndarray) -> list[float | None]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ...core.outcomes import OUTCOMES
-from .bands import SIMULATION_NOISE, bands_of, paired_difference
+from .bands import SIMULATION_NOISE, bands_of, paired_difference, uncertainty_text
 from .jobs import JobManager
 from .labels import LEVERS
 from .limits import JobError
@@ -111,7 +111,8 @@ def run_bands(
         if found is None:
             raise JobError(409, f"run {run_id} is {state}; no replicate has finished yet")
         kept, monthly, months, kept_names = found
-        return {"indices": kept, "doc": bands_of(monthly, months, kept_names)}
+        held = _uncertainty_of(manager.scenario_toml(run_id))
+        return {"indices": kept, "doc": bands_of(monthly, months, kept_names, held)}
 
     built = _cached(key, build)
     doc = built["doc"]
@@ -126,6 +127,15 @@ def run_bands(
         "uncertainty": doc["uncertainty"],
         **_select(doc, resolution, names),
     }
+
+
+@functools.lru_cache(maxsize=64)
+def _uncertainty_of(scenario_toml: str) -> str:
+    """What a run's bands hold (its children draw as ``worker`` does: the shipped posterior)."""
+    from ...experiment.posterior import with_uncertainty
+    from ...scenario import load_scenario_text
+
+    return uncertainty_text(with_uncertainty(load_scenario_text(scenario_toml, source="run")))
 
 
 @functools.lru_cache(maxsize=64)

@@ -133,6 +133,7 @@ def _work(
     started: float,
 ) -> None:
     from ...experiment.ensemble import run_scenario
+    from ...experiment.posterior import with_uncertainty
     from ...scenario import load_scenario_text
 
     scenario = None
@@ -144,7 +145,9 @@ def _work(
             next_position.value = position + 1
         index = int(todo[position])
         if scenario is None:
-            scenario = load_scenario_text(scenario_toml, source=f"job {job_id}")
+            # parameter uncertainty as `lipsteeth run` holds it by default (the shipped
+            # posterior): replicate i draws the same set in any child
+            scenario = with_uncertainty(load_scenario_text(scenario_toml, source=f"job {job_id}"))
             (folder / REPS_DIR).mkdir(parents=True, exist_ok=True)
             meta = {
                 "outcome_names": [],
@@ -167,19 +170,20 @@ def finalize(
 ) -> None:
     """Combine the replicate files into the results folder and the bands document."""
     from ...experiment.ensemble import combine
+    from ...experiment.posterior import uncertainty_of, with_uncertainty
     from ...scenario import load_scenario_text
     from .. import store
     from ..store import dumps
-    from .bands import bands_of
+    from .bands import bands_of, uncertainty_text
 
-    scenario = load_scenario_text(scenario_toml, source=f"job {job_id}")
+    scenario = with_uncertainty(load_scenario_text(scenario_toml, source=f"job {job_id}"))
     parts = []
     for index in range(replicates):
         with open(rep_path(folder, index, ".result.pkl"), "rb") as handle:
             parts.append(pickle.load(handle))  # written by this service's own children
     result = combine(parts)
     wall = max(time.time() - started, 0.0)
-    doc = bands_of(result.monthly, result.months, result.outcome_names)
+    doc = bands_of(result.monthly, result.months, result.outcome_names, uncertainty_text(scenario))
     summary = {
         "scenario": scenario.name,
         "seed": int(seed),
@@ -196,7 +200,7 @@ def finalize(
         },
         "facts": [],
         "results_dir": f"run {job_id}",
-        "uncertainty": doc["uncertainty"],
+        "uncertainty": uncertainty_of(scenario).describe(),
         "wall_time_s": round(wall, 3),
     }
     manifest = store.run_manifest(

@@ -1,0 +1,141 @@
+"""Facts as evidence (issue 13): each row names its mechanism and a knock-out it fails under.
+
+The rules (``experiment.facts``): ``overlap`` (the 90 % band of the replicates
+meets the target), ``inside`` (it lies within the target), ``mean`` (the 90 %
+bootstrap interval of the ensemble statistic lies within it); a row whose
+years the run does not reach is ``not evaluated``.
+
+The slow test runs ``lipsteeth facts baseline-2016 --knockouts`` in process:
+every row consistent with its mechanism and inconsistent knocked out, with
+the shipped posterior's parameter uncertainty.  Fixed seeds make it
+deterministic.  False-failure rate: each ``mean`` row's bound is a one-sided
+5 % test, each ``overlap``/``inside`` bound a 5 % tail of the replicates; the
+margins measured at the commit (README, "Facts as evidence") are several
+interval widths for every row except those noted there, so a correct model
+fails the test for another seed with a probability we estimate below 5 %
+(measured: the seeds tried all passed); it is not a bound.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from lipsteeth.core.params import PARAM_GROUPS, field_specs
+from lipsteeth.experiment import facts as fx
+from lipsteeth.experiment.ensemble import run_scenario
+from lipsteeth.experiment.posterior import with_uncertainty
+from lipsteeth.scenario import load_scenario
+
+from .web_live import TINY_PARAMS
+
+
+def _row(rule: str, low: float, high: float, values: np.ndarray) -> fx.FactRow:
+    return fx.FactRow(
+        "T1",
+        "a test row",
+        "a statistic",
+        "target",
+        low,
+        high,
+        rule,  # type: ignore[arg-type]
+        "units",
+        "test",
+        (2012, 2012),
+        "M0 nothing",
+        fx.Knockout("nothing"),
+        lambda world: values,
+    )
+
+
+class _World:
+    def __init__(self, scenario):
+        self.reference = self.scenario = scenario
+
+
+def test_rules_compare_the_band_with_the_target():
+    world = _World(load_scenario("baseline-2016"))
+    spread = np.linspace(0.0, 10.0, 101)  # 5-95 % band [0.5, 9.5], mean 5
+    assert _row("overlap", 9.0, 20.0, spread).evaluate(world).consistent is True
+    assert _row("overlap", 9.6, 20.0, spread).evaluate(world).consistent is False
+    assert _row("inside", 0.4, 9.6, spread).evaluate(world).consistent is True
+    assert _row("inside", 1.0, 9.6, spread).evaluate(world).consistent is False, (
+        "the median (5) is inside, but not the band: not consistent"
+    )
+    check = _row("mean", 4.0, 6.0, spread).evaluate(world)
+    assert check.consistent is True and 4.0 < check.low < check.value < check.high < 6.0
+    assert check.p5 == pytest.approx(0.5) and check.p95 == pytest.approx(9.5)
+    assert _row("mean", 5.5, 6.0, spread).evaluate(world).consistent is False
+    undefined = _row("mean", 0.0, 1.0, np.array([np.nan, np.nan])).evaluate(world)
+    assert undefined.consistent is False and "undefined" in undefined.note
+
+
+def test_a_horizon_short_of_a_window_is_not_evaluated():
+    """`run --years 3` (2012-2014): no row reaches its window; none says "no"."""
+    scenario = load_scenario("baseline-2016").with_overrides(params=TINY_PARAMS, years=3)
+    result = run_scenario(scenario, replicates=2)
+    facts = fx.check_facts(scenario, result, counterfactual_replicates=2)
+    assert facts and {f.status for f in facts} == {"not evaluated"}
+    assert all(f.consistent is None and not f.covered for f in facts)
+    assert all(f.to_dict()["status"] == "not evaluated" for f in facts)
+    assert all(f.window for f in facts)
+
+
+def test_every_row_names_its_mechanism_and_a_valid_knockout():
+    scenario = load_scenario("baseline-2016")
+    rows = fx.fact_rows(scenario)
+    assert {r.id for r in rows} == {f"F{i}" for i in range(1, 10)} | {"P1", "P2", "P3"}
+    for row in rows:
+        assert row.mechanism.startswith("M") and row.knockout.description
+        assert row.knockout.params or row.knockout.levers
+        assert row.rule in fx.RULES
+        first, last = row.window
+        assert 2012 <= first <= last <= 2016, "windows lie in the observed years"
+        for name in row.knockout.params:
+            group, _, item = name.partition(".")
+            assert item in field_specs(PARAM_GROUPS[group]), name
+        scenario.with_overrides(params=dict(row.knockout.params))  # within the core's bounds
+
+
+#: Rows that are not evidence on the issue-12 model with the shipped posterior (README,
+#: "Facts as evidence"): F3's 2016 count knocked out reaches 5.05 at its 95th percentile
+#: (target from 5; perceived opportunity, M5, moves a few workers without pressure), and
+#: P3's ratio knocked out is infinite (no off-signal pass in 20 replicates).  Listed, not
+#: hidden: the test fails if another row stops being evidence or if one of these becomes it.
+NOT_EVIDENCE_ON_THE_ISSUE_12_MODEL = {
+    ("F3", "restaurant defectors out, 2016"),
+    ("P3", fx.fact_rows(load_scenario("baseline-2016"))[-1].statistic),
+}
+
+
+@pytest.mark.slow
+def test_every_row_is_evidence_with_parameter_uncertainty():
+    """`lipsteeth facts baseline-2016 --knockouts`: consistent with, inconsistent without.
+
+    20 replicates of the full default scenario with the shipped posterior,
+    20 per counterfactual ensemble, one knocked-out setting per mechanism
+    (about 9 minutes on the 2 shared cores under load, 4 when they are free).
+    Every row is consistent with its mechanism; every row but the two listed
+    above is inconsistent knocked out.
+    """
+    scenario = with_uncertainty(load_scenario("baseline-2016"))
+    started = time.perf_counter()
+    result = run_scenario(scenario, replicates=20)
+    checks = fx.check_knockouts(scenario, result)
+    seconds = time.perf_counter() - started
+    failing = [
+        f"{c.row.id} {c.row.statistic}: with {c.with_mechanism.status} "
+        f"{c.with_mechanism.value:.4g} [{c.with_mechanism.low:.4g}, {c.with_mechanism.high:.4g}], "
+        f"knocked out {c.knocked_out.status} {c.knocked_out.value:.4g} "
+        f"[{c.knocked_out.low:.4g}, {c.knocked_out.high:.4g}] (target {c.row.target})"
+        for c in checks
+        if not c.evidence and (c.row.id, c.row.statistic) not in NOT_EVIDENCE_ON_THE_ISSUE_12_MODEL
+    ]
+    assert not failing, "\n".join(failing) + f"\n({seconds:.0f} s)"
+    assert all(c.with_mechanism.consistent for c in checks)
+    known = {(c.row.id, c.row.statistic) for c in checks if not c.evidence}
+    assert known == NOT_EVIDENCE_ON_THE_ISSUE_12_MODEL, (
+        f"now evidence: {NOT_EVIDENCE_ON_THE_ISSUE_12_MODEL - known}"
+    )

@@ -54,6 +54,7 @@ from ...experiment.sweep import (
     run_sweep,
 )
 from .. import catalog as cat
+from .. import sql_readonly as sro
 from ..executors_dask import EXECUTORS, ExecutorError, open_executor
 from .inputs import fail, load, require_extra
 from .options import (
@@ -1137,21 +1138,42 @@ def query(
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Rebuild the catalog from the Parquet files first.")
     ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds a query may run before it is stopped.")
+    ] = sro.TIMEOUT_SECONDS,
+    max_rows: Annotated[
+        int,
+        typer.Option("--max-rows", help="Rows a query may return (csv/json refuse more)."),
+    ] = sro.MAX_ROWS,
 ) -> None:
-    """SQL over the results catalog (tables: experiments, runs, parameters, outcomes, ...)."""
+    """One read-only SELECT over the results (tables: experiments, runs, parameters, outcomes, ...).
+
+    The statement is parsed by DuckDB and must be a single SELECT; the database is
+    opened read-only with no file, network or extension access (issue 17, items 1-3).
+    """
     if fmt_out not in ("table", "csv", "json"):
         fail("--format must be table, csv or json")
+    if not (math.isfinite(timeout) and timeout > 0):
+        fail("--timeout must be a positive number of seconds")
+    check_positive("--max-rows", max_rows)
+    check_positive("--limit", limit)
     require_experiment_extras("query", ["pandas"])
     try:
         if cat.is_run_folder(results):
-            df = cat.query_run_folder(results, sql)
+            result = cat.query_run_folder(results, sql, timeout=timeout, max_rows=max_rows)
         else:
             root, _ = cat.locate(results)
             if refresh:
                 cat.rebuild(root)
-            df = cat.query(root, sql)
+            result = cat.query(root, sql, timeout=timeout, max_rows=max_rows)
     except cat.CatalogError as exc:
         fail(str(exc))
+    df = result.frame
+    if result.more and fmt_out != "table":
+        fail(
+            f"the query returns more than --max-rows {max_rows} rows: "
+            "add a LIMIT or a WHERE, or raise --max-rows"
+        )
     if fmt_out == "csv":
         sys.stdout.write(df.to_csv(index=False))
         return
@@ -1159,7 +1181,8 @@ def query(
         sys.stdout.write(df.to_json(orient="records", date_format="iso") + "\n")
         return
     con = out_console()
-    table = Table(title=f"{len(df)} row(s)" + (f", first {limit} shown" if len(df) > limit else ""))
+    count = f"more than {max_rows} row(s)" if result.more else f"{len(df)} row(s)"
+    table = Table(title=count + (f", first {limit} shown" if len(df) > limit else ""))
     for c in df.columns:
         table.add_column(str(c))
     for row in df.head(limit).itertuples(index=False):

@@ -41,6 +41,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ...core.params import LEVER_NAMES
+from ...experiment import budget
 from ...experiment import designs as designs_mod
 from ...experiment.designs import Design, DesignError, Space
 from ...experiment.executors import Executor, run_ensemble
@@ -56,8 +57,9 @@ from ...experiment.sweep import (
 from .. import catalog as cat
 from .. import sql_readonly as sro
 from ..executors_dask import EXECUTORS, ExecutorError, open_executor
-from .inputs import fail, load, require_extra
+from .inputs import check_budget, fail, load, require_extra
 from .options import (
+    AllowLargeOption,
     DesignSeedOption,
     ExecutorOption,
     ExperimentNameOption,
@@ -171,6 +173,33 @@ def check_design_run(replicates: int, workers: int, executor: str, space: str) -
         fail(f"--executor must be one of {', '.join(EXECUTORS)}")
     if space not in SPACES:
         fail(f"--space must be one of {', '.join(SPACES)}")
+
+
+def check_experiment_budget(
+    scenario: Scenario,
+    method: str,
+    space: Space,
+    samples: int,
+    replicates: int,
+    workers: int,
+    allow_large: bool,
+    *,
+    second_order: bool = False,
+) -> None:
+    """Refuse a design whose estimated work or memory exceeds the limits (issue 17, item 6).
+
+    Checked before the design is sampled: a design of 10^7 samples or runs of 10^9
+    replicates used to end in a MemoryError traceback while it was built.
+    """
+    points = budget.design_points(method, space.dim, samples, second_order=second_order)
+    estimate = budget.sweep_budget(
+        scenario.params, scenario.calendar.n_days, points, space.dim, replicates, workers
+    )
+    check_budget(
+        f"{points:,} runs of {replicates} replicates over {scenario.calendar.n_days} days",
+        estimate,
+        allow_large=allow_large,
+    )
 
 
 def require_experiment_extras(
@@ -472,6 +501,7 @@ def sweep(
     out: ResultsRootOption = DEFAULT_OUT,
     name: ExperimentNameOption = None,
     resume: ResumeOption = False,
+    allow_large: AllowLargeOption = False,
 ) -> None:
     """Run the scenario at every point of a design over its uncertainties and levers."""
     check_positive("--samples", samples)
@@ -484,6 +514,7 @@ def sweep(
     loaded = load_scenario_for(scenario, years, sets)
     root_seed = loaded.seed if seed is None else seed
     sp = build_space(loaded, space, split_names(factors))
+    check_experiment_budget(loaded, design, sp, samples, replicates, workers, allow_large)
     d = build_design(design, sp, samples, root_seed)
     store, info = run_planned_experiment(
         kind="sweep",
@@ -539,6 +570,7 @@ def sensitivity(
     out: ResultsRootOption = DEFAULT_OUT,
     name: ExperimentNameOption = None,
     resume: ResumeOption = False,
+    allow_large: AllowLargeOption = False,
 ) -> None:
     """Sobol (S1, ST) or Morris (mu*, sigma) indices of outcomes, with a convergence check."""
     from ...experiment import sensitivity as sa
@@ -557,6 +589,16 @@ def sensitivity(
     loaded = load_scenario_for(scenario, years, sets)
     root_seed = loaded.seed if seed is None else seed
     sp = build_space(loaded, space, split_names(factors))
+    check_experiment_budget(
+        loaded,
+        "saltelli" if method == "sobol" else "morris",
+        sp,
+        samples,
+        replicates,
+        workers,
+        allow_large,
+        second_order=second_order,
+    )
     if method == "sobol":
         d = build_design("saltelli", sp, samples, root_seed, calc_second_order=second_order)
     else:

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from ... import services
 from ...core.outcomes import OUTCOME_NAMES
+from ...experiment import budget
 from ...experiment.summary import KEY_OUTCOMES, levers_in_force
 from ...scenario import Scenario
 from ...scenario.events_csv import load_event_csv, with_events
@@ -30,12 +31,14 @@ from .inputs import (
     DEFAULT_SCENARIO,
     MAX_REPLICATES,
     MAX_YEARS,
+    check_budget,
     check_range,
     fail,
     load,
     require_extra,
 )
 from .options import (
+    AllowLargeOption,
     EventsOption,
     ForceOption,
     JsonOption,
@@ -95,6 +98,7 @@ def run(
         typer.Option("--workers", help="Processes: above 1 starts a Dask LocalCluster."),
     ] = 1,
     scheduler: SchedulerOption = None,
+    allow_large: AllowLargeOption = False,
 ) -> None:
     """Simulate a scenario, check the facts and ledger, write a results folder."""
     started = time.perf_counter()
@@ -111,6 +115,14 @@ def run(
     root_seed = loaded.seed if seed is None else seed
     n_replicates = loaded.replicates if replicates is None else replicates
     check_range("replicates", n_replicates, 1, MAX_REPLICATES)
+    estimate = budget.run_budget(
+        loaded.params, loaded.calendar.n_days, n_replicates, chunk_size or 16
+    )
+    check_budget(
+        f"{n_replicates} replicates over {loaded.calendar.n_days} days",
+        estimate,
+        allow_large=allow_large,
+    )
 
     run_id = store.default_run_id(loaded.name, root_seed)
     try:

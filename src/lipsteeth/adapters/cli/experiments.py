@@ -56,6 +56,7 @@ from ...experiment.sweep import (
 )
 from .. import catalog as cat
 from .. import sql_readonly as sro
+from .. import store as results_store
 from ..executors_dask import EXECUTORS, ExecutorError, open_executor
 from .inputs import check_budget, fail, load, require_extra
 from .options import (
@@ -310,6 +311,45 @@ def validate_points(model: ScenarioModel, design: Design) -> None:
 
 
 def run_planned_experiment(
+    *,
+    kind: str,
+    scenario: Scenario,
+    design: Design,
+    seed: int,
+    replicates: int,
+    out: Path,
+    name: str | None,
+    **options: Any,
+) -> tuple[cat.ExperimentStore, dict[str, Any]]:
+    """Create or resume a checkpointed experiment, holding its lock (issue 17, item 10).
+
+    Two ``sweep --resume`` on one folder used to run the same work twice; the second
+    is now refused at once with one line (an advisory ``flock`` on
+    ``experiments/.<id>.lock``, dropped by the kernel when the holder dies).
+    """
+    digest = plan_digest(kind, scenario, design, seed, replicates)
+    exp = name or experiment_id(kind, scenario, design, digest)
+    try:
+        cat.check_id(exp)
+    except cat.CatalogError as exc:
+        fail(str(exc))
+    try:
+        with results_store.target_lock(Path(out) / "experiments" / exp):
+            return _run_planned_experiment(
+                kind=kind,
+                scenario=scenario,
+                design=design,
+                seed=seed,
+                replicates=replicates,
+                out=out,
+                name=name,
+                **options,
+            )
+    except results_store.ResultsFolderError as exc:
+        fail(str(exc))
+
+
+def _run_planned_experiment(
     *,
     kind: str,
     scenario: Scenario,

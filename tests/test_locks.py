@@ -40,11 +40,12 @@ def run_cli(args: list[str]) -> int:
     return int(exc.value.code or 0)
 
 
-def holder(path: Path) -> subprocess.Popen[bytes]:
+def holder(path: Path, lock: Path | None = None) -> subprocess.Popen[bytes]:
     """Another process holding ``path``'s lock until its stdin closes."""
+    lock_arg = "None" if lock is None else f"Path({str(lock)!r})"
     code = (
         "import sys; from pathlib import Path; from lipsteeth.adapters import store\n"
-        f"with store.target_lock(Path({str(path)!r})):\n"
+        f"with store.target_lock(Path({str(path)!r}), {lock_arg}):\n"
         "    print('held', flush=True); sys.stdin.read()\n"
     )
     proc = subprocess.Popen(
@@ -76,7 +77,7 @@ def test_second_run_into_a_locked_folder_is_refused(
 
 
 def test_second_sweep_resume_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    proc = holder(tmp_path / "experiments" / "locked")
+    proc = holder(tmp_path / "experiments" / "locked", tmp_path / ".experiment-locked.lock")
     try:
         assert run_cli([*SWEEP, "--out", str(tmp_path), "--resume"]) == 2
         assert "another lipsteeth process" in capsys.readouterr().err

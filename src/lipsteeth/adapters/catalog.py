@@ -204,10 +204,35 @@ def outcomes_yearly_table(output: RunOutput) -> pa.Table:
     )
 
 
-def runs_table(spec: RunSpec, output: RunOutput) -> pa.Table:
-    """The run's own row (its presence marks the run done)."""
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (a checkpoint's checksum)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def runs_table(
+    spec: RunSpec,
+    output: RunOutput,
+    *,
+    experiment: str = "",
+    checksums: Mapping[str, str] | None = None,
+) -> pa.Table:
+    """The run's own row (its presence marks the run done), with its identity and checksums.
+
+    ``experiment``, ``run``, ``point`` and ``seed`` say whose checkpoint it is and
+    ``<table>_sha256`` what its outcome files held, so ``--resume`` can tell a run's
+    own files from another run's valid Parquet put in their place (issue 17, item 9).
+    """
+    sums = dict(checksums or {})
     return pa.table(
         {
+            "experiment": pa.array([experiment], type=pa.string()),
+            "run_id": pa.array([spec.run], type=pa.int32()),
+            "outcomes_sha256": pa.array([sums.get("outcomes", "")], type=pa.string()),
+            "outcomes_yearly_sha256": pa.array([sums.get("outcomes_yearly", "")], type=pa.string()),
             "point": pa.array([spec.point], type=pa.int32()),
             "seed": pa.array([spec.seed], type=pa.int64()),
             "replicates": pa.array([len(spec.replicates)], type=pa.int32()),
@@ -356,6 +381,52 @@ class ExperimentStore:
                     done.add(int(name[4:]))
         return done
 
+    def verified_runs(
+        self, plan: Sequence[RunSpec], *, remove: bool = False
+    ) -> tuple[set[int], list[str]]:
+        """Finished runs whose checkpoint is this run's own and intact, and why others are not.
+
+        A run counts as done only if its marker names this experiment and the planned
+        run, point and seed, and its outcome files have the checksums the marker
+        recorded.  With ``remove`` a failing run's marker is deleted, so the resumed
+        sweep runs it again.
+        """
+        planned = {spec.run: spec for spec in plan}
+        good: set[int] = set()
+        problems: list[str] = []
+        for run in sorted(self.completed_runs()):
+            marker = self.partition("runs", run) / PART
+            reason = self._checkpoint_problem(run, planned.get(run), marker)
+            if reason is None:
+                good.add(run)
+                continue
+            problems.append(f"run {run}: {reason}")
+            if remove:
+                with contextlib.suppress(OSError):
+                    marker.unlink()
+        return good, problems
+
+    def _checkpoint_problem(self, run: int, spec: RunSpec | None, marker: Path) -> str | None:
+        if spec is None:
+            return "not in the plan"
+        try:
+            row = pq.read_table(marker).to_pylist()[0]
+        except (OSError, IndexError, pa.ArrowException) as exc:
+            return f"unreadable marker ({type(exc).__name__})"
+        if row.get("experiment") != self.experiment or row.get("run_id") != run:
+            return "its marker belongs to another experiment or run"
+        if row.get("point") != spec.point or row.get("seed") != spec.seed:
+            return "its marker's point or seed differs from the plan"
+        for table in ("outcomes", "outcomes_yearly"):
+            path = self.partition(table, run) / PART
+            try:
+                actual = file_sha256(path)
+            except OSError:
+                return f"{table} file missing"
+            if actual != row.get(f"{table}_sha256"):
+                return f"{table} file does not match its checksum"
+        return None
+
     def clean_temporaries(self) -> int:
         """Remove temporary files a killed writer left in this experiment's partitions."""
         removed = 0
@@ -376,16 +447,20 @@ class ExperimentStore:
         killed process needs; ``durable`` also fsyncs each file and the marker's
         folder so the checkpoint survives a power cut (about 20 ms per run).
         """
+        sums = {}
+        for table, rows in (
+            ("outcomes", outcomes_table(output)),
+            ("outcomes_yearly", outcomes_yearly_table(output)),
+        ):
+            path = self.partition(table, spec.run) / PART
+            atomic_parquet(rows, path, durable=durable)
+            sums[table] = file_sha256(path)
+        marker = self.partition("runs", spec.run) / PART
         atomic_parquet(
-            outcomes_table(output), self.partition("outcomes", spec.run) / PART, durable=durable
-        )
-        atomic_parquet(
-            outcomes_yearly_table(output),
-            self.partition("outcomes_yearly", spec.run) / PART,
+            runs_table(spec, output, experiment=self.experiment, checksums=sums),
+            marker,
             durable=durable,
         )
-        marker = self.partition("runs", spec.run) / PART
-        atomic_parquet(runs_table(spec, output), marker, durable=durable)
         if durable:
             _fsync_dir(marker.parent)
 

@@ -437,19 +437,21 @@ def run_manifest(
 
 
 @contextlib.contextmanager
-def target_lock(target: Path) -> Iterator[Path]:
+def target_lock(target: Path, lock: Path | None = None) -> Iterator[Path]:
     """Hold an advisory lock on results folder ``target`` (issue 17, item 10).
 
     The lock is ``flock`` on the hidden file ``.<name>.lock`` beside ``target``; a
     second writer of the same folder (two ``run --out SAME --force`` at once) gets a
     :class:`ResultsFolderError` at once instead of silently replacing the first's
     results.  The kernel drops the lock when the process dies, however it dies.
+    ``lock`` names another lock file (where the folder beside it is listed by others).
     """
     import fcntl
 
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    lock = target.parent / f".{target.name}.lock"
+    lock = lock if lock is not None else target.parent / f".{target.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:
         try:

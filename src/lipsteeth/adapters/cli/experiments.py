@@ -325,7 +325,7 @@ def run_planned_experiment(
 
     Two ``sweep --resume`` on one folder used to run the same work twice; the second
     is now refused at once with one line (an advisory ``flock`` on
-    ``experiments/.<id>.lock``, dropped by the kernel when the holder dies).
+    ``.experiment-<id>.lock`` in the results root, dropped when the holder dies).
     """
     digest = plan_digest(kind, scenario, design, seed, replicates)
     exp = name or experiment_id(kind, scenario, design, digest)
@@ -334,7 +334,9 @@ def run_planned_experiment(
     except cat.CatalogError as exc:
         fail(str(exc))
     try:
-        with results_store.target_lock(Path(out) / "experiments" / exp):
+        # the lock sits in the results root, not in experiments/ (which lists experiments)
+        folder = Path(out) / "experiments" / exp
+        with results_store.target_lock(folder, Path(out) / f".experiment-{exp}.lock"):
             return _run_planned_experiment(
                 kind=kind,
                 scenario=scenario,
@@ -384,7 +386,14 @@ def _run_planned_experiment(
                 f"experiment {exp} in {out} has a different plan "
                 "(another scenario, design, seed or replicates): choose another --name"
             )
-        done = store.completed_runs()
+        done, problems = store.verified_runs(plan, remove=resume)
+        for problem in problems[:10]:
+            err.print(f"checkpoint rejected{', will rerun' if resume else ''}: {problem}")
+        if len(problems) > 10:
+            err.print(f"... and {len(problems) - 10} more checkpoints rejected")
+        if manifest.get("status") == cat.STATUS_COMPLETE and len(done) != len(plan):
+            # a status edited to complete does not make missing runs done (issue 17, item 9)
+            manifest["status"] = cat.STATUS_RUNNING
         if manifest.get("status") == cat.STATUS_COMPLETE:
             err.print(f"experiment {exp} is complete ({len(done)} runs): reusing its results")
             return store, {"wall_seconds": 0.0, "new_runs": 0, "resumed": False}

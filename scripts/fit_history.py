@@ -294,6 +294,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--ramp-start", type=float, nargs=2, default=(2005.3, 1.9))
     parser.add_argument("--network-share", type=float, default=0.2)
+    parser.add_argument(
+        "--simplex", type=float, default=0.5, help="initial simplex step, logit units"
+    )
     parser.add_argument("--write", action="store_true", help="write history.toml and the ramp")
     args = parser.parse_args()
     started = time.time()
@@ -363,11 +366,11 @@ def main() -> None:
     )
     scored += [(objective(np.log(u / (1 - u))), np.log(u / (1 - u))) for u in design]
     best_loss, x_start = min(scored, key=lambda item: item[0])
-    # an initial simplex of 0.3 logit units along each axis: scipy's default (5 % of each
-    # coordinate) is too small to leave a noisy start point's neighbourhood
-    simplex = np.vstack(
-        [x_start] + [x_start + 0.5 * np.eye(len(x_start))[i] for i in range(len(x_start))]
-    )
+    # an initial simplex of --simplex logit units along each axis (0.5 by default): scipy's
+    # default (5 % of each coordinate) is too small to leave a noisy start point's
+    # neighbourhood; a polish from a fitted point takes a smaller step
+    step = args.simplex * np.eye(len(x_start))
+    simplex = np.vstack([x_start] + [x_start + step[i] for i in range(len(x_start))])
     fit = minimize(
         objective,
         x_start,

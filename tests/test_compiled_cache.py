@@ -5,17 +5,20 @@ compiled with a callee from another module inlined keeps the callee's old
 code after the callee's file is edited.  ``core.jit.compiled`` puts the cache
 in a directory named by the SHA-256 of every source of the package, so an
 edit anywhere recompiles everything.  The test edits a copy of the package:
-M7's arrest probability, which M10's ``flow_rates`` (another module) inlines.
+M9's economic squeeze, which M10's ``crossing_rate`` (another module) inlines.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import lipsteeth
 from lipsteeth.core.jit import KEEP_OLDER_CACHES, source_digest
@@ -33,14 +36,13 @@ from lipsteeth.scenario import load_scenario
 
 scenario = load_scenario("baseline-2016")
 net = np.zeros(1, NETWORK_DTYPE)
-net[0]["economy"] = 1.0
+net[0]["economy"] = 0.5
 policy = np.zeros(1, POLICY_DTYPE)
-policy[0]["border_stringency"] = 1.0
-rates = m10.flow_rates(
-    net[0], lever_record(scenario.levers)[0], policy[0], param_record(scenario.params)[0]
-)
-stats = m10.flow_rates.stats
-print(json.dumps({"p_arrest": rates[1], "hits": sum(stats.cache_hits.values()),
+wider_flow = param_record(scenario.params)[0]["wider_flow"]
+rate = m10.crossing_rate(net[0], lever_record(scenario.levers)[0], policy[0], wider_flow)
+stats = m10.crossing_rate.stats
+print(json.dumps({"crossings": rate, "beta_economy": float(wider_flow["beta_economy"]),
+                  "hits": sum(stats.cache_hits.values()),
                   "misses": sum(stats.cache_misses.values())}))
 """
 
@@ -74,20 +76,21 @@ def test_an_edited_mechanism_is_recompiled(tmp_path: Path) -> None:
     assert first["misses"] >= 1 and first["hits"] == 0  # compiled afresh
     again = _probe(tmp_path)
     assert again == {**first, "hits": again["hits"], "misses": 0} and again["hits"] >= 1
-    m07 = tmp_path / "lipsteeth" / "core" / "m07_enforcement.py"
-    source = m07.read_text()
+    m09 = tmp_path / "lipsteeth" / "core" / "m09_strategic.py"
+    source = m09.read_text()
     edited = source.replace(
-        "return 1.0 - np.exp(-en.arrest_rate_per_year * stringency / 365.0)",
-        "return 0.5 * (1.0 - np.exp(-en.arrest_rate_per_year * stringency / 365.0))",
+        "return max(0.0, 1.0 - net.economy)", "return 0.5 * max(0.0, 1.0 - net.economy)"
     )
     assert edited != source
-    m07.write_text(edited)
+    m09.write_text(edited)
     changed = _probe(tmp_path)
-    assert changed["p_arrest"] == first["p_arrest"] * 0.5
+    # the squeeze of an economy at 0.5 falls from 0.5 to 0.25 inside M10's crossing rate
+    expected = first["crossings"] * math.exp(-first["beta_economy"] * 0.25)
+    assert changed["crossings"] == pytest.approx(expected, rel=1e-12)
     caches = list((tmp_path / "lipsteeth" / "core" / "__pycache__").glob("numba-*"))
     assert len(caches) == 2  # the new digest's and the previous one's
     for edit in range(3):  # three more edits: the oldest directories go
-        m07.write_text(m07.read_text() + f"\n# edit {edit}\n")
+        m09.write_text(m09.read_text() + f"\n# edit {edit}\n")
         _probe(tmp_path)
     caches = list((tmp_path / "lipsteeth" / "core" / "__pycache__").glob("numba-*"))
     assert len(caches) == 1 + KEEP_OLDER_CACHES

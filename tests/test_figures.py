@@ -41,6 +41,7 @@ SHARED: dict[str, tuple[str, tuple[str, ...]]] = {
     "posterior": ("posterior_figure", ("report/sections.py", "cli/experiments.py")),
     "PRIM boxes": ("prim_figure", ("report/sections.py", "cli/experiments.py")),
     "validation": ("validation_figure", ("report/sections.py", "cli/validate.py")),
+    "NPE certificate": ("certificate_figure", ("report/sections.py", "cli/experiments.py")),
 }
 #: the duplicates they replace
 GONE = (
@@ -52,6 +53,8 @@ GONE = (
     "convergence_chart",
     "abc_diagnostics_chart",
     "peeling_chart",
+    "diagnostics_chart",
+    "diagnostics_figure",
 )
 
 

@@ -556,15 +556,16 @@ def test_guards_switch_on_and_are_logged(world):
     assert "collapse_guard" in set(events["outcome"])
 
 
-def enforce(world, lever, days=2000, **net_fields):
-    """Run host enforcement ``days`` days on replicate 0 with fixed conditions; the hosts."""
+def enforce(world, lever, days=2000, ban_from=0, **net_fields):
+    """Run host enforcement ``days`` days on replicate 0 with fixed conditions and the UN
+    worker ban in force from day ``ban_from``; the hosts."""
     net = world.net(0)
     for name, value in net_fields.items():
         setattr(net, name, value)
     policy = fresh_policy(world, lever)
-    policy.un_workers_provision = 1.0
     hosts = world.rep(0).hosts
     for day in range(days):
+        policy.un_workers_provision = 1.0 if day >= ban_from else 0.0
         m09.host_enforcement(
             hosts, net, lever, policy, world.p, world.inputs.layout.host_labour_posts, day == 0
         )
@@ -594,11 +595,15 @@ def test_relabelling_shields_labourers_and_grows_after_bans(world, baseline):
     and lowers the provisions acting on labourers; each new ban adds capacity."""
     lp = world.p.labour
     hosts, policy = enforce(world, levers_record(baseline.levers))
-    assert (hosts.relabel > 0).all() and (
-        hosts.relabel <= lp.relabel_capacity + lp.relabel_capacity_step + 1e-9
-    ).all()
+    # a ban in force on day 0 is the starting point: relabelling grows, capacity is not added
+    assert (hosts.relabel > 0).all() and (hosts.relabel <= lp.relabel_capacity + 1e-9).all()
     assert policy.un_workers < 1.0
+    assert world.net(0).relabel_capacity_extra == 0.0
+    settled = hosts.relabel.copy()
+    # a ban that comes later (a resolution on day 10) teaches new covers once
+    hosts, policy = enforce(world, levers_record(baseline.levers), ban_from=10)
     assert world.net(0).relabel_capacity_extra == pytest.approx(lp.relabel_capacity_step)
+    assert (hosts.relabel > settled).all()  # settles higher: more capacity to fill
 
 
 def test_closure_orders_and_nominees(world):

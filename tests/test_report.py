@@ -15,6 +15,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from lipsteeth import services
 from lipsteeth.adapters import figures as fg
 from lipsteeth.adapters import report as rp
 from lipsteeth.adapters import store
@@ -199,6 +200,7 @@ def test_report_has_every_section(report_a: Path, runs: dict[str, Any]) -> None:
     text = report_a.read_text()
     for sid in (
         "facts",
+        "levers",
         "fans",
         "flow",
         "groups",
@@ -509,20 +511,20 @@ def test_templates_ship_with_the_package() -> None:
 
 
 def test_difference_paired_and_unpaired() -> None:
-    a = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    a = np.arange(1.0, 11.0)  # ten a side: a clear difference is judged
     paired = rp.difference("x", a, a + 10.0, paired=True)
     assert paired.diff_median == pytest.approx(10.0)
     assert paired.ci_low == pytest.approx(10.0) and paired.ci_high == pytest.approx(10.0)
-    assert paired.clear
+    assert paired.clear is True
     unpaired = rp.difference("x", a, a + 10.0, paired=False)
     assert unpaired.diff_median == pytest.approx(10.0)
     assert unpaired.diff_p5 < 10.0 < unpaired.diff_p95  # independent draws spread
     same = rp.difference("x", a, a[::-1].copy(), paired=False)
-    assert not same.clear
-    # one replicate a side: no interval, so never a clear difference
+    assert same.clear is False
+    # one replicate a side: no interval, and never judged clear or not
     single = rp.difference("x", a[:1], a[:1] + 10.0, paired=True)
     assert single.diff_median == pytest.approx(10.0)
-    assert np.isnan(single.ci_low) and np.isnan(single.ci_high) and not single.clear
+    assert np.isnan(single.ci_low) and np.isnan(single.ci_high) and single.clear is None
 
 
 def test_comparison_report(runs: dict[str, Any], tmp_path: Path) -> None:
@@ -552,6 +554,138 @@ def test_comparison_of_unpaired_runs(runs: dict[str, Any], tmp_path: Path) -> No
 
 
 # ---------------------------------------------------------------------------
+# levers: set and in force (issue 12, item 8)
+
+#: the exit strictness an analyst sets in the lax run
+LAX_EXIT = 0.3
+
+
+@pytest.fixture(scope="module")
+def lever_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two real runs of 2012-2013 written as ``lipsteeth run`` writes them (summary with the
+    levers in force): exit strictness as in the baseline (A) and set to 0.3 (B), same seed.
+
+    The nuclear test of February 2013 (an event of record in the baseline) displeases
+    Beijing past its laxity threshold, so the exit strictness in force drops to
+    set x (1 - discretion x laxity_depth) for some months (M9).
+    """
+    base = tmp_path_factory.mktemp("levers")
+    folders = {}
+    for tag, levers in (("strict", {}), ("lax", {"china_exit_strictness": LAX_EXIT})):
+        scenario = load_scenario("baseline-2016").with_overrides(
+            params=TINY_PARAMS, levers=levers, years=2
+        )
+        result = run_scenario(scenario, replicates=3, seed=11)
+        services.record_run(
+            base / tag, run_id=tag, scenario=scenario, result=result, seed=11, wall_time_s=1.0
+        )
+        folders[tag] = base / tag
+    scenario = load_scenario("baseline-2016")
+    depth = scenario.levers.beijing_discretion * scenario.params.strategic.laxity_depth
+    return {**folders, "lax_factor": 1.0 - depth}
+
+
+def _section(text: str, sid: str) -> str:
+    start = text.index(f'<section id="{sid}">')
+    return text[start : text.index("</section>", start)]
+
+
+def _table_rows(html: str) -> list[dict[str, str]]:
+    """The first table of an HTML fragment as rows of header -> cell text."""
+    header = re.findall(r"<th>(.*?)</th>", html.split("</thead>")[0])
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    rows = []
+    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)
+        rows.append(dict(zip(header, cells, strict=True)))
+    return rows
+
+
+def _number(cell: str) -> float:
+    return float(cell.replace(",", ""))
+
+
+def test_report_shows_levers_set_and_in_force(lever_runs: dict[str, Any]) -> None:
+    """Set 0.3: the report shows 0.3 set and less in force, the lowest month at
+    0.3 x (1 - discretion x laxity_depth), while a lever discretion leaves alone (border
+    stringency) shows the same number set and in force; the figures come from the run."""
+    folder = lever_runs["lax"]
+    text = _section(rp.write_report(folder).read_text(), "levers")
+    assert "<h2>Levers: set and in force</h2>" in text
+    rows = {row["lever"]: row for row in _table_rows(text)}
+    exit_row = rows["china_exit_strictness"]
+    assert exit_row["in force as"] == "exit_strictness"
+    assert _number(exit_row["set"]) == pytest.approx(LAX_EXIT)
+    assert _number(exit_row["in force: median"]) < LAX_EXIT - 0.005
+    assert _number(exit_row["in force - set"]) < -0.005
+    assert _number(exit_row["lowest month"]) == pytest.approx(
+        LAX_EXIT * lever_runs["lax_factor"], rel=1e-3
+    )
+    assert _number(exit_row["highest month"]) == pytest.approx(LAX_EXIT, rel=1e-3)
+    border = rows["china_border_stringency"]
+    assert border["set"] == border["in force: median"] == border["lowest month"]
+    # the whole-run median in force is that of the monthly outcomes the folder holds
+    res = rp.load_results(folder)
+    by_replicate = res.series("exit_strictness", "month").mean(axis=1)
+    assert _number(exit_row["in force: median"]) == pytest.approx(
+        float(np.median(by_replicate)), rel=1e-3
+    )
+    # by year: 2012 as set, 2013 (after the February test) below it
+    years = _table_rows(text.split("<summary>china_exit_strictness by year</summary>")[1])
+    by_year = {row["year"]: row for row in years}
+    assert set(by_year) == {"2012", "2013"}
+    assert _number(by_year["2013"]["in force: median"]) < _number(by_year["2013"]["set"])
+    figures = folder / rp.FIGURES_DIR
+    assert (figures / "levers_in_force.png").is_file()
+    assert "china_exit_strictness" in (figures / "levers_in_force.svg").read_text()
+
+
+def test_report_of_a_folder_without_levers_in_force(report_a: Path) -> None:
+    """A folder whose summary predates the levers in force says so instead of a table."""
+    text = _section(report_a.read_text(), "levers")
+    assert "does not record the levers in force" in text and "<table" not in text
+
+
+def test_comparison_shows_levers_of_both_runs(lever_runs: dict[str, Any], tmp_path: Path) -> None:
+    out = rp.write_comparison(lever_runs["strict"], lever_runs["lax"], out=tmp_path / "c.html")
+    text = _section(out.read_text(), "levers")
+    exit_row = next(r for r in _table_rows(text) if r["lever"] == "china_exit_strictness")
+    assert _number(exit_row["A set"]) == pytest.approx(0.95)
+    assert _number(exit_row["B set"]) == pytest.approx(LAX_EXIT)
+    factor = lever_runs["lax_factor"]
+    assert _number(exit_row["A lowest month"]) == pytest.approx(0.95 * factor, rel=1e-3)
+    assert _number(exit_row["B lowest month"]) == pytest.approx(LAX_EXIT * factor, rel=1e-3)
+    assert (tmp_path / "c_figures" / "compare_levers_in_force.svg").is_file()
+
+
+def test_cli_compare_json(lever_runs: dict[str, Any], tmp_path: Path) -> None:
+    """``compare --json``: one JSON object with both runs' levers set and in force."""
+    out = tmp_path / "c.html"
+    result = CliRunner().invoke(
+        _cli(),
+        ["compare", str(lever_runs["strict"]), str(lever_runs["lax"]), "--json", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().count("\n") == 0
+    both = json.loads(result.stdout)
+    assert both["report"] == str(out) and out.is_file()
+    assert both["paired"] is True
+    factor = lever_runs["lax_factor"]
+    for tag, run_name, set_value in (("a", "strict", 0.95), ("b", "lax", LAX_EXIT)):
+        lever = both[tag]["levers"]["china_exit_strictness"]
+        assert lever["effective_outcome"] == "exit_strictness"
+        assert lever["set"] == pytest.approx(set_value)
+        in_force = lever["in_force"]
+        assert in_force["p5"] <= in_force["median"] <= in_force["p95"] < set_value
+        assert lever["in_force_lowest_month"] == pytest.approx(set_value * factor, rel=1e-6)
+        summary = json.loads((lever_runs[run_name] / "summary.json").read_text())
+        run = summary["levers_in_force"]["china_exit_strictness"]["run"]
+        assert in_force["median"] == pytest.approx(run["in_force"]["median"])
+    arrivals = both["differences"]["arrivals_south_korea"]
+    assert arrivals["ci90"][0] <= arrivals["b_minus_a"] <= arrivals["ci90"][1]
+
+
+# ---------------------------------------------------------------------------
 # CLI and errors
 
 
@@ -571,8 +705,8 @@ def test_cli_report_and_compare(
         calls.append(("report", folder, fmt, out))
         return tmp_path / "r.html"
 
-    def fake_compare(a: Path, b: Path, *, out: Path | None, fmt: str) -> Path:
-        calls.append(("compare", a, b, fmt, out))
+    def fake_compare(a: Any, b: Any, *, out: Path | None, fmt: str, window: Any) -> Path:
+        calls.append(("compare", a.folder, b.folder, fmt, out))
         return tmp_path / "c.html"
 
     monkeypatch.setattr(rp, "write_report", fake_report)

@@ -626,9 +626,9 @@ class HostStates:
         banned = 1.0 if cond.un_workers > 0 else 0.0
         for h in HOSTS:
             r = self.relabel[h]
-            r += lp.relabel_growth_per_year / 365.0 * banned * (capacity - r)
-            r -= lp.relabel_detection_per_year / 365.0 * cond.enforcement[h] * r
-            self.relabel[h] = clip01(r)
+            growth = lp.relabel_growth_per_year / 365.0 * banned * (capacity - r)
+            detection = lp.relabel_detection_per_year / 365.0 * cond.enforcement[h] * r
+            self.relabel[h] = clip01(r + growth - detection)
 
     def learn_from_bans(self, cond: Conditions) -> None:
         """M1/M8 evasion adapts: each raise of u_workers after day 0 (a UN resolution or

@@ -149,6 +149,7 @@ def band_dict(band: YearlyBand) -> dict[str, Any]:
 
 
 def lever_dict(row: LeverInForce) -> dict[str, Any]:
+    """A lever as set and in force (M9), per year and over the whole run, as JSON."""
     return {
         "effective_outcome": row.outcome,
         "unit": row.unit,
@@ -158,7 +159,49 @@ def lever_dict(row: LeverInForce) -> dict[str, Any]:
             "p5": [float(v) for v in row.p5],
             "p95": [float(v) for v in row.p95],
         },
+        "run": {
+            "set": float(row.run_set),
+            "in_force": {
+                "median": float(row.run_median),
+                "p5": float(row.run_p5),
+                "p95": float(row.run_p95),
+            },
+        },
     }
+
+
+def levers_dict(rows: Sequence[LeverInForce]) -> dict[str, Any]:
+    """``summary.json``'s ``levers_in_force``: :func:`lever_dict` by lever name."""
+    return {row.lever: lever_dict(row) for row in rows}
+
+
+def levers_of_summary(summary: Mapping[str, Any]) -> list[LeverInForce]:
+    """The levers as set and in force a summary holds (the inverse of :func:`levers_dict`,
+    with the summary's ``years``); empty for a summary written before they were recorded
+    (issue 12) or without their whole-run figures."""
+    years = np.asarray(summary.get("years") or [], dtype=np.int64)
+    rows = []
+    for lever, item in (summary.get("levers_in_force") or {}).items():
+        if "run" not in item:
+            return []
+        in_force, run = item["in_force"], item["run"]
+        rows.append(
+            LeverInForce(
+                lever=lever,
+                outcome=str(item["effective_outcome"]),
+                unit=str(item["unit"]),
+                years=years,
+                set_value=np.asarray(item["set"], dtype=float),
+                median=np.asarray(in_force["median"], dtype=float),
+                p5=np.asarray(in_force["p5"], dtype=float),
+                p95=np.asarray(in_force["p95"], dtype=float),
+                run_set=float(run["set"]),
+                run_median=float(run["in_force"]["median"]),
+                run_p5=float(run["in_force"]["p5"]),
+                run_p95=float(run["in_force"]["p95"]),
+            )
+        )
+    return rows
 
 
 def run_summary(
@@ -180,7 +223,7 @@ def run_summary(
         "replicates": int(replicates),
         "years": years,
         "outcomes": {band.outcome: band_dict(band) for band in bands},
-        "levers_in_force": {row.lever: lever_dict(row) for row in levers},
+        "levers_in_force": levers_dict(levers),
         "facts": list(facts),
         "results_dir": str(results_dir),
         "wall_time_s": round(float(wall_time_s), 3),

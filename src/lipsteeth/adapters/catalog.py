@@ -706,12 +706,16 @@ def _load_runs(
 
 
 def register_calibration(
-    store: ExperimentStore, populations: pd.DataFrame, parameters: Sequence[str]
+    store: ExperimentStore,
+    populations: pd.DataFrame,
+    parameters: Sequence[str],
+    *,
+    method: str = "abc-smc",
 ) -> None:
     """Record a calibration (its manifest and every generation's particles) in the catalog."""
     manifest = store.manifest()
     with _transaction(store.root) as con:
-        _load_calibration(con, store, manifest, populations, parameters)
+        _load_calibration(con, store, manifest, populations, parameters, method=method)
 
 
 def _load_calibration(
@@ -720,6 +724,8 @@ def _load_calibration(
     manifest: Mapping[str, Any],
     populations: pd.DataFrame,
     parameters: Sequence[str],
+    *,
+    method: str = "abc-smc",
 ) -> None:
     """A calibration's experiment row and posterior particles (inside ``con``'s txn)."""
     exp = store.experiment
@@ -746,7 +752,7 @@ def _load_calibration(
         con,
         store,
         manifest,
-        method="abc-smc",
+        method=method,
         n_done=manifest.get("n_runs"),
         finished=manifest.get("created"),
     )
@@ -768,7 +774,9 @@ def _load_any(con: duckdb.DuckDBPyConnection, store: ExperimentStore) -> None:
     if not posterior.is_file():
         raise CatalogError(f"calibration {store.experiment}: {posterior} is missing")
     names = [str(p["name"]) for p in manifest.get("priors") or [] if "name" in p]
-    _load_calibration(con, store, manifest, pd.read_parquet(posterior), names)
+    method = str(manifest.get("method") or "abc-smc")
+    populations = pd.read_parquet(posterior)
+    _load_calibration(con, store, manifest, populations, names, method=method)
 
 
 RUN_FOLDER_FILES: tuple[str, ...] = ("outcomes", "outcomes_yearly", "events")

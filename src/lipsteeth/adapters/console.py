@@ -142,7 +142,10 @@ def levers_as_bands(rows: Sequence[LeverInForce]) -> list[YearlyBand]:
     return bands
 
 
-def consistent_text(consistent: bool) -> Text:
+def consistent_text(consistent: bool | None) -> Text:
+    """``yes``, ``no``, or ``not evaluated`` (None: the row's window is not simulated)."""
+    if consistent is None:
+        return Text("not evaluated", style="dim")
     return Text("yes", style="bold green") if consistent else Text("no", style="bold red")
 
 
@@ -162,7 +165,12 @@ def facts_table(facts: Sequence[FactCheck]) -> Table:
         statement = Text(fact.statement)
         if fact.statistic:
             statement.append(f"\n{fact.statistic}", style="dim")
-        table.add_row(fact.id, statement, fact.target, simulated, consistent_text(fact.consistent))
+        if not fact.covered:
+            simulated = Text("n/a (window not simulated)", style="dim")
+        verdict = consistent_text(fact.consistent if fact.covered else None)
+        table.add_row(fact.id, statement, fact.target, simulated, verdict)
+    if not facts:
+        table.add_row("", "not checked (run --no-facts)", "", "", "")
     return table
 
 

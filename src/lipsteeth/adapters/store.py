@@ -409,6 +409,8 @@ def run_manifest(
 
     ``core_sha256`` is part of "again": the same scenario and seed reproduce a
     run exactly with the same core sources (the digest of ``lipsteeth/core``).
+    ``events_outside_horizon`` lists the scenario's dated events with no day inside the
+    horizon (``Scenario.events_outside_horizon``), which the run did not simulate.
     """
     created = created or dt.datetime.now(dt.UTC)
     return {
@@ -423,6 +425,8 @@ def run_manifest(
         "core_sha256": core_digest(),
         "replicates": int(np.asarray(result.replicates).size),
         "horizon": horizon(result, scenario.start, scenario.end),
+        # dated events the horizon cuts off (a shorter --years, an earlier end): not simulated
+        "events_outside_horizon": scenario.events_outside_horizon(),
         "versions": package_versions(),
         "data_sha256": data_file_hashes(),
         "wall_time_s": round(float(wall_time_s), 3),

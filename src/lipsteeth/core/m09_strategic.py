@@ -206,11 +206,12 @@ def host_enforcement(
         host.workers_provision = (
             policy.un_workers_provision * host.enforcement * (1.0 - host.relabel)
         )
-        host.relabel += (
-            lp.relabel_growth_per_year / 365.0 * banned * (relabel_cap - host.relabel)
-            - lp.relabel_detection_per_year / 365.0 * host.enforcement * host.relabel
-        )
-        host.relabel = clip(host.relabel, 0.0, 1.0)
+        if not first:  # day 0 is the initial state: relabelling starts to move on day 1
+            host.relabel += (
+                lp.relabel_growth_per_year / 365.0 * banned * (relabel_cap - host.relabel)
+                - lp.relabel_detection_per_year / 365.0 * host.enforcement * host.relabel
+            )
+            host.relabel = clip(host.relabel, 0.0, 1.0)
         weighted += host_labour_posts[h] * host.workers_provision
         weights += host_labour_posts[h]
         mean += policy.un_workers_provision * host.enforcement / hosts.shape[0]

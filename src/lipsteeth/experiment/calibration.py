@@ -154,28 +154,23 @@ class TargetDistance:
         return distance(list(self.targets), x)
 
 
-@dataclass
-class CalibrationResult:
-    """Posterior, per-generation diagnostics and what stopped the run."""
+class PosteriorSample:
+    """What every calibration result offers: a weighted posterior sample over its priors.
+
+    Subclasses set ``priors``, ``targets`` and ``method`` and implement
+    ``posterior()`` (one row per particle: ``weight`` and one column per
+    prior) and ``description()`` (how the sample was made, for provenance).
+    """
 
     priors: tuple[Prior, ...]
     targets: tuple[Target, ...]
-    populations: pd.DataFrame  # generation, particle, weight, distance, one column per prior
-    generations: pd.DataFrame  # generation, epsilon, simulations, particles, acceptance, ess, ...
-    n_simulations: int
-    stop_reason: str
-    wall_seconds: float
-    settings: CalibrationSettings
-    extra: dict[str, Any] = field(default_factory=dict)
+    method: str
 
-    @property
-    def last_generation(self) -> int:
-        return int(self.generations["generation"].max())
+    def posterior(self) -> pd.DataFrame:  # pragma: no cover - abstract
+        raise NotImplementedError
 
-    def posterior(self) -> pd.DataFrame:
-        """Particles of the last generation (with weights summing to 1)."""
-        df = self.populations
-        return df[df["generation"] == self.last_generation].reset_index(drop=True)
+    def description(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def summary(self, level: float = 0.9) -> pd.DataFrame:
         """Per parameter: prior range, weighted posterior median, mean and central interval."""
@@ -208,6 +203,37 @@ class CalibrationResult:
         for p, median in zip(self.priors, summary["median"], strict=True):
             out[p.name] = float(round(median)) if p.integer else float(median)
         return out
+
+
+@dataclass
+class CalibrationResult(PosteriorSample):
+    """ABC-SMC: posterior, per-generation diagnostics and what stopped the run."""
+
+    priors: tuple[Prior, ...]
+    targets: tuple[Target, ...]
+    populations: pd.DataFrame  # generation, particle, weight, distance, one column per prior
+    generations: pd.DataFrame  # generation, epsilon, simulations, particles, acceptance, ess, ...
+    n_simulations: int
+    stop_reason: str
+    wall_seconds: float
+    settings: CalibrationSettings
+    extra: dict[str, Any] = field(default_factory=dict)
+    method: str = "abc"
+
+    @property
+    def last_generation(self) -> int:
+        return int(self.generations["generation"].max())
+
+    def posterior(self) -> pd.DataFrame:
+        """Particles of the last generation (with weights summing to 1)."""
+        df = self.populations
+        return df[df["generation"] == self.last_generation].reset_index(drop=True)
+
+    def description(self) -> str:
+        return (
+            f"ABC-SMC ({self.settings.population_size} particles, generation "
+            f"{self.last_generation}, {self.n_simulations} simulations)"
+        )
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
@@ -398,7 +424,7 @@ def synthetic_targets(
 
 def calibrated_toml(
     scenario: Scenario,
-    result: CalibrationResult,
+    result: PosteriorSample,
     *,
     name: str,
     note: str = "",
@@ -425,9 +451,8 @@ def calibrated_toml(
     sources = sorted({t.key for t in result.targets})
     for p, row in zip(result.priors, summary.itertuples(index=False), strict=True):
         provenance = (
-            f"calibrated: weighted posterior median of ABC-SMC "
-            f"({result.settings.population_size} particles, generation {result.last_generation}, "
-            f"{result.n_simulations} simulations), {int(level * 100)} % interval "
+            f"calibrated: weighted posterior median of {result.description()}, "
+            f"{int(level * 100)} % interval "
             f"[{row.low:.6g}, {row.high:.6g}], prior [{p.low:.6g}, {p.high:.6g}]; "
             f"targets: {', '.join(sources)}" + (f"; {note}" if note else "")
         )

@@ -22,7 +22,9 @@ from ..core.params import LEVER_NAMES, PARAM_GROUPS, field_specs
 if TYPE_CHECKING:
     from ..scenario import Scenario
 
-FactorKind = Literal["uncertainty", "lever"]
+FactorKind = Literal["uncertainty", "lever", "dummy"]
+#: name of the factor a sensitivity design adds and the model ignores (see :func:`with_dummy`)
+DUMMY_FACTOR = "dummy"
 DESIGNS: tuple[str, ...] = ("grid", "lhs", "saltelli", "morris")
 MAX_GRID_POINTS = 200_000
 
@@ -150,6 +152,18 @@ def space_from_scenario(
     return space
 
 
+def with_dummy(space: Space) -> Space:
+    """``space`` plus a dummy factor on [0, 1] that the model never reads.
+
+    Sampled like the others, it changes nothing in the runs, so its index is what
+    simulation noise and finite sampling alone give: the noise floor.  A factor whose
+    index is not above the dummy's is not distinguishable from no effect.
+    """
+    if DUMMY_FACTOR in space.names:
+        raise DesignError(f"{DUMMY_FACTOR}: a factor of the scenario has the dummy's name")
+    return Space((*space.factors, Factor(DUMMY_FACTOR, "dummy", 0.0, 1.0)))
+
+
 @dataclass(frozen=True)
 class Design:
     """Points of a design (rows of ``X``) and what the analyses need to read them."""
@@ -178,6 +192,8 @@ class Design:
         params: dict[str, float | int] = {}
         levers: dict[str, float] = {}
         for f, v in zip(self.space.factors, self.X[i], strict=True):
+            if f.kind == "dummy":  # read by no model: the noise floor of the indices
+                continue
             if f.kind == "lever":
                 levers[f.name] = float(v)
             else:

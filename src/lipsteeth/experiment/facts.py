@@ -9,6 +9,7 @@ ensembles run on the same seeds (common random numbers).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,11 +43,14 @@ class FactCheck:
     covered: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able row; infinite bounds become None."""
+        """JSON-able row; infinite bounds become None, and ``consistent`` is None for a row
+        not evaluated (its window is not simulated)."""
         row = asdict(self)
         for key in ("target_low", "target_high", "median", "p5", "p95"):
             value = row[key]
             row[key] = None if value is None or not np.isfinite(value) else float(value)
+        if not self.covered:  # not evaluated: neither consistent nor inconsistent
+            row["consistent"] = None
         return row
 
 
@@ -91,7 +95,7 @@ def _in_year(result: SimulationResult, name: str, year: int) -> np.ndarray:
 def _years_mean(result: SimulationResult, name: str, first: int, last: int) -> np.ndarray:
     years, values = _year_values(result, name)
     sel = (years >= first) & (years <= last)
-    if not sel.any():
+    if int(sel.sum()) < last - first + 1:  # a mean over part of the window is another statistic
         raise PeriodNotCoveredError(f"the run does not cover {first}-{last}")
     return values[:, sel].mean(axis=1)
 
@@ -136,6 +140,43 @@ def _check(
         source=source,
         covered=covered,
     )
+
+
+#: a calendar year named in a fact row's statistic ("workers abroad, June 2016", "2012-2020")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def statistic_years(statistic: str) -> tuple[int, int] | None:
+    """The first and last calendar year a row's statistic names (its window; None: none)."""
+    years = [int(y) for y in _YEAR.findall(statistic)]
+    return (min(years), max(years)) if years else None
+
+
+def covers_years(result: SimulationResult, first: int, last: int) -> bool:
+    """Whether ``result`` holds every month of the calendar years ``first`` to ``last``."""
+    months = result.months.astype("datetime64[M]")
+    return bool(
+        months.size
+        and months[0] <= np.datetime64(f"{first}-01", "M")
+        and months[-1] >= np.datetime64(f"{last}-12", "M")
+    )
+
+
+def not_evaluated(fact: FactCheck) -> FactCheck:
+    """The row with no statistics and ``covered=False``: its window is not simulated."""
+    nan = float("nan")
+    return dataclasses.replace(fact, median=nan, p5=nan, p95=nan, consistent=False, covered=False)
+
+
+def within_window(facts: list[FactCheck], result: SimulationResult) -> list[FactCheck]:
+    """Each row evaluated only when the run covers every year its statistic names
+    (``--years 3`` reaches none of 2015-2016: those rows are not evaluated, not 'no')."""
+    out = []
+    for fact in facts:
+        window = statistic_years(fact.statistic)
+        reached = window is None or covers_years(result, *window)
+        out.append(fact if reached else not_evaluated(fact))
+    return out
 
 
 def _restaurant_groups(result: SimulationResult) -> dict[str, np.ndarray]:
@@ -221,8 +262,10 @@ def _counterfactual(scenario: Scenario, levers: dict[str, float]) -> Scenario:
     return changed
 
 
-def _window_total(result: SimulationResult, name: str) -> np.ndarray:
+def _window_total(result: SimulationResult | None, name: str) -> np.ndarray:
     """Total of a flow from the start to the end of the counterfactual window, per replicate."""
+    if result is None:  # the counterfactual was not run: the window is not covered
+        raise PeriodNotCoveredError(f"the run does not cover 2012-{COUNTERFACTUAL_LAST_YEAR}")
     years = result.months.astype("datetime64[Y]").astype(int) + 1970
     return result.outcome(name)[:, years <= COUNTERFACTUAL_LAST_YEAR].sum(axis=1)
 
@@ -246,11 +289,12 @@ def check_facts(
 ) -> list[FactCheck]:
     """Check F1-F9 on ``result`` (an ensemble of ``scenario``), running counterfactuals.
 
-    Facts about years the run does not cover come back with NaN statistics
-    and ``covered=False`` (never consistent).  Counterfactual ensembles (F6, F9) use the
-    scenario's seed, so their replicate i is paired with replicate i of the
-    others (common random numbers); ``runner`` lets callers run them on an
-    executor.
+    Facts about years the run does not cover (every year the row's statistic names,
+    :func:`within_window`) come back with NaN statistics and ``covered=False``: "not
+    evaluated", never consistent; the counterfactual ensembles are then not run.
+    Counterfactual ensembles (F6, F9) use the scenario's seed, so their replicate i
+    is paired with replicate i of the others (common random numbers); ``runner``
+    lets callers run them on an executor.
     """
     runner = runner or _default_runner
     n_cf = max(1, min(counterfactual_replicates, result.replicates.shape[0]))
@@ -352,8 +396,14 @@ def check_facts(
     # F6: laxer exit policy, paired ensembles with Beijing's discretion off
     strict = _counterfactual(scenario, {"china_exit_strictness": 1.0, "beijing_discretion": 0.0})
     lax = _counterfactual(scenario, {"china_exit_strictness": 0.3, "beijing_discretion": 0.0})
-    legal_strict = _window_total(runner(strict, n_cf), "escapes_legal_route")
-    legal_lax = _window_total(runner(lax, n_cf), "escapes_legal_route")
+    # the counterfactual ensembles run only when the run covers their window (--years 3
+    # does not reach 2016: F6 and F9's paired rows are then not evaluated, and cost nothing)
+    cf_window = covers_years(result, 2012, COUNTERFACTUAL_LAST_YEAR)
+
+    def counterfactual_run(changed: Scenario) -> SimulationResult | None:
+        return runner(changed, n_cf) if cf_window else None
+
+    strict_run, lax_run = counterfactual_run(strict), counterfactual_run(lax)
     facts.append(
         _check(
             "F6",
@@ -362,7 +412,10 @@ def check_facts(
             "> 0",
             1e-9,
             np.inf,
-            lambda: legal_lax - legal_strict,
+            lambda: (
+                _window_total(lax_run, "escapes_legal_route")
+                - _window_total(strict_run, "escapes_legal_route")
+            ),
             "persons",
             "seed article: the 2016 groups left China legally with valid documents",
         )
@@ -438,11 +491,13 @@ def check_facts(
 
     # F9: sanctions and aid shift provocations (paired ensembles); Beijing's limits
     # replicate i of the main run is replicate i of a shortened run up to the window's end
-    base_cf = _first_replicates(result, n_cf) or runner(_counterfactual(scenario, {}), n_cf)
-    sanctions = runner(_counterfactual(scenario, {"china_sanctions": 0.6}), n_cf)
-    aid = runner(_counterfactual(scenario, {"food_aid": 1.0}), n_cf)
+    base_cf = _first_replicates(result, n_cf) or counterfactual_run(_counterfactual(scenario, {}))
+    sanctions = counterfactual_run(_counterfactual(scenario, {"china_sanctions": 0.6}))
+    aid = counterfactual_run(_counterfactual(scenario, {"food_aid": 1.0}))
 
-    def provocations(res: SimulationResult) -> np.ndarray:
+    def provocations(res: SimulationResult | None) -> np.ndarray:
+        if res is None:
+            raise PeriodNotCoveredError(f"the run does not cover 2012-{COUNTERFACTUAL_LAST_YEAR}")
         return _years_mean(res, "provocations", 2012, COUNTERFACTUAL_LAST_YEAR)
 
     facts += [
@@ -491,4 +546,4 @@ def check_facts(
             "seed article: Beijing wants no mass exodus of refugees",
         ),
     ]
-    return facts
+    return within_window(facts, result)

@@ -138,6 +138,7 @@ class ScenarioModel:
     scenario: Scenario
     levers: frozenset[str] = field(default_factory=frozenset)
     integer: frozenset[str] = field(default_factory=frozenset)
+    ignored: frozenset[str] = field(default_factory=frozenset)  # dummy factors
 
     @classmethod
     def for_design(cls, scenario: Scenario, design: Design) -> ScenarioModel:
@@ -145,10 +146,13 @@ class ScenarioModel:
             scenario,
             levers=frozenset(f.name for f in design.space.factors if f.kind == "lever"),
             integer=frozenset(f.name for f in design.space.factors if f.integer),
+            ignored=frozenset(f.name for f in design.space.factors if f.kind == "dummy"),
         )
 
     def scenario_at(self, values: Mapping[str, float]) -> Scenario:
-        """The scenario with a point's overrides (validated by the scenario layer)."""
+        """The scenario with a point's overrides (validated by the scenario layer); dummy
+        factors (``designs.with_dummy``) change nothing."""
+        values = {k: v for k, v in values.items() if k not in self.ignored}
         params, levers = split_values(values, self.levers)
         params = {k: (int(round(v)) if k in self.integer else v) for k, v in params.items()}
         if not params and not levers:

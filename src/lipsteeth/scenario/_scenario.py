@@ -24,7 +24,7 @@ from ..core.timeline import Calendar, Timeline
 from . import _toml
 from ._errors import ScenarioError, one_line, show
 from ._models import LEVER_SPECS, hint, validate_file
-from ._timeline import compile_timeline
+from ._timeline import compile_timeline, outside_horizon
 
 MAX_HORIZON_YEARS = 200
 MAX_DAYS = int(MAX_HORIZON_YEARS * 365.25)
@@ -117,6 +117,29 @@ class Scenario:
             f"seed={self.seed}, replicates={self.replicates}, events={len(self.events)}, "
             f"uncertainties={len(self.uncertainties)}, source={self.source!r})"
         )
+
+    def events_outside_horizon(self) -> list[dict[str, Any]]:
+        """The dated events that have no day inside the horizon, so are not simulated.
+
+        One dict per event: ``key`` (its path, ``events[i]``, in :meth:`to_dict`'s list),
+        ``date``, ``kind`` and ``reason`` (for example "dated 2016-01-06, after the
+        horizon's end 2014-12-31": a ``--years`` that cuts the timeline off).
+        """
+        start = self.start.astype("datetime64[D]")
+        end = self.end.astype("datetime64[D]")
+        outside = []
+        for index, event in enumerate(self.events):
+            reason = outside_horizon(event, start, end)
+            if reason is not None:
+                outside.append(
+                    {
+                        "key": f"events[{index}]",
+                        "date": str(event["date"]),
+                        "kind": str(event["kind"]),
+                        "reason": reason,
+                    }
+                )
+        return outside
 
     # --- export ------------------------------------------------------------------------
 

@@ -15,6 +15,27 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def outside_horizon(
+    event: Mapping[str, Any], start: np.datetime64, end: np.datetime64
+) -> str | None:
+    """Why ``event`` has no day inside ``start``-``end`` (inclusive), or None if it has one.
+
+    A lever event counts from ``date`` through ``until`` (or the end), so one that began
+    before the start and is still in force at it is inside; a test or resolution is a day.
+    """
+    first = np.datetime64(event["date"], "D")
+    last = np.datetime64(event["until"], "D") if event.get("until") else None
+    if first > end:
+        return f"dated {first}, after the horizon's end {end}"
+    if event.get("kind") == "lever":
+        if last is not None and last < start:
+            return f"in force {first} to {last}, before the horizon's start {start}"
+        return None
+    if first < start:
+        return f"dated {first}, before the horizon's start {start}"
+    return None
+
+
 def compile_timeline(
     events: Sequence[Mapping[str, Any]], calendar: Calendar, endogenous_from: np.datetime64
 ) -> Timeline:

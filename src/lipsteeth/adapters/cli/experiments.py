@@ -40,6 +40,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ...core.outcomes import OUTCOMES
 from ...core.params import LEVER_NAMES
 from ...experiment import budget
 from ...experiment import designs as designs_mod
@@ -81,7 +82,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ...core.simulate import SimulationResult
+    from ...experiment.npe import NPEResult
     from ...scenario import Scenario
+    from ..figures import Certificate
 
 DEFAULT_OUT = Path("results")
 MAX_RUNS = 2_000_000
@@ -463,7 +466,17 @@ def _versions() -> dict[str, str | None]:
     import platform
 
     out: dict[str, str | None] = {"python": platform.python_version()}
-    for dist in ("lipsteeth", "numpy", "SALib", "pyabc", "ema_workbench", "dask", "duckdb"):
+    for dist in (
+        "lipsteeth",
+        "numpy",
+        "SALib",
+        "pyabc",
+        "sbi",
+        "torch",
+        "ema_workbench",
+        "dask",
+        "duckdb",
+    ):
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -483,6 +496,10 @@ def build_design(method: str, space: Space, samples: int, seed: int, **options: 
         return designs_mod.make_design(method, space, samples, seed, **options)
     except DesignError as exc:
         fail(str(exc))
+
+
+#: runs of a sweep shown in the terminal (all of them are in analysis/sweep_summary.parquet)
+SWEEP_ROWS_SHOWN = 20
 
 
 def outcome_overview(store: cat.ExperimentStore, names: Sequence[str]) -> Table:
@@ -581,7 +598,46 @@ def sweep(
     con = out_console()
     con.print(experiment_table(store, info))
     con.print(outcome_overview(store, KEY_OUTCOMES))
-    store.write_json("summary.json", {"experiment": store.experiment, **info})
+    runs = sweep_runs_frame(store, KEY_OUTCOMES)
+    table_path = store.write_analysis("sweep_summary", runs)
+    con.print(sweep_runs_table(store.experiment, runs, [f.name for f in d.space.factors]))
+    con.print(f"every run, factors beside outcomes: {table_path}")
+    store.write_json(
+        "summary.json",
+        {
+            "experiment": store.experiment,
+            **info,
+            "factors": [f.name for f in d.space.factors],
+            "outcomes": [c for c in runs.columns if c not in ("run", *d.space.names)],
+            "runs": json.loads(runs.to_json(orient="records")),
+        },
+    )
+
+
+def sweep_runs_frame(store: cat.ExperimentStore, names: Sequence[str]) -> pd.DataFrame:
+    """One row per run: ``run``, each factor's value, then each outcome over the horizon
+    (mean over the run's replicates)."""
+    frame = store.factor_frame()
+    available = set(store.metric_names())
+    for name in names:
+        if name in available:
+            frame[name] = store.metric(name)
+    return frame.reset_index()
+
+
+def sweep_runs_table(experiment: str, runs: pd.DataFrame, factors: Sequence[str]) -> Table:
+    """The first runs of a sweep: factor levels beside the key outcomes."""
+    shown = runs.head(SWEEP_ROWS_SHOWN)
+    title = f"{experiment}: factor levels and outcomes over the horizon, by run"
+    if len(runs) > len(shown):
+        title += f" (first {len(shown)} of {len(runs)})"
+    table = Table(title=title)
+    for column in runs.columns:
+        table.add_column(column, justify="right", style="cyan" if column in factors else None)
+    for row in shown.itertuples(index=False):
+        cells = zip(runs.columns, row, strict=True)
+        table.add_row(*[str(int(v)) if c == "run" else fmt(v) for c, v in cells])
+    return table
 
 
 # ---------------------------------------------------------------------------
@@ -636,8 +692,14 @@ def sensitivity(
     )
     tol = tolerance if tolerance is not None else (0.05 if method == "sobol" else 0.1)
     loaded = load_scenario_for(scenario, years, sets)
+    for o in outcomes:  # before the first run, not after all of them
+        _check_metric_year(o, loaded)
     root_seed = loaded.seed if seed is None else seed
     sp = build_space(loaded, space, split_names(factors))
+    try:
+        sp = designs_mod.with_dummy(sp)  # its index is the noise floor
+    except DesignError as exc:
+        fail(str(exc))
     check_experiment_budget(
         loaded,
         "saltelli" if method == "sobol" else "morris",
@@ -701,12 +763,19 @@ def sensitivity(
             figs.convergence_figure(conv), store.figure_path(f"{method}_{slug}_convergence.png")
         )
         con.print(_indices_table(idx))
+        floor = _noise_floor(idx)
+        con.print(f"{index_units(idx.method, o)} {floor}")
         style = "green" if conv.settled else "bold yellow"
         (con if conv.settled else err).print(
             f"[{style}]{'' if conv.settled else 'warning: '}{o}: {conv.message}[/]"
         )
         con.print(f"figures: {fig}  {cfig}")
         report["outcomes"][o] = {
+            "units": index_units(idx.method, o),
+            "noise_floor": {
+                k: float(idx.values[k][idx.names.index(designs_mod.DUMMY_FACTOR)])
+                for k in (("S1", "ST") if idx.method == "sobol" else ("mu_star", "sigma"))
+            },
             "indices": idx.records(),
             "convergence": {
                 "sizes": list(conv.sizes),
@@ -718,6 +787,36 @@ def sensitivity(
             "figures": [str(fig), str(cfig)],
         }
     store.write_json(f"sensitivity_{method}.json", report)
+
+
+def index_units(method: str, outcome: str) -> str:
+    """What the indices of ``method`` measure, in which units."""
+    if method == "sobol":
+        return (
+            f"S1, ST: shares of the variance of {outcome} (no unit; S1 the factor alone, ST "
+            "with its interactions; simulation noise counts as interaction)."
+        )
+    name, _ = parse_metric(outcome)
+    unit = OUTCOMES[name].unit if name in OUTCOMES else "outcome units"
+    return (
+        f"mu*, sigma, mu: change of {outcome} in {unit} when a factor moves over its whole "
+        "declared range (mean absolute, spread and mean of the elementary effects)."
+    )
+
+
+def _noise_floor(idx: Any) -> str:
+    """The dummy factor's indices, and which factors do not rise above them."""
+    i = idx.names.index(designs_mod.DUMMY_FACTOR)
+    key = "ST" if idx.method == "sobol" else "mu_star"
+    floor = float(idx.values[key][i])
+    below = [n for j, n in enumerate(idx.names) if j != i and idx.values[key][j] <= floor]
+    text = (
+        f"Noise floor: the factor '{designs_mod.DUMMY_FACTOR}', which the model ignores, "
+        f"has {key} {floor:.3g}"
+    )
+    if below:
+        return text + f"; {len(below)} factor(s) do not rise above it: " + ", ".join(below[:8])
+    return text + "; every factor rises above it."
 
 
 def _indices_table(idx: Any, limit: int = 15) -> Table:
@@ -743,7 +842,6 @@ def _slug(text: str) -> str:
 
 def _check_metric_name(name: str, known: Sequence[str] | None = None) -> None:
     """Refuse an outcome that is not a model outcome (or not in ``known``)."""
-    from ...core.outcomes import OUTCOMES
 
     try:
         outcome, _ = parse_metric(name)
@@ -757,6 +855,14 @@ def _check_metric_name(name: str, known: Sequence[str] | None = None) -> None:
         fail(
             f"--outcome {name}: unknown outcome" + (f" (did you mean {close[0]}?)" if close else "")
         )
+
+
+def _check_metric_year(name: str, scenario: Scenario) -> None:
+    """Refuse ``NAME@YEAR`` whose year the scenario's horizon does not reach."""
+    _, year = parse_metric(name)
+    first, last = int(str(scenario.start)[:4]), int(str(scenario.end)[:4])
+    if year is not None and not first <= year <= last:
+        fail(f"--outcome {name}: {year} is outside the horizon {scenario.start} to {scenario.end}")
 
 
 def _metric_or_fail(store: cat.ExperimentStore, name: str) -> np.ndarray:
@@ -806,6 +912,16 @@ def read_targets(spec: Sequence[str] | None) -> list[Any]:
     return targets
 
 
+CALIBRATE_METHODS = ("abc", "npe")
+NPE_FIELDS = {"--hidden": "hidden_features", "--transforms": "num_transforms"}  # else the name
+ABC_DEFAULTS: dict[str, Any] = {
+    "--population": 100,
+    "--generations": 6,
+    "--min-epsilon": 0.0,
+    "--min-acceptance": 0.02,
+}
+
+
 def calibrate(
     scenario: ScenarioArgument,
     targets: Annotated[
@@ -820,24 +936,125 @@ def calibrate(
         str | None,
         typer.Option("--params", help="Comma-separated uncertainties to calibrate (default all)."),
     ] = None,
-    population: Annotated[int, typer.Option("--population", help="Particles.")] = 100,
-    generations: Annotated[int, typer.Option("--generations", help="Generation limit.")] = 6,
-    min_epsilon: Annotated[
-        float, typer.Option("--min-epsilon", help="Stop when the tolerance reaches this.")
-    ] = 0.0,
-    min_acceptance: Annotated[
-        float, typer.Option("--min-acceptance", help="Stop below this acceptance rate.")
-    ] = 0.02,
-    max_simulations: Annotated[
-        int | None, typer.Option("--max-simulations", help="Simulation budget.")
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="abc: ABC-SMC (pyabc); npe: amortised neural posterior estimation (sbi) "
+            "with SBC, coverage, identifiability and misspecification checks.",
+        ),
+    ] = "abc",
+    until: Annotated[
+        int,
+        typer.Option("--until", help="Calibrate on observed outcomes up to this year only."),
+    ] = 2016,
+    population: Annotated[
+        int | None, typer.Option("--population", help="ABC: particles.", show_default="100")
     ] = None,
-    replicates: Annotated[int, typer.Option("--replicates", help="Replicates per particle.")] = 1,
+    generations: Annotated[
+        int | None,
+        typer.Option("--generations", help="ABC: generation limit.", show_default="6"),
+    ] = None,
+    min_epsilon: Annotated[
+        float | None,
+        typer.Option(
+            "--min-epsilon", help="ABC: stop when the tolerance reaches this.", show_default="0"
+        ),
+    ] = None,
+    min_acceptance: Annotated[
+        float | None,
+        typer.Option(
+            "--min-acceptance", help="ABC: stop below this acceptance rate.", show_default="0.02"
+        ),
+    ] = None,
+    max_simulations: Annotated[
+        int | None, typer.Option("--max-simulations", help="ABC: simulation budget.")
+    ] = None,
+    simulations: Annotated[
+        int | None,
+        typer.Option(
+            "--simulations",
+            help="NPE: training simulations (Latin hypercube).",
+            show_default="1000",
+        ),
+    ] = None,
+    holdout: Annotated[
+        int | None,
+        typer.Option(
+            "--holdout",
+            help="NPE: held-out simulations from the prior for SBC, coverage and recovery.",
+            show_default="300",
+        ),
+    ] = None,
+    posterior_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--posterior-samples", help="NPE: posterior samples written.", show_default="1000"
+        ),
+    ] = None,
+    sbc_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--sbc-samples",
+            help="NPE: posterior samples per held-out simulation for the ranks.",
+            show_default="200",
+        ),
+    ] = None,
+    density: Annotated[
+        str | None,
+        typer.Option("--density", help="NPE: maf | nsf | mdn.", show_default="maf"),
+    ] = None,
+    hidden: Annotated[
+        int | None,
+        typer.Option("--hidden", help="NPE: hidden features per layer.", show_default="50"),
+    ] = None,
+    transforms: Annotated[
+        int | None,
+        typer.Option("--transforms", help="NPE: flow transforms.", show_default="5"),
+    ] = None,
+    embedding: Annotated[
+        int | None,
+        typer.Option(
+            "--embedding",
+            help="NPE: features of a small MLP embedding of the summaries (0: none).",
+            show_default="0",
+        ),
+    ] = None,
+    max_epochs: Annotated[
+        int | None,
+        typer.Option("--max-epochs", help="NPE: training epoch limit.", show_default="1000"),
+    ] = None,
+    ensemble: Annotated[
+        int | None,
+        typer.Option(
+            "--ensemble", help="NPE: flows trained from different seeds, mixed.", show_default="5"
+        ),
+    ] = None,
+    observation: Annotated[
+        str | None,
+        typer.Option(
+            "--observation",
+            help="NPE: targets (observed through the targets' ranges and reliability, as "
+            "the ABC distance reads them) | exact (the target centres, no error).",
+            show_default="targets",
+        ),
+    ] = None,
+    replicates: Annotated[
+        int, typer.Option("--replicates", help="Replicates per particle or simulation.")
+    ] = 1,
     seed: SeedOption = None,
     years: YearsOption = None,
     sets: OverridesOption = None,
     workers: Annotated[
-        int, typer.Option("--workers", help="Dask workers (1: single core, no Dask).")
+        int, typer.Option("--workers", help="Workers (1: single core, no Dask).")
     ] = max(1, os.cpu_count() or 1),
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor",
+            help="NPE: auto | serial | processes | dask (ABC runs on Dask when --workers > 1).",
+        ),
+    ] = "auto",
     scheduler: SchedulerOption = None,
     out: ResultsRootOption = DEFAULT_OUT,
     name: ExperimentNameOption = None,
@@ -845,18 +1062,142 @@ def calibrate(
         bool, typer.Option("--force", help="Replace an existing calibration of that name.")
     ] = False,
 ) -> None:
+    """Calibration against observed targets (ABC-SMC or NPE); writes a calibrated scenario TOML."""
+    if method not in CALIBRATE_METHODS:
+        fail(f"--method must be one of {', '.join(CALIBRATE_METHODS)} (got {method!r})")
+    abc_given = {
+        "--population": population,
+        "--generations": generations,
+        "--min-epsilon": min_epsilon,
+        "--min-acceptance": min_acceptance,
+        "--max-simulations": max_simulations,
+    }
+    npe_given = {
+        "--simulations": simulations,
+        "--holdout": holdout,
+        "--posterior-samples": posterior_samples,
+        "--sbc-samples": sbc_samples,
+        "--density": density,
+        "--hidden": hidden,
+        "--transforms": transforms,
+        "--embedding": embedding,
+        "--max-epochs": max_epochs,
+        "--ensemble": ensemble,
+        "--observation": observation,
+    }
+    others = npe_given if method == "abc" else abc_given
+    misplaced = [opt for opt, value in others.items() if value is not None]
+    if method == "abc" and executor != "auto":
+        misplaced.append("--executor")
+    if misplaced:
+        other = "npe" if method == "abc" else "abc"
+        fail(f"{', '.join(misplaced)}: only with --method {other}")
+    check_positive("--replicates", replicates)
+    check_positive("--workers", workers)
+    if method == "npe":
+        _calibrate_npe(
+            scenario,
+            targets,
+            params,
+            until,
+            {
+                NPE_FIELDS.get(k, k[2:].replace("-", "_")): v
+                for k, v in npe_given.items()
+                if v is not None
+            },
+            replicates=replicates,
+            seed=seed,
+            years=years,
+            sets=sets,
+            workers=workers,
+            executor=executor,
+            scheduler=scheduler,
+            out=out,
+            name=name,
+            force=force,
+        )
+        return
+    _calibrate_abc(
+        scenario,
+        targets,
+        params,
+        until,
+        population=ABC_DEFAULTS["--population"] if population is None else population,
+        generations=ABC_DEFAULTS["--generations"] if generations is None else generations,
+        min_epsilon=ABC_DEFAULTS["--min-epsilon"] if min_epsilon is None else min_epsilon,
+        min_acceptance=(
+            ABC_DEFAULTS["--min-acceptance"] if min_acceptance is None else min_acceptance
+        ),
+        max_simulations=max_simulations,
+        replicates=replicates,
+        seed=seed,
+        years=years,
+        sets=sets,
+        workers=workers,
+        scheduler=scheduler,
+        out=out,
+        name=name,
+        force=force,
+    )
+
+
+def _calibration_targets(
+    targets: Sequence[str] | None, loaded: Scenario, until: int
+) -> tuple[list[Any], list[Any]]:
+    """All targets read, and those in the scenario's horizon up to ``until``."""
+    from ...experiment.targets import horizon_years, in_horizon
+
+    all_targets = read_targets(targets)
+    first, last = horizon_years(loaded.start, loaded.end)
+    usable = [t for t in in_horizon(all_targets, range(first, last + 1)) if t.last_year <= until]
+    if not usable:
+        fail(f"no target up to {until} falls in the scenario's horizon {first}-{last}")
+    return all_targets, usable
+
+
+def _experiment_folder(out: Path, exp: str, force: bool) -> Path:
+    """The experiment's folder (not created); refuses an existing one without --force."""
+    try:
+        cat.check_id(exp)
+    except cat.CatalogError as exc:
+        fail(str(exc))
+    folder = Path(out) / "experiments" / exp
+    if folder.exists() and not force:
+        fail(f"{folder} exists (use --force to replace it, or --name)")
+    return folder
+
+
+def _calibrate_abc(
+    scenario: str,
+    targets: Sequence[str] | None,
+    params: str | None,
+    until: int,
+    *,
+    population: int,
+    generations: int,
+    min_epsilon: float,
+    min_acceptance: float,
+    max_simulations: int | None,
+    replicates: int,
+    seed: int | None,
+    years: float | None,
+    sets: Sequence[str] | None,
+    workers: int,
+    scheduler: str | None,
+    out: Path,
+    name: str | None,
+    force: bool,
+) -> None:
     """ABC-SMC calibration against observed targets; writes a calibrated scenario TOML."""
     import shutil
 
     from ...experiment import calibration as cal
-    from ...experiment.targets import horizon_years, in_horizon, targets_csv
+    from ...experiment.targets import horizon_years, targets_csv
     from .. import figures as figs
     from ..executors_dask import dask_client, pyabc_sampler
 
     check_positive("--population", population, 2)
     check_positive("--generations", generations)
-    check_positive("--replicates", replicates)
-    check_positive("--workers", workers)
     if not 0 <= min_acceptance < 1:
         fail("--min-acceptance must be in [0, 1)")
     require_experiment_extras(
@@ -864,11 +1205,8 @@ def calibrate(
     )
     loaded = load_scenario_for(scenario, years, sets)
     root_seed = loaded.seed if seed is None else seed
-    all_targets = read_targets(targets)
+    all_targets, usable = _calibration_targets(targets, loaded, until)
     first, last = horizon_years(loaded.start, loaded.end)
-    usable = in_horizon(all_targets, range(first, last + 1))
-    if not usable:
-        fail(f"no target falls in the scenario's horizon {first}-{last}")
     try:
         priors = cal.priors_from_scenario(loaded, split_names(params))
         settings = cal.CalibrationSettings(
@@ -891,14 +1229,8 @@ def calibrate(
         }
     )
     exp = name or f"calibrate-{loaded.name}-{digest[:10]}"
-    try:
-        cat.check_id(exp)
-    except cat.CatalogError as exc:
-        fail(str(exc))
-    folder = Path(out) / "experiments" / exp
+    folder = _experiment_folder(out, exp, force)
     if folder.exists():
-        if not force:
-            fail(f"{folder} exists (use --force to replace it, or --name)")
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     store = cat.ExperimentStore(Path(out), exp)
@@ -931,7 +1263,7 @@ def calibrate(
     except cal.CalibrationError as exc:
         fail(str(exc))
     wall = time.perf_counter() - started
-    store.write_analysis("posterior", result.populations)
+    store.write_analysis("posterior", result.populations.assign(method="abc"))
     store.write_analysis("generations", result.generations)
     summary = result.summary()
     store.write_analysis("posterior_summary", summary)
@@ -957,6 +1289,7 @@ def calibrate(
     manifest = {
         "experiment": exp,
         "kind": "calibrate",
+        "method": "abc",
         "scenario": loaded.name,
         "scenario_source": str(loaded.source),
         "status": cat.STATUS_COMPLETE,
@@ -1002,6 +1335,246 @@ def calibrate(
         f"{result.n_simulations} simulations in {wall:.1f} s; calibrated scenario: {toml_path}"
     )
     con.print(f"figures: {fig1}  {fig2}")
+
+
+def _calibrate_npe(
+    scenario: str,
+    targets: Sequence[str] | None,
+    params: str | None,
+    until: int,
+    options: dict[str, Any],
+    *,
+    replicates: int,
+    seed: int | None,
+    years: float | None,
+    sets: Sequence[str] | None,
+    workers: int,
+    executor: str,
+    scheduler: str | None,
+    out: Path,
+    name: str | None,
+    force: bool,
+) -> None:
+    """NPE calibration: posterior, certificate (SBC, coverage, recovery, misspecification)."""
+    import shutil
+
+    if executor not in EXECUTORS:
+        fail(f"--executor must be one of {', '.join(EXECUTORS)}")
+    require_experiment_extras(
+        "calibrate --method npe",
+        ["pandas", "sbi", "torch"],
+        on_dask=uses_dask(executor, workers, scheduler),
+    )
+    from ...experiment import calibration as cal
+    from ...experiment import npe
+    from ...experiment.targets import horizon_years, targets_csv
+    from .. import figures as figs
+
+    loaded = load_scenario_for(scenario, years, sets)
+    root_seed = loaded.seed if seed is None else seed
+    all_targets, usable = _calibration_targets(targets, loaded, until)
+    try:
+        settings = npe.NPESettings(replicates=replicates, seed=root_seed, **options)
+        priors = cal.priors_from_scenario(loaded, split_names(params))
+        # Simulate only as far as the last observation used (unless --years says otherwise).
+        simulated = loaded if years is not None else npe.calibration_horizon(loaded, usable, until)
+    except cal.CalibrationError as exc:
+        fail(str(exc))
+    first, last = horizon_years(simulated.start, simulated.end)
+    digest = cat.plan_hash(
+        {
+            "method": "npe",
+            "scenario": simulated.to_dict(),
+            "targets": targets_csv(usable),
+            "priors": [p.__dict__ for p in priors],
+            "settings": settings.__dict__,
+        }
+    )
+    exp = name or f"calibrate-npe-{loaded.name}-{digest[:10]}"
+    folder = _experiment_folder(out, exp, force)
+    err = err_console()
+    err.print(
+        f"NPE: {len(priors)} parameters, {len(usable)} targets up to {until} "
+        f"({len(all_targets) - len(usable)} left out), {settings.simulations} training and "
+        f"{settings.holdout} held-out simulations of {simulated.start}..{simulated.end}"
+    )
+    started = time.perf_counter()
+    try:
+        with contextlib.ExitStack() as stack:
+            ex = stack.enter_context(open_executor(executor, workers, scheduler))
+            update = stack.enter_context(progress_bar(f"NPE {exp}", "simulations"))
+            result = npe.calibrate_scenario(
+                simulated,
+                usable,
+                priors,
+                settings,
+                executor=ex,
+                progress=update,
+                stage=lambda text: err.print(f"NPE: {text}"),
+            )
+    except ExecutorError as exc:
+        fail(str(exc))
+    except cal.CalibrationError as exc:
+        fail(str(exc))
+    wall = time.perf_counter() - started
+    # Everything is computed: only now is the folder (re)placed and written.
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    store = cat.ExperimentStore(Path(out), exp)
+    store.write_analysis("posterior", result.populations.assign(method="npe"))
+    store.write_analysis("generations", result.generations)
+    summary = result.summary()
+    store.write_analysis("posterior_summary", summary)
+    payload = _write_certificate(store, result)
+    cat.atomic_text(targets_csv(usable), folder / "targets.csv")
+    fig1 = figs.write_png(
+        figs.posterior_figure(figs.marginals_of(result), note=figs.posterior_note(result)),
+        store.figure_path("posterior_vs_prior.png"),
+    )
+    certificate = figs.certificate_of(result, exp)
+    fig2 = figs.write_png(
+        figs.certificate_figure(certificate), store.figure_path("npe_diagnostics.png")
+    )
+    cal_name = f"{loaded.name}-calibrated"
+    full = load_scenario_for(scenario, None, sets)
+    note = f"experiment {exp}, simulated {first}-{last}, targets up to {until}"
+    toml = cal.calibrated_toml(full, result, name=cal_name, note=note)
+    toml_path = folder / f"{cal_name}.toml"
+    cat.atomic_text(toml, toml_path)
+    diag = result.diagnostics
+    manifest = {
+        "experiment": exp,
+        "kind": "calibrate",
+        "method": "npe",
+        "scenario": loaded.name,
+        "scenario_source": str(loaded.source),
+        "status": cat.STATUS_COMPLETE,
+        "priors": [p.__dict__ for p in priors],
+        "targets": [t.key for t in usable],
+        "until": until,
+        "simulated": {"start": str(simulated.start), "end": str(simulated.end)},
+        "settings": settings.__dict__,
+        "executor": {"kind": executor, "workers": workers, "scheduler": scheduler},
+        "n_runs": result.n_simulations,
+        "replicates": replicates,
+        "diagnostics": {
+            "passed": diag.passed,
+            "sbc_passed": bool(diag.sbc["passed"]),
+            "coverage_passed": diag.coverage_passed,
+            "coverage_50": diag.coverage_at(0.5).hpd,
+            "coverage_90": diag.coverage_at(0.9).hpd,
+            "misspecification_flagged": bool(diag.misspecification["flagged"]),
+            "identified": [
+                r["parameter"] for r in diag.identifiability if r["label"] == "identified"
+            ],
+        },
+        "fingerprint": payload["training"]["fingerprint"],
+        "seconds": {k: round(v, 3) for k, v in result.seconds.items()},
+        "wall_seconds": round(wall, 3),
+        "calibrated_scenario": str(toml_path),
+        "command_line": ["lipsteeth", *sys.argv[1:]],
+        "versions": _versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+    }
+    cat.atomic_text(cat.dumps(manifest), folder / cat.MANIFEST)
+    cat.register_calibration(store, result.populations, [p.name for p in priors], method="npe")
+    _print_npe(result, certificate, summary, exp, wall, toml_path, [fig1, fig2])
+
+
+def _write_certificate(store: cat.ExperimentStore, result: NPEResult) -> dict[str, Any]:
+    """Write an NPE calibration's certificate beside ABC-SMC's files; returns its JSON.
+
+    ``analysis/``: ``npe_training`` (split, index, parameters ``theta:*``, simulated
+    summaries ``sim:*``, the network's inputs ``x:*``), ``npe_sbc_ranks`` (per
+    held-out simulation: rank per parameter, then ``joint``), ``npe_coverage`` (per
+    credibility level), ``npe_identifiability`` (per parameter), ``npe_misspecification``
+    (per summary), ``npe_standardiser`` and ``npe_observation`` (the network's input
+    transform and the targets' error model); ``npe_diagnostics.json``: every check,
+    its rule and result, and the training (``NPEResult.certificate()``).
+    """
+    import pandas as pd
+
+    from ..report.certificate import DIAGNOSTICS_JSON, RANKS_TABLE
+
+    names = [p.name for p in result.priors]
+    d = result.diagnostics
+    frames = []
+    for split, theta, m, x in (
+        ("train", result.theta_train, result.m_train, result.x_train),
+        ("holdout", result.theta_holdout, result.m_holdout, result.x_holdout),
+    ):
+        columns: dict[str, Any] = {"split": split, "index": np.arange(len(theta))}
+        columns.update({f"theta:{n}": theta[:, k] for k, n in enumerate(names)})
+        columns.update({f"sim:{n}": m[:, k] for k, n in enumerate(result.summary_names)})
+        columns.update({f"x:{n}": x[:, k] for k, n in enumerate(result.summary_names)})
+        frames.append(pd.DataFrame(columns))
+    store.write_analysis("npe_training", pd.concat(frames, ignore_index=True))
+    ranks = pd.DataFrame(d.ranks[:, : len(names)], columns=names)
+    ranks.insert(0, "holdout", np.arange(len(ranks)))
+    ranks["joint"] = d.ranks[:, -1]
+    store.write_analysis(RANKS_TABLE, ranks)
+    store.write_analysis("npe_coverage", pd.DataFrame([r.to_dict() for r in d.coverage]))
+    store.write_analysis("npe_identifiability", pd.DataFrame(d.identifiability))
+    store.write_analysis("npe_misspecification", pd.DataFrame(d.misspecification["summaries"]))
+    store.write_analysis(
+        "npe_standardiser",
+        pd.DataFrame(result.trained.standardiser.to_dict(result.summary_names)),
+    )
+    store.write_analysis(
+        "npe_observation", pd.DataFrame(result.observation.to_dict(result.summary_names))
+    )
+    payload: dict[str, Any] = result.certificate()
+    store.write_json(DIAGNOSTICS_JSON, payload)
+    return payload
+
+
+def _print_npe(
+    result: NPEResult,
+    certificate: Certificate,
+    summary: pd.DataFrame,
+    exp: str,
+    wall: float,
+    toml_path: Path,
+    figs: list[Path],
+) -> None:
+    """The human summary of an NPE calibration: checks, recovery, posterior."""
+    from ..report.certificate import certificate_rows
+
+    con = out_console()
+    verdict = "PASSED" if certificate.passed else "FAILED"
+    checks = Table(title=f"NPE {exp}: certificate {verdict}")
+    for c in ("check", "value", "result"):
+        checks.add_column(c)
+    for row in certificate_rows(certificate):
+        checks.add_row(row["check"], row["value"], row["result"])
+    con.print(checks)
+    ident = Table(title="identifiability (held-out recovery)")
+    for c in ("parameter", "correlation", "width ratio", "label"):
+        ident.add_column(c, justify="left" if c in ("parameter", "label") else "right")
+    for r in sorted(certificate.identifiability, key=lambda r: -r["correlation"]):
+        ident.add_row(
+            r["parameter"], f"{r['correlation']:.2f}", f"{r['width_ratio']:.2f}", r["label"]
+        )
+    con.print(ident)
+    post = Table(title="posterior (median and 90 % interval) vs prior")
+    for c in ("parameter", "median", "90 % interval", "prior"):
+        post.add_column(c)
+    for r in summary.itertuples(index=False):
+        post.add_row(
+            r.parameter,
+            f"{r.median:.4g}",
+            f"[{r.low:.4g}, {r.high:.4g}]",
+            f"[{r.prior_low:.4g}, {r.prior_high:.4g}]",
+        )
+    con.print(post)
+    s = result.seconds
+    con.print(
+        f"{result.n_simulations} simulations ({s.get('simulate', 0):.1f} s), training "
+        f"{result.trained.epochs} epochs ({s.get('train', 0):.1f} s), diagnostics "
+        f"{s.get('diagnostics', 0):.1f} s; {wall:.1f} s in all; calibrated scenario: {toml_path}"
+    )
+    con.print("figures: " + "  ".join(str(f) for f in figs))
 
 
 @contextlib.contextmanager

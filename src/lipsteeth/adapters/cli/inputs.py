@@ -37,6 +37,8 @@ OPTIONAL_MODULES: dict[str, str] = {
     "ema_workbench": "experiments",
     "pandas": "experiments",
     "scoringrules": "experiments",
+    "sbi": "experiments",
+    "torch": "experiments",
     "fastapi": "web",
     "uvicorn": "web",
     "plotly": "web",
@@ -103,6 +105,23 @@ def load(name_or_path: str) -> Scenario:
         return load_scenario(name_or_path)
     except OSError as exc:
         fail(f"{name_or_path}: cannot read: {exc.strerror or exc}")
+
+
+def events_outside_warning(scenario: Scenario, shown: int = 4) -> str | None:
+    """One ``warning:`` line naming the dated events the horizon cuts off (None if none).
+
+    They are not simulated; ``lipsteeth run`` also records them in ``manifest.json``
+    (``events_outside_horizon``).
+    """
+    outside = scenario.events_outside_horizon()
+    if not outside:
+        return None
+    listed = "; ".join(f"{e['key']} {e['kind']} {e['reason']}" for e in outside[:shown])
+    more = f"; and {len(outside) - shown} more" if len(outside) > shown else ""
+    return (
+        f"warning: {scenario.source}: {len(outside)} dated event(s) outside the horizon "
+        f"{scenario.start} to {scenario.end} are not simulated: {listed}{more}"
+    )
 
 
 def check_range(

@@ -33,6 +33,7 @@ from .inputs import (
     MAX_YEARS,
     check_budget,
     check_range,
+    events_outside_warning,
     fail,
     load,
     require_extra,
@@ -98,6 +99,10 @@ def run(
         typer.Option("--workers", help="Processes: above 1 starts a Dask LocalCluster."),
     ] = 1,
     scheduler: SchedulerOption = None,
+    no_facts: Annotated[
+        bool,
+        typer.Option("--no-facts", help="Skip the facts F1-F9 and their counterfactual ensembles."),
+    ] = False,
     allow_large: AllowLargeOption = False,
 ) -> None:
     """Simulate a scenario, check the facts and ledger, write a results folder."""
@@ -137,6 +142,11 @@ def run(
     if on_dask:
         require_extra("lipsteeth run --workers/--scheduler", ["distributed"])
 
+    # every input is checked: only now warn (a refusal stays one line)
+    warning = events_outside_warning(loaded)
+    if warning is not None:  # a --years or an end that cuts the timeline off
+        sys.stderr.write(f"{warning} (recorded in manifest.json: events_outside_horizon)\n")
+
     try:
         with (
             open_executor("dask", workers, scheduler) if on_dask else contextlib.nullcontext()
@@ -149,6 +159,7 @@ def run(
                 replicates=n_replicates,
                 executor=executor,
                 chunk_size=chunk_size,
+                check=not no_facts,
                 progress=ConsoleProgress(err),
                 force=force,
                 started=started,

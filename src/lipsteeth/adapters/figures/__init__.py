@@ -21,8 +21,10 @@ sensitivity indices    :func:`sensitivity_figure`      :func:`index_bars_of`
 convergence            :func:`convergence_figure`
 posterior              :func:`posterior_figure`        :func:`marginals_of`
 ABC-SMC diagnostics    :func:`abc_diagnostics_figure`
+NPE certificate        :func:`certificate_figure`      :func:`certificate_of`
 PRIM boxes             :func:`prim_figure`             :func:`prim_boxes_of`
 PRIM peeling           :func:`peeling_figure`
+levers set, in force   :func:`levers_figure`           (``LeverInForce`` rows)
 validation             :func:`validation_figure`       :func:`validation_panels`
 =====================  ==============================  ===========================
 """
@@ -37,9 +39,11 @@ from .calibration import (
     posterior_figure,
     posterior_note,
 )
+from .certificate import Certificate, certificate_figure, certificate_from, certificate_of
 from .discovery import PrimBox, peeling_figure, prim_boxes_of, prim_figure, scaled_limits
 from .fans import Observed, Series, comparison_grid, draw_fan, draw_observed, fan_grid
 from .flow import FlowLink, FlowNode, flow_figure, log_width
+from .levers import levers_figure
 from .sensitivity import (
     IndexBars,
     convergence_figure,
@@ -81,6 +85,7 @@ __all__ = [
     "QUANTILES",
     "STYLE",
     "Band",
+    "Certificate",
     "FigureFiles",
     "FlowLink",
     "FlowNode",
@@ -92,6 +97,9 @@ __all__ = [
     "ValidationPanel",
     "ValidationPoint",
     "abc_diagnostics_figure",
+    "certificate_figure",
+    "certificate_from",
+    "certificate_of",
     "compact",
     "comparison_grid",
     "convergence_figure",
@@ -103,6 +111,7 @@ __all__ = [
     "group_size_figure",
     "index_bars",
     "index_bars_of",
+    "levers_figure",
     "log_width",
     "marginals_of",
     "peeling_figure",

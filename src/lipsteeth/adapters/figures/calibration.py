@@ -1,8 +1,8 @@
 """Calibration: posterior marginals against their priors, and ABC-SMC diagnostics.
 
 :func:`posterior_figure` is the one drawing of a posterior, used by
-``lipsteeth calibrate`` (through :func:`marginals_of` a
-:class:`~lipsteeth.experiment.calibration.CalibrationResult`) and by the
+``lipsteeth calibrate`` (through :func:`marginals_of` any
+:class:`~lipsteeth.experiment.calibration.PosteriorSample`, ABC-SMC or NPE) and by the
 report (from a posterior table in a results folder).
 """
 
@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from .style import COLOR_A, COLOR_B, new_figure, panel_grid, styled, suptitle_left
 
 if TYPE_CHECKING:
-    from ...experiment.calibration import CalibrationResult
+    from ...experiment.calibration import CalibrationResult, PosteriorSample
 
 #: at most this many marginals in one figure
 MAX_MARGINALS = 24
@@ -34,8 +34,8 @@ class Marginal:
     prior: tuple[float, float] | None = None
 
 
-def marginals_of(result: CalibrationResult) -> list[Marginal]:
-    """The last generation's particles of every calibrated parameter, with its prior."""
+def marginals_of(result: PosteriorSample) -> list[Marginal]:
+    """The posterior sample (ABC-SMC: the last generation) of every parameter, with its prior."""
     post = result.posterior()
     weights = post["weight"].to_numpy(dtype=float)
     return [
@@ -88,9 +88,16 @@ def posterior_figure(marginals: Sequence[Marginal], *, note: str = "") -> Figure
     return fig
 
 
-def posterior_note(result: CalibrationResult) -> str:
-    """Which generation a posterior figure shows and what it cost."""
-    return f"ABC-SMC generation {result.last_generation}, {result.n_simulations} simulations"
+def posterior_note(result: PosteriorSample) -> str:
+    """Which sample a posterior figure shows and what it cost."""
+    from ...experiment.calibration import CalibrationResult
+
+    if isinstance(result, CalibrationResult):
+        return f"ABC-SMC generation {result.last_generation}, {result.n_simulations} simulations"
+    samples = len(result.posterior())
+    simulations = getattr(result, "n_simulations", None)
+    cost = f", {simulations} simulations" if simulations is not None else ""
+    return f"{result.method.upper()}: {samples} posterior samples{cost}"
 
 
 @styled

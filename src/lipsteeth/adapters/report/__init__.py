@@ -15,7 +15,8 @@ the folder (``sensitivity*.parquet``, ``posterior*.parquet``,
 parameter, its value, range, unit, mechanism and provenance.
 
 ``write_comparison(a, b)`` writes a report of two runs side by side with the
-difference of every outcome and its uncertainty: paired per replicate when
+levers of each as set and in force and the difference of every outcome and its
+uncertainty (``comparison_dict`` gives the same as JSON): paired per replicate when
 both runs used the same seed and replicates (common random numbers), else
 from independent draws, with bootstrap confidence intervals of the
 difference of medians.
@@ -38,7 +39,7 @@ The package is split by what it does:
 from __future__ import annotations
 
 from .categories import CATEGORIES, COMPARE_OUTCOMES
-from .compare import build_comparison_html, write_comparison
+from .compare import build_comparison_html, comparison_dict, write_comparison
 from .differences import Difference, compare_differences, difference, paired_runs
 from .extras import EXTRA_PATTERNS, Extra, find_extras
 from .files import FIGURES_DIR, REPORT_FILE, REPORT_PDF, Format, ReportError
@@ -68,6 +69,7 @@ __all__ = [
     "Results",
     "Stat",
     "build_comparison_html",
+    "comparison_dict",
     "build_report_html",
     "compare_differences",
     "difference",

@@ -51,7 +51,8 @@ def pdf_fallback(pdf_path: Path, title: str, res: Results, written: Sequence[Fig
         page = Figure(figsize=(11.7, 8.3))
         lines = [title, ""]
         for f in res.manifest.get("facts") or []:
-            mark = "ok " if f.get("consistent") else "NO "
+            consistent = f.get("consistent") if f.get("covered", True) else None
+            mark = "-- " if consistent is None else ("ok " if consistent else "NO ")
             lines.append(
                 f"{mark} {f.get('id')}: {f.get('statistic')}  target {f.get('target')}  "
                 f"median {compact(f.get('median'))}"

@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 
 from ...core.outcomes import OUTCOMES
+from ...experiment.summary import LeverInForce
+from ...services import levers_of_summary
 from .extras import Extra, find_extras
 from .files import ReportError, read_json, read_parquet
 
@@ -103,6 +105,12 @@ class Results:
         horizon = self.manifest.get("horizon", {})
         return int(horizon.get("days", 0) or 0)
 
+    @property
+    def levers(self) -> list[LeverInForce]:
+        """Each lever as set and in force (M9), as ``summary.json`` records them (empty for a
+        folder written before they were recorded)."""
+        return levers_of_summary(self.summary)
+
     def has(self, name: str) -> bool:
         """Whether the run holds outcome ``name``."""
         return name in self.names
@@ -122,9 +130,15 @@ class Results:
         block = self.yearly if resolution == "year" else self.monthly
         return block[:, self.names.index(name), :]
 
-    def total(self, name: str) -> np.ndarray:
-        """(R,) whole-run value: flows summed, stocks at the end, means averaged."""
+    def total(self, name: str, years: tuple[int, int] | None = None) -> np.ndarray:
+        """(R,) whole-run value: flows summed, stocks at the end, means averaged.
+
+        ``years`` (first, last; inclusive) restricts it to the months of those calendar years.
+        """
         values = self.monthly[:, self.names.index(name), :]
+        if years is not None:
+            month_years = self.months.astype("datetime64[Y]").astype(np.int64) + 1970
+            values = values[:, (month_years >= years[0]) & (month_years <= years[1])]
         kind = outcome_kind(name)
         if kind == "flow":
             return np.nansum(values, axis=1)

@@ -12,6 +12,7 @@ from .results import Results, load_results
 from .sections import (
     Section,
     calibration_section,
+    certificate_section,
     facts_section,
     fans_section,
     files_section,
@@ -19,6 +20,7 @@ from .sections import (
     groups_section,
     header_meta,
     ledger_section,
+    levers_section,
     numbers_section,
     prim_section,
     revenue_section,
@@ -35,6 +37,7 @@ def build_report_html(res: Results, out_dir: Path) -> tuple[str, list[FigureFile
         facts_section(res),
         ledger_section(res),
         numbers_section(res),
+        levers_section(res, book),
         fans_section(res, book),
         flow_section(res, book),
         groups_section(res, book),
@@ -45,6 +48,8 @@ def build_report_html(res: Results, out_dir: Path) -> tuple[str, list[FigureFile
         sections.append(sensitivity_section(extras["sensitivity"], book))
     if "calibration" in extras:
         sections.append(calibration_section(res, extras["calibration"], book))
+        if (certificates := certificate_section(extras["calibration"], book)) is not None:
+            sections.append(certificates)
     if "validation" in extras:
         sections.append(validation_section(extras["validation"], book))
     if "discovery" in extras:

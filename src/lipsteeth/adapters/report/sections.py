@@ -11,10 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
+from ...experiment.summary import LeverInForce
 from .. import figures as fg
 from .categories import CATEGORIES
+from .certificate import certificate_rows, identifiability_rows, read_certificate, summary_rows
 from .experiments import (
     arrow_rows,
     posterior_marginals,
@@ -24,7 +27,7 @@ from .experiments import (
     validation_of_table,
 )
 from .extras import Extra
-from .files import FIGURES_DIR
+from .files import FIGURES_DIR, safe_name
 from .observed import clip_observed, observed_yearly
 from .provenance import scenario_ranges, scenario_rows
 from .render import FigureBook, Table
@@ -75,6 +78,7 @@ def facts_section(res: Results) -> Section:
     rows = []
     for f in res.manifest.get("facts") or []:
         ok = bool(f.get("consistent"))
+        evaluated = f.get("covered", True) and f.get("consistent") is not None
         rows.append(
             {
                 "id": f.get("id"),
@@ -85,7 +89,11 @@ def facts_section(res: Results) -> Section:
                 "5 %": f.get("p5"),
                 "95 %": f.get("p95"),
                 "unit": f.get("unit"),
-                "status": "consistent" if ok else "NOT consistent",
+                "status": (
+                    "not evaluated (window not simulated)"
+                    if not evaluated
+                    else ("consistent" if ok else "NOT consistent")
+                ),
                 "source": f.get("source"),
                 "_ok": ok,
             }
@@ -93,10 +101,20 @@ def facts_section(res: Results) -> Section:
     table = Table.of(
         rows,
         css="facts",
-        row_class=lambda r: "ok" if r["_ok"] else "bad",
+        row_class=lambda r: (
+            "ok" if r["_ok"] else ("" if r["status"].startswith("not ev") else "bad")
+        ),
         cell_classes={"status": "status"},
     )
-    return section("facts", "Facts F1-F9", table=table, n_ok=sum(r["_ok"] for r in rows))
+    n_evaluated = sum(not r["status"].startswith("not ev") for r in rows)
+    return section(
+        "facts",
+        "Facts F1-F9",
+        table=table,
+        n_ok=sum(r["_ok"] for r in rows),
+        n_evaluated=n_evaluated,
+        n_not_evaluated=len(rows) - n_evaluated,
+    )
 
 
 def ledger_section(res: Results) -> Section:
@@ -132,6 +150,87 @@ def numbers_section(res: Results) -> Section:
             }
         )
     return section("numbers", "Outcomes over the whole run", table=Table.of(rows, css="numbers"))
+
+
+#: why what was in force differs from what was set (shown wherever both are)
+IN_FORCE_NOTE = (
+    "A lever sets the baseline policy; what was in force is what Beijing's discretion (its "
+    "signals of displeasure, its limits against a collapse or an exodus) and the host "
+    "states' choice of how hard to enforce UN provisions made of it (M9), so the gap "
+    "between set and in force is that discretion at work."
+)
+
+
+def month_extremes(res: Results, outcome: str) -> tuple[float, float]:
+    """The lowest and the highest month of an outcome: the median over replicates of each
+    replicate's lowest (highest) monthly value (NaN when the run does not hold it).
+
+    A yearly average hides a few months of laxity (M9: Beijing lax for some months after a
+    test); the lowest month shows the value in force while it lasted."""
+    if not res.has(outcome) or not res.months.size:
+        return float("nan"), float("nan")
+    monthly = res.series(outcome, "month")  # (R, M)
+    return (
+        float(np.median(np.nanmin(monthly, axis=1))),
+        float(np.median(np.nanmax(monthly, axis=1))),
+    )
+
+
+def lever_rows(levers: Sequence[LeverInForce], res: Results | None = None) -> list[dict[str, Any]]:
+    """One row per lever: the whole run's set value beside the value in force, its 90 % band
+    over replicates and (with ``res``) its lowest and highest month."""
+    rows = []
+    for row in levers:
+        item: dict[str, Any] = {
+            "lever": row.lever,
+            "in force as": row.outcome,
+            "unit": row.unit,
+            "set": row.run_set,
+            "in force: median": row.run_median,
+            "5 %": row.run_p5,
+            "95 %": row.run_p95,
+            "in force - set": row.run_median - row.run_set,
+        }
+        if res is not None:
+            low, high = month_extremes(res, row.outcome)
+            item["lowest month"] = low
+            item["highest month"] = high
+        rows.append(item)
+    return rows
+
+
+def lever_years_table(row: LeverInForce) -> Table:
+    """One lever by year: set, and the median and 90 % band in force."""
+    return Table.of(
+        [
+            {
+                "year": str(int(year)),  # a label, not a number with a thousands separator
+                "set": float(row.set_value[j]),
+                "in force: median": float(row.median[j]),
+                "5 %": float(row.p5[j]),
+                "95 %": float(row.p95[j]),
+            }
+            for j, year in enumerate(row.years)
+        ],
+        css="numbers",
+    )
+
+
+def levers_section(res: Results, book: FigureBook) -> Section:
+    """Each lever as set beside what was in force (M9): whole run, by year, and a figure."""
+    levers = res.levers
+    figure = None
+    if levers:
+        figure = book.add(fg.levers_figure([(res.scenario_name, levers)]), "levers_in_force")
+    return section(
+        "levers",
+        "Levers: set and in force",
+        note=IN_FORCE_NOTE,
+        replicates=res.replicates.size,
+        table=Table.of(lever_rows(levers, res), css="numbers"),
+        years=[(row.lever, lever_years_table(row)) for row in levers],
+        figure=figure,
+    )
 
 
 def fans_section(res: Results, book: FigureBook) -> Section:
@@ -283,6 +382,45 @@ def calibration_section(res: Results, extras: Sequence[Extra], book: FigureBook)
             }
         )
     return section("calibration", "Calibration posterior", outputs=items)
+
+
+def certificate_section(extras: Sequence[Extra], book: FigureBook) -> Section | None:
+    """The certificate of each NPE calibration found: SBC, coverage, identifiability (issue 14).
+
+    None when no calibration found is an NPE one (ABC-SMC has no certificate).
+    """
+    items = []
+    for extra in extras:
+        if extra.path.parent.name != "analysis":  # a posterior table outside an experiment
+            continue
+        cert = read_certificate(extra.path.parents[1])
+        if cert is None:
+            continue
+        stem = safe_name(f"npe_certificate_{cert.experiment}")
+        training = cert.training
+        items.append(
+            {
+                "experiment": cert.experiment,
+                "passed": cert.passed,
+                "flagged": bool(cert.misspecification.get("flagged")),
+                "simulations": training.get("simulations", "?"),
+                "ensemble": training.get("ensemble", "?"),
+                "n_holdout": cert.n_holdout,
+                "n_samples": cert.n_samples,
+                "wall_seconds": cert.wall_seconds,
+                "figure": book.add(fg.certificate_figure(cert), stem),
+                "checks": Table.of(
+                    certificate_rows(cert),
+                    row_class=lambda r: "bad" if r["result"] != "pass" else "ok",
+                    cell_classes={"result": "status"},
+                ),
+                "identifiability": Table.of(identifiability_rows(cert)),
+                "summaries": Table.of(summary_rows(cert)),
+            }
+        )
+    if not items:
+        return None
+    return section("certificate", "NPE certificates: SBC, coverage, identifiability", outputs=items)
 
 
 def validation_section(extras: Sequence[Extra], book: FigureBook) -> Section:

@@ -1,0 +1,420 @@
+"""NPE against ABC-SMC on synthetic truths of baseline-2016: posterior-mean error, coverage, time.
+
+Usage (from the repository root, with the dev environment)::
+
+    python benchmarks/calibration.py --workers 2                  # the full benchmark
+    python benchmarks/calibration.py --quick --workers 2          # a few minutes
+    python benchmarks/calibration.py --workers 2 --json benchmarks/calibration.json
+
+The setting (stated in the table): ``baseline-2016`` with a reduced network
+(1,000 labour workers at up to 15 sites, 50 restaurants, 20,000 hidden
+residents) over 2012-2016, the horizon of the shipped targets up to 2016.
+The calibrated parameters are the six of the ABC-SMC benchmark in
+``benchmarks/experiments.py`` (uniform priors over their declared ranges);
+the others stay at their scenario values.  The summaries are the series and
+periods of the shipped targets in that horizon (16 values).
+
+Truths: ``--truths`` parameter vectors drawn from the prior; each one's
+observation is one simulation at the truth (its own random stream, disjoint
+from every training or ABC simulation), used as point targets (reliability
+``high``) by ABC-SMC and observed exactly (``--observation exact``) by NPE.
+
+- **NPE** (amortised): one network per budget (1,000 / 3,000 / 10,000
+  training simulations on a Latin hypercube, plus 300 held-out simulations
+  for its own certificate), then every truth's posterior from the same
+  network.  Simulations run on a Dask LocalCluster of ``--workers``; training
+  runs in this process on one thread.
+- **ABC-SMC** (pyabc, the project's distance, 100 particles as the CLI
+  default): one run per truth with a 10,000-simulation budget, read at the
+  generation where the run with budget 1,000 / 3,000 / 10,000 would stop
+  (pyabc stops after the generation that reaches the budget; single-core
+  sampling is deterministic in the seed, so the run read at a budget is that
+  run) and at its CLI default (6 generations, stop below 2 % acceptance).
+  The truths run side by side on the same ``--workers`` (one sampler each).
+
+Per method and budget: the posterior-mean error (per truth, the root mean
+square over parameters of (posterior mean - truth) / prior width; then the
+mean over truths, with a bootstrap 90 % interval), the coverage of the
+marginal central 90 % intervals over all (truth, parameter) pairs, the
+simulations used and the wall time on the workers.  ABC wall times at the
+intermediate budgets are the run's wall time times its share of simulations.
+Writes one JSON object (``--json`` appends it as a line) and prints a
+Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from experiments import ABC_PARAMS, code_version  # noqa: E402
+
+from lipsteeth.adapters.executors_dask import open_executor  # noqa: E402
+from lipsteeth.experiment import calibration as cal  # noqa: E402
+from lipsteeth.experiment import npe  # noqa: E402
+from lipsteeth.experiment.targets import Target, in_horizon, parse_targets  # noqa: E402
+from lipsteeth.scenario import load_scenario  # noqa: E402
+
+REDUCED = {
+    "population.labour_workers_initial": 1000,
+    "population.labour_sites_max": 15,
+    "population.restaurants_initial": 50,
+    "wider_flow.hidden_initial": 20000,
+}
+END = "2016-12-31"
+SEED = 20240614
+
+
+@dataclass(frozen=True)
+class Plan:
+    truths: int
+    npe_budgets: tuple[int, ...]
+    abc_budgets: tuple[int, ...]
+    abc_population: int
+    abc_default_generations: int
+    abc_default_min_acceptance: float
+    holdout: int
+    posterior_samples: int
+
+
+FULL = Plan(20, (1000, 3000, 10000), (1000, 3000, 10000), 100, 6, 0.02, 300, 1000)
+QUICK = Plan(3, (200, 500), (200, 500), 50, 6, 0.02, 60, 400)
+
+
+def shipped_targets() -> list[Target]:
+    folder = ROOT / "src" / "lipsteeth" / "data" / "targets"
+    out: list[Target] = []
+    for path in sorted(folder.glob("*.csv")):
+        out.extend(parse_targets(path.read_text("utf-8"), origin=path.name))
+    return out
+
+
+def setting() -> tuple[Any, list[cal.Prior], list[Target]]:
+    base = load_scenario("baseline-2016")
+    scenario = base.with_overrides(params=REDUCED, end=END)
+    priors = cal.priors_from_scenario(scenario, list(ABC_PARAMS))
+    usable = [t for t in in_horizon(shipped_targets(), range(2012, 2017)) if t.last_year <= 2016]
+    return scenario, priors, usable
+
+
+def point_targets(template: list[Target], values: np.ndarray) -> list[Target]:
+    return [
+        Target(
+            t.series, t.first_year, t.last_year, float(v), float(v), float(v), "high", "synthetic"
+        )
+        for t, v in zip(template, values, strict=True)
+    ]
+
+
+# ---------------------------------------------------------------------------
+# ABC-SMC: one run per truth (in a worker process), read at every budget
+
+
+@dataclass(frozen=True)
+class ABCContext:
+    scenario: Any
+    priors: tuple[cal.Prior, ...]
+    template: tuple[Target, ...]
+    plan: Plan
+
+
+def abc_truth(context: ABCContext, task: tuple[int, np.ndarray]) -> dict[str, Any]:
+    import logging
+
+    import pyabc  # noqa: F401 - imported first: it sets its loggers' levels on import
+
+    logging.getLogger("ABC").setLevel(logging.ERROR)
+    for name in ("ABC.History", "ABC.Sampler", "ABC.Population", "ABC.Distance", "ABC.Epsilon"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    index, observed = task
+    plan = context.plan
+    targets = point_targets(list(context.template), observed)
+    settings = cal.CalibrationSettings(
+        population_size=plan.abc_population,
+        max_generations=500,
+        min_acceptance_rate=0.0,
+        max_simulations=max(plan.abc_budgets),
+        seed=SEED + 1000 + index,
+    )
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = cal.calibrate(
+            context.scenario,
+            targets,
+            list(context.priors),
+            settings,
+            db_url=f"sqlite:///{tmp}/abc.db",
+        )
+    wall = time.perf_counter() - start
+    gens = result.generations
+    per_gen = gens["simulations"].to_numpy(dtype=float)
+    offset = result.n_simulations - per_gen.sum()  # pyabc's calibration sample
+    cumulative = offset + np.cumsum(per_gen)
+    readings: dict[str, dict[str, Any]] = {}
+    for budget in plan.abc_budgets:
+        hit = np.nonzero(cumulative >= budget)[0]
+        g = int(hit[0]) if hit.size else len(cumulative) - 1
+        readings[str(budget)] = _abc_reading(result, g, cumulative, wall)
+    low = np.nonzero(gens["acceptance_rate"].to_numpy() < plan.abc_default_min_acceptance)[0]
+    g_default = min(plan.abc_default_generations - 1, int(low[0]) if low.size else 10**9)
+    g_default = min(g_default, len(cumulative) - 1)
+    readings["default"] = _abc_reading(result, g_default, cumulative, wall)
+    return {"truth": index, "readings": readings, "wall": wall, "n_sims": result.n_simulations}
+
+
+def _abc_reading(
+    result: cal.CalibrationResult, g: int, cumulative: np.ndarray, wall: float
+) -> dict[str, Any]:
+    pops = result.populations
+    post = pops[pops["generation"] == g]
+    w = post["weight"].to_numpy(dtype=float)
+    w = w / w.sum()
+    mean, low, high = [], [], []
+    for p in result.priors:
+        x = post[p.name].to_numpy(dtype=float)
+        mean.append(float(np.sum(w * x)))
+        low.append(cal.weighted_quantile(x, w, 0.05))
+        high.append(cal.weighted_quantile(x, w, 0.95))
+    sims = float(cumulative[g])
+    return {
+        "generation": g,
+        "simulations": sims,
+        "wall": wall * sims / float(cumulative[-1]),
+        "mean": mean,
+        "low": low,
+        "high": high,
+    }
+
+
+# ---------------------------------------------------------------------------
+# NPE: one network per budget, every truth from it
+
+
+def npe_budget(
+    scenario: Any,
+    priors: list[cal.Prior],
+    template: list[Target],
+    observed: np.ndarray,
+    budget: int,
+    plan: Plan,
+    executor: Any,
+) -> dict[str, Any]:
+    settings = npe.NPESettings(
+        simulations=budget,
+        holdout=plan.holdout,
+        posterior_samples=plan.posterior_samples,
+        seed=SEED + budget,
+        observation="exact",
+    )
+    simulator = npe.ScenarioSimulator(scenario, tuple(priors), tuple(template))
+    start = time.perf_counter()
+    result = npe.calibrate_npe(simulator, priors, observed[0], settings, executor=executor)
+    train_wall = time.perf_counter() - start
+    # the training simulations' share of the simulation time (the rest is the certificate)
+    share = budget / (budget + plan.holdout)
+    means, lows, highs = [], [], []
+    t0 = time.perf_counter()
+    for i, x in enumerate(observed):
+        s = result.trained.sample(x, plan.posterior_samples, seed=SEED + 7 * i)
+        means.append(s.mean(axis=0).tolist())
+        lows.append(np.quantile(s, 0.05, axis=0).tolist())
+        highs.append(np.quantile(s, 0.95, axis=0).tolist())
+    sample_wall = time.perf_counter() - t0
+    d = result.diagnostics
+    return {
+        "budget": budget,
+        "mean": means,
+        "low": lows,
+        "high": highs,
+        "wall": result.seconds["simulate"] * share + result.seconds["train"] + sample_wall,
+        "wall_total": train_wall + sample_wall,
+        "seconds": result.seconds,
+        "epochs": result.trained.epochs,
+        "certificate": {
+            "passed": d.passed,
+            "sbc": bool(d.sbc["passed"]),
+            "coverage_50": d.coverage_at(0.5).hpd,
+            "coverage_90": d.coverage_at(0.9).hpd,
+            "marginal_90": d.coverage_at(0.9).marginal,
+            "identified": [r["parameter"] for r in d.identifiability if r["label"] == "identified"],
+        },
+    }
+
+
+# ---------------------------------------------------------------------------
+# scores
+
+
+def scores(
+    truths: np.ndarray, mean: np.ndarray, low: np.ndarray, high: np.ndarray, bounds: np.ndarray
+) -> dict[str, Any]:
+    width = bounds[:, 1] - bounds[:, 0]
+    err = np.sqrt(np.mean(((mean - truths) / width) ** 2, axis=1))  # per truth
+    rng = np.random.default_rng(0)
+    boot = [float(np.mean(rng.choice(err, err.size))) for _ in range(2000)]
+    covered = (truths >= low) & (truths <= high)
+    return {
+        "error": float(np.mean(err)),
+        "error_ci": [float(np.quantile(boot, 0.05)), float(np.quantile(boot, 0.95))],
+        "error_median": float(np.median(err)),
+        "coverage_90": float(np.mean(covered)),
+        "coverage_by_parameter": np.mean(covered, axis=0).tolist(),
+        "width_90": float(np.mean((high - low) / width)),
+    }
+
+
+def run(plan: Plan, workers: int, mode: str) -> dict[str, Any]:
+    scenario, priors, template = setting()
+    bounds = npe.bounds_of(priors)
+    truths = npe.prior_draws(priors, plan.truths, SEED, npe.STREAM_OBSERVED)
+    simulator = npe.ScenarioSimulator(scenario, tuple(priors), tuple(template))
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    with open_executor("dask", workers) as executor:
+        (observed,) = npe.simulate_sets(simulator, [(npe.STREAM_OBSERVED, truths)], SEED, executor)
+        print(f"observations of {plan.truths} truths simulated", file=sys.stderr, flush=True)
+        for budget in plan.npe_budgets:
+            t = time.perf_counter()
+            res = npe_budget(scenario, priors, template, observed, budget, plan, executor)
+            sc = scores(
+                truths, np.array(res["mean"]), np.array(res["low"]), np.array(res["high"]), bounds
+            )
+            rows.append(
+                {
+                    "method": "NPE",
+                    "budget": str(budget),
+                    "simulations": budget,
+                    **sc,
+                    "wall": res["wall"],
+                    "detail": {k: res[k] for k in ("seconds", "epochs", "certificate")},
+                }
+            )
+            print(
+                f"NPE {budget}: error {sc['error']:.3f} coverage {sc['coverage_90']:.3f} "
+                f"({time.perf_counter() - t:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        t = time.perf_counter()
+        context = ABCContext(scenario, tuple(priors), tuple(template), plan)
+        tasks = [(i, observed[i]) for i in range(plan.truths)]
+
+        def progress(done: int, total: int) -> None:
+            print(
+                f"ABC truths {done}/{total} ({time.perf_counter() - t:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        abc = executor.map(abc_truth, tasks, progress, context=context)
+        abc_wall = time.perf_counter() - t
+    core_seconds = sum(r["wall"] for r in abc)
+    for key in [*map(str, plan.abc_budgets), "default"]:
+        reads = [r["readings"][key] for r in abc]
+        sc = scores(
+            truths,
+            np.array([r["mean"] for r in reads]),
+            np.array([r["low"] for r in reads]),
+            np.array([r["high"] for r in reads]),
+            bounds,
+        )
+        sims = float(np.mean([r["simulations"] for r in reads]))
+        # wall on the workers: the truths' core-seconds at this reading, shared by the workers
+        wall = abc_wall * sum(r["wall"] for r in reads) / max(core_seconds, 1e-9)
+        rows.append(
+            {
+                "method": "ABC-SMC",
+                "budget": key,
+                "simulations": sims,
+                **sc,
+                "wall": wall,
+                "detail": {"generations": [r["generation"] for r in reads]},
+            }
+        )
+    return {
+        "benchmark": "calibration",
+        "mode": mode,
+        "setting": {
+            "scenario": "baseline-2016",
+            "overrides": REDUCED,
+            "horizon": f"2012-01-01..{END}",
+            "parameters": list(ABC_PARAMS),
+            "summaries": [t.key for t in template],
+            "truths": plan.truths,
+            "plan": plan.__dict__,
+        },
+        "rows": rows,
+        "abc_wall": abc_wall,
+        "wall_seconds": time.perf_counter() - started,
+        "workers": workers,
+        "code": code_version(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        },
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "| method | budget | simulations per truth | posterior-mean error (90 % CI) | "
+        "90 % coverage | 90 % width | wall (s, 2 workers, all truths) | note |",
+        "|---|---|---:|---|---:|---:|---:|---|",
+    ]
+    holdout = report["setting"]["plan"]["holdout"]
+    for r in report["rows"]:
+        lo, hi = r["error_ci"]
+        if r["method"] == "NPE":
+            sims = f"{r['simulations']:,.0f} for all truths"
+            c = r["detail"]["certificate"]
+            note = (
+                f"certificate {'pass' if c['passed'] else 'FAIL'} on {holdout} held-out "
+                f"(SBC {'pass' if c['sbc'] else 'FAIL'}, joint 90 % {c['coverage_90']:.2f})"
+            )
+        else:
+            sims = f"{r['simulations']:,.0f}"
+            gens = r["detail"]["generations"]
+            note = f"generations {min(gens)}-{max(gens)} (0-based)"
+        lines.append(
+            f"| {r['method']} | {r['budget']} | {sims} | {r['error']:.3f} ({lo:.3f}-{hi:.3f}) "
+            f"| {r['coverage_90']:.3f} | {r['width_90']:.3f} | {r['wall']:,.0f} | {note} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="3 truths, budgets 200 and 500")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--truths", type=int, default=None)
+    p.add_argument("--json", type=Path, default=None, help="append the result as one JSON line")
+    args = p.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    if args.truths:
+        plan = replace(plan, truths=args.truths)
+    report = run(plan, args.workers, "quick" if args.quick else "full")
+    print(markdown(report))
+    if args.json:
+        with args.json.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(report) + "\n")
+    print(json.dumps({k: report[k] for k in ("mode", "wall_seconds", "workers", "code")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -282,13 +282,13 @@ def test_fuzz_hang_case_finishes() -> None:
 
     case = Path(__file__).parent / "fuzz_cases" / "hang_11_days.json"
     code = (
-        "import json, sys; sys.path.insert(0, %r)\n"
+        f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
         "from tests import test_kernel_fuzz as tf\n"
         "from lipsteeth.scenario import load_scenario\n"
-        "(params, levers), seed = json.load(open(%r))\n"
+        f"(params, levers), seed = json.load(open({str(case)!r}))\n"
         "small = load_scenario('baseline-2016').with_overrides(params=tf.SMALL, years=tf.YEARS)\n"
         "print(tf.simulate_extreme(small, params, levers, seed))\n"
-    ) % (str(Path(__file__).parent.parent), str(case))
+    )
     try:
         done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True)
     except subprocess.TimeoutExpired:

@@ -63,6 +63,16 @@ LONGEST_DELAY_DAYS = 729  # M7/M10: support of the discretised delay distributio
 CARROT_AID_LEVEL = 0.5  # M9 (SPEC-12 s6): food aid above this is a carrot that can start talks
 
 
+#: largest Poisson mean drawn, as in the core (``core.bounds.POISSON_MEAN_MAX``): extreme
+#: accepted rates (several betas at their bounds) would overflow the sampler (issue 17)
+POISSON_MEAN_MAX = 1e12
+
+
+def capped(mean: float) -> float:
+    """A Poisson mean saturated at ``POISSON_MEAN_MAX``."""
+    return min(mean, POISSON_MEAN_MAX)
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -79,15 +89,16 @@ def gamma_delay(mean_days: float, shape: float) -> tuple[np.ndarray, np.ndarray]
     """Days 1..LONGEST_DELAY_DAYS and their probabilities (M7, M10).
 
     A gamma density of the given mean and shape evaluated at whole days and
-    normalised; a non-positive mean puts everything on day 1.
+    normalised; a non-positive mean, or one so small that the density underflows on
+    every day (as in the core's ``m07.delay_pmf``), puts everything on day 1.
     """
     days = np.arange(1, LONGEST_DELAY_DAYS + 1)
-    if mean_days <= 0:
+    theta = mean_days / shape if mean_days > 0 else 0.0
+    log_w = (shape - 1.0) * np.log(days) - days / theta if theta > 0 else None
+    if log_w is None or not np.isfinite(log_w.max()):
         probs = np.zeros(days.shape[0])
         probs[0] = 1.0
         return days, probs
-    theta = mean_days / shape
-    log_w = (shape - 1.0) * np.log(days) - days / theta
     w = np.exp(log_w - log_w.max())
     return days, w / w.sum()
 
@@ -766,7 +777,8 @@ class StrategicLayer:
             multiplier *= 1.0 - sp.pause_effect
         fuel = 1.0 - sp.fuel_capacity_effect * cond.oil_cut
         missiles = (
-            int(rng.poisson(sp.missile_rate_per_year / 365.0 * multiplier * fuel)) + forced_missile
+            int(rng.poisson(capped(sp.missile_rate_per_year / 365.0 * multiplier * fuel)))
+            + forced_missile
         )
         nuclear = forced_nuclear
         if endogenous and rnd() < sp.nuclear_rate_per_year / 365.0 * multiplier:
@@ -984,7 +996,7 @@ class WiderFlow:
             * (1.0 - closure)
             * (1.0 - wf.exodus_crossing_effect * model.strategic.exodus_guard)
         )
-        crossings = int(rng.poisson(rate))
+        crossings = int(rng.poisson(capped(rate)))
         q = self.rates(cond)
         # R: recent crossers
         arrests_recent = int(rng.binomial(self.recent, q["arrest_recent"]))

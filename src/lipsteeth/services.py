@@ -353,6 +353,40 @@ def run_into_folder(
     ``check=False`` skips the fact checks.  The wall time counts from
     ``started`` (a ``time.perf_counter()`` value; default: now).
     """
+    with store.target_lock(target):  # a second writer of the same folder is refused now
+        return _run_into_locked_folder(
+            scenario,
+            target,
+            run_id=run_id,
+            seed=seed,
+            replicates=replicates,
+            executor=executor,
+            chunk_size=chunk_size,
+            check=check,
+            progress=progress,
+            force=force,
+            argv=argv,
+            results_dir=results_dir,
+            started=started,
+        )
+
+
+def _run_into_locked_folder(
+    scenario: Scenario,
+    target: Path,
+    *,
+    run_id: str,
+    seed: int | None,
+    replicates: int | None,
+    executor: Executor | None,
+    chunk_size: int | None,
+    check: bool,
+    progress: RunProgress | None,
+    force: bool,
+    argv: Sequence[str] | None,
+    results_dir: str | None,
+    started: float | None,
+) -> RunRecord:
     started = time.perf_counter() if started is None else started
     progress = progress or Quiet()
     root_seed = scenario.seed if seed is None else int(seed)

@@ -49,6 +49,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..experiment.sweep import RunOutput, RunSpec, parse_metric
+from . import sql_readonly as sro
 from .store import dumps as store_dumps
 from .store import fsync_path, jsonable, variable_column
 
@@ -203,10 +204,35 @@ def outcomes_yearly_table(output: RunOutput) -> pa.Table:
     )
 
 
-def runs_table(spec: RunSpec, output: RunOutput) -> pa.Table:
-    """The run's own row (its presence marks the run done)."""
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (a checkpoint's checksum)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def runs_table(
+    spec: RunSpec,
+    output: RunOutput,
+    *,
+    experiment: str = "",
+    checksums: Mapping[str, str] | None = None,
+) -> pa.Table:
+    """The run's own row (its presence marks the run done), with its identity and checksums.
+
+    ``experiment``, ``run``, ``point`` and ``seed`` say whose checkpoint it is and
+    ``<table>_sha256`` what its outcome files held, so ``--resume`` can tell a run's
+    own files from another run's valid Parquet put in their place (issue 17, item 9).
+    """
+    sums = dict(checksums or {})
     return pa.table(
         {
+            "experiment": pa.array([experiment], type=pa.string()),
+            "run_id": pa.array([spec.run], type=pa.int32()),
+            "outcomes_sha256": pa.array([sums.get("outcomes", "")], type=pa.string()),
+            "outcomes_yearly_sha256": pa.array([sums.get("outcomes_yearly", "")], type=pa.string()),
             "point": pa.array([spec.point], type=pa.int32()),
             "seed": pa.array([spec.seed], type=pa.int64()),
             "replicates": pa.array([len(spec.replicates)], type=pa.int32()),
@@ -355,6 +381,52 @@ class ExperimentStore:
                     done.add(int(name[4:]))
         return done
 
+    def verified_runs(
+        self, plan: Sequence[RunSpec], *, remove: bool = False
+    ) -> tuple[set[int], list[str]]:
+        """Finished runs whose checkpoint is this run's own and intact, and why others are not.
+
+        A run counts as done only if its marker names this experiment and the planned
+        run, point and seed, and its outcome files have the checksums the marker
+        recorded.  With ``remove`` a failing run's marker is deleted, so the resumed
+        sweep runs it again.
+        """
+        planned = {spec.run: spec for spec in plan}
+        good: set[int] = set()
+        problems: list[str] = []
+        for run in sorted(self.completed_runs()):
+            marker = self.partition("runs", run) / PART
+            reason = self._checkpoint_problem(run, planned.get(run), marker)
+            if reason is None:
+                good.add(run)
+                continue
+            problems.append(f"run {run}: {reason}")
+            if remove:
+                with contextlib.suppress(OSError):
+                    marker.unlink()
+        return good, problems
+
+    def _checkpoint_problem(self, run: int, spec: RunSpec | None, marker: Path) -> str | None:
+        if spec is None:
+            return "not in the plan"
+        try:
+            row = pq.read_table(marker).to_pylist()[0]
+        except (OSError, IndexError, pa.ArrowException) as exc:
+            return f"unreadable marker ({type(exc).__name__})"
+        if row.get("experiment") != self.experiment or row.get("run_id") != run:
+            return "its marker belongs to another experiment or run"
+        if row.get("point") != spec.point or row.get("seed") != spec.seed:
+            return "its marker's point or seed differs from the plan"
+        for table in ("outcomes", "outcomes_yearly"):
+            path = self.partition(table, run) / PART
+            try:
+                actual = file_sha256(path)
+            except OSError:
+                return f"{table} file missing"
+            if actual != row.get(f"{table}_sha256"):
+                return f"{table} file does not match its checksum"
+        return None
+
     def clean_temporaries(self) -> int:
         """Remove temporary files a killed writer left in this experiment's partitions."""
         removed = 0
@@ -375,16 +447,20 @@ class ExperimentStore:
         killed process needs; ``durable`` also fsyncs each file and the marker's
         folder so the checkpoint survives a power cut (about 20 ms per run).
         """
+        sums = {}
+        for table, rows in (
+            ("outcomes", outcomes_table(output)),
+            ("outcomes_yearly", outcomes_yearly_table(output)),
+        ):
+            path = self.partition(table, spec.run) / PART
+            atomic_parquet(rows, path, durable=durable)
+            sums[table] = file_sha256(path)
+        marker = self.partition("runs", spec.run) / PART
         atomic_parquet(
-            outcomes_table(output), self.partition("outcomes", spec.run) / PART, durable=durable
-        )
-        atomic_parquet(
-            outcomes_yearly_table(output),
-            self.partition("outcomes_yearly", spec.run) / PART,
+            runs_table(spec, output, experiment=self.experiment, checksums=sums),
+            marker,
             durable=durable,
         )
-        marker = self.partition("runs", spec.run) / PART
-        atomic_parquet(runs_table(spec, output), marker, durable=durable)
         if durable:
             _fsync_dir(marker.parent)
 
@@ -591,35 +667,42 @@ def _insert_experiment(
 def register(store: ExperimentStore, manifest: Mapping[str, Any] | None = None) -> None:
     """(Re)load one experiment's finished runs from Parquet into the catalog tables."""
     manifest = dict(manifest) if manifest is not None else store.manifest()
-    exp = store.experiment
     with _transaction(store.root) as con:
-        for table in ("experiments", *TABLES):
-            con.execute(f"DELETE FROM {table} WHERE experiment = ?", [exp])
-        done = sorted(store.completed_runs())
-        if done:
-            for table, cols in (
-                ("outcomes", "replicate, variable, value"),
-                ("outcomes_yearly", "replicate, year, variable, value"),
-                ("runs", "point, seed, replicates, wall_seconds, finished_at"),
-            ):
-                con.execute(
-                    f"INSERT INTO {table} SELECT ? AS experiment, run, {cols} "
-                    "FROM read_parquet(?, hive_partitioning=true)",
-                    [exp, store.files(table, done)],
-                )
-        con.execute(
-            "INSERT INTO parameters SELECT ? AS experiment, run, name, kind, value "
-            "FROM read_parquet(?)",
-            [exp, store.files("parameters")],
-        )
-        _insert_experiment(
-            con,
-            store,
-            manifest,
-            method=(manifest.get("design") or {}).get("method"),
-            n_done=len(done),
-            finished=manifest.get("finished"),
-        )
+        _load_runs(con, store, manifest)
+
+
+def _load_runs(
+    con: duckdb.DuckDBPyConnection, store: ExperimentStore, manifest: Mapping[str, Any]
+) -> None:
+    """A sweep or sensitivity experiment's rows, replacing any it had (inside ``con``'s txn)."""
+    exp = store.experiment
+    for table in ("experiments", *TABLES):
+        con.execute(f"DELETE FROM {table} WHERE experiment = ?", [exp])
+    done = sorted(store.completed_runs())
+    if done:
+        for table, cols in (
+            ("outcomes", "replicate, variable, value"),
+            ("outcomes_yearly", "replicate, year, variable, value"),
+            ("runs", "point, seed, replicates, wall_seconds, finished_at"),
+        ):
+            con.execute(
+                f"INSERT INTO {table} SELECT ? AS experiment, run, {cols} "
+                "FROM read_parquet(?, hive_partitioning=true)",
+                [exp, store.files(table, done)],
+            )
+    con.execute(
+        "INSERT INTO parameters SELECT ? AS experiment, run, name, kind, value "
+        "FROM read_parquet(?)",
+        [exp, store.files("parameters")],
+    )
+    _insert_experiment(
+        con,
+        store,
+        manifest,
+        method=(manifest.get("design") or {}).get("method"),
+        n_done=len(done),
+        finished=manifest.get("finished"),
+    )
 
 
 def register_calibration(
@@ -631,6 +714,20 @@ def register_calibration(
 ) -> None:
     """Record a calibration (its manifest and every generation's particles) in the catalog."""
     manifest = store.manifest()
+    with _transaction(store.root) as con:
+        _load_calibration(con, store, manifest, populations, parameters, method=method)
+
+
+def _load_calibration(
+    con: duckdb.DuckDBPyConnection,
+    store: ExperimentStore,
+    manifest: Mapping[str, Any],
+    populations: pd.DataFrame,
+    parameters: Sequence[str],
+    *,
+    method: str = "abc-smc",
+) -> None:
+    """A calibration's experiment row and posterior particles (inside ``con``'s txn)."""
     exp = store.experiment
     pops = populations.copy()
     if "distance" not in pops.columns:
@@ -641,25 +738,45 @@ def register_calibration(
         var_name="name",
         value_name="value",
     )
-    with _transaction(store.root) as con:
-        for table in ("experiments", "posteriors"):
-            con.execute(f"DELETE FROM {table} WHERE experiment = ?", [exp])
-        con.register("_posterior", long)
-        con.execute(
-            "INSERT INTO posteriors SELECT ?, generation, particle, weight, distance, name, value "
-            "FROM _posterior",
-            [exp],
-        )
-        con.unregister("_posterior")
-        # a calibration's runs all finish with it: every run is done when it is created
-        _insert_experiment(
-            con,
-            store,
-            manifest,
-            method=method,
-            n_done=manifest.get("n_runs"),
-            finished=manifest.get("created"),
-        )
+    for table in ("experiments", "posteriors"):
+        con.execute(f"DELETE FROM {table} WHERE experiment = ?", [exp])
+    con.register("_posterior", long)
+    con.execute(
+        "INSERT INTO posteriors SELECT ?, generation, particle, weight, distance, name, value "
+        "FROM _posterior",
+        [exp],
+    )
+    con.unregister("_posterior")
+    # a calibration's runs all finish with it: every run is done when it is created
+    _insert_experiment(
+        con,
+        store,
+        manifest,
+        method=method,
+        n_done=manifest.get("n_runs"),
+        finished=manifest.get("created"),
+    )
+
+
+#: where ``calibrate`` keeps every generation's particles (the source of ``posteriors``)
+POSTERIOR_FILE = Path("analysis") / "posterior.parquet"
+
+
+def _load_any(con: duckdb.DuckDBPyConnection, store: ExperimentStore) -> None:
+    """Load one experiment of any kind from its files: runs, or a calibration's posterior."""
+    import pandas as pd
+
+    manifest = store.manifest()
+    if manifest.get("kind") != "calibrate":
+        _load_runs(con, store, manifest)
+        return
+    posterior = store.path / POSTERIOR_FILE
+    if not posterior.is_file():
+        raise CatalogError(f"calibration {store.experiment}: {posterior} is missing")
+    names = [str(p["name"]) for p in manifest.get("priors") or [] if "name" in p]
+    method = str(manifest.get("method") or "abc-smc")
+    populations = pd.read_parquet(posterior)
+    _load_calibration(con, store, manifest, populations, names, method=method)
 
 
 RUN_FOLDER_FILES: tuple[str, ...] = ("outcomes", "outcomes_yearly", "events")
@@ -671,20 +788,37 @@ def is_run_folder(path: Path) -> bool:
     return (path / MANIFEST).is_file() and (path / "outcomes.parquet").is_file()
 
 
-def query_run_folder(folder: Path, sql: str) -> pd.DataFrame:
-    """SQL over one run's folder: views ``outcomes``, ``outcomes_yearly``, ``events``."""
+def query_run_folder(
+    folder: Path,
+    sql: str,
+    *,
+    timeout: float = sro.TIMEOUT_SECONDS,
+    max_rows: int = sro.MAX_ROWS,
+) -> sro.QueryResult:
+    """One SELECT over one run's folder: views ``outcomes``, ``outcomes_yearly``, ``events``.
+
+    The views live in a private, sealed in-memory database that reaches no file but
+    these (issue 17, items 2-3: no ATTACH of another catalog, no file read or written).
+    """
     import duckdb
 
-    con = duckdb.connect()
     try:
-        for name in RUN_FOLDER_FILES:
-            file = Path(folder) / f"{name}.parquet"
-            if file.is_file():
-                literal = str(file).replace("'", "''")
-                con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{literal}')")
-        return con.execute(sql).df()
+        sro.check_select(sql)
+    except sro.QueryError as exc:
+        raise CatalogError(str(exc)) from None
+    files = {
+        name: Path(folder) / f"{name}.parquet"
+        for name in RUN_FOLDER_FILES
+        if (Path(folder) / f"{name}.parquet").is_file()
+    }
+    try:
+        con = sro.folder_connection(files)
     except duckdb.Error as exc:
-        raise CatalogError(f"SQL error: {str(exc).splitlines()[0]}") from None
+        raise CatalogError(f"{folder}: cannot open its tables: {sro.first_line(exc)}") from None
+    try:
+        return sro.run_select(con, sql, timeout=timeout, max_rows=max_rows)
+    except sro.QueryError as exc:
+        raise CatalogError(str(exc)) from None
     finally:
         con.close()
 
@@ -703,19 +837,49 @@ def experiments_in(root: Path) -> list[str]:
 
 
 def rebuild(root: Path) -> int:
-    """Reload every experiment under ``root`` into a fresh catalog; returns how many."""
+    """Reload every experiment under ``root`` into a fresh catalog; returns how many.
+
+    The new catalog is built aside (``.catalog.duckdb.rebuild-<pid>``) and moved over the
+    old one with one ``os.replace`` only once every experiment has loaded: a rebuild that
+    fails leaves the old catalog as it was (issue 17, item 1).
+    """
+    import duckdb
+
+    root = Path(root)
     path = catalog_path(root)
-    if path.exists():
-        path.unlink()
-    wal = path.with_name(path.name + ".wal")
-    if wal.exists():
-        wal.unlink()
+    aside = root / f".{CATALOG_FILE}.rebuild-{os.getpid()}"
     names = experiments_in(root)
-    for name in names:
-        register(ExperimentStore(Path(root), name))
-    if not names:
-        connect(root).close()
+    _remove_database(aside)
+    try:
+        con = duckdb.connect(str(aside))
+        try:
+            con.execute(_SCHEMA_SQL)
+            con.execute("BEGIN TRANSACTION")
+            for name in names:
+                _load_any(con, ExperimentStore(root, name))
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        fsync_path(aside)
+        wal = path.with_name(path.name + ".wal")
+        with contextlib.suppress(FileNotFoundError):
+            wal.unlink()  # the old catalog's log must not be replayed onto the new one
+        os.replace(aside, path)
+        _fsync_dir(root)
+    except (duckdb.Error, OSError, ValueError, KeyError, pa.ArrowException) as exc:
+        raise CatalogError(
+            f"catalog rebuild failed ({sro.first_line(exc)}); {path} is unchanged"
+        ) from None
+    finally:
+        _remove_database(aside)
     return len(names)
+
+
+def _remove_database(path: Path) -> None:
+    for file in (path, path.with_name(path.name + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            file.unlink()
 
 
 def locate(results: Path) -> tuple[Path, str | None]:
@@ -728,16 +892,36 @@ def locate(results: Path) -> tuple[Path, str | None]:
     raise CatalogError(f"{results}: not a results folder (no {CATALOG_FILE} or experiments/)")
 
 
-def query(root: Path, sql: str) -> pd.DataFrame:
-    """Run SQL on the catalog (read-only) and return a DataFrame."""
+def query(
+    root: Path,
+    sql: str,
+    *,
+    timeout: float = sro.TIMEOUT_SECONDS,
+    max_rows: int = sro.MAX_ROWS,
+    attempts: int = 50,
+) -> sro.QueryResult:
+    """One SELECT on the catalog, opened read-only and sealed (see ``sql_readonly``)."""
     import duckdb
 
+    try:
+        sro.check_select(sql)
+    except sro.QueryError as exc:
+        raise CatalogError(str(exc)) from None
     if not catalog_path(root).exists():
         rebuild(root)
-    con = connect(root, read_only=True)
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            con = sro.catalog_connection(catalog_path(root))
+            break
+        except duckdb.IOException as exc:  # locked by a writer
+            last = exc
+            time.sleep(0.2)
+    else:
+        raise CatalogError(f"catalog {catalog_path(root)} is locked: {sro.first_line(last)}")
     try:
-        return con.execute(sql).df()
-    except duckdb.Error as exc:
-        raise CatalogError(f"SQL error: {str(exc).splitlines()[0]}") from None
+        return sro.run_select(con, sql, timeout=timeout, max_rows=max_rows)
+    except sro.QueryError as exc:
+        raise CatalogError(str(exc)) from None
     finally:
         con.close()

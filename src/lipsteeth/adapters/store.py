@@ -25,9 +25,11 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -442,10 +444,87 @@ def run_manifest(
 
 
 @contextlib.contextmanager
+def target_lock(target: Path, lock: Path | None = None) -> Iterator[Path]:
+    """Hold an advisory lock on results folder ``target`` (issue 17, item 10).
+
+    The lock is ``flock`` on the hidden file ``.<name>.lock`` beside ``target``; a
+    second writer of the same folder (two ``run --out SAME --force`` at once) gets a
+    :class:`ResultsFolderError` at once instead of silently replacing the first's
+    results.  The kernel drops the lock when the process dies, however it dies.
+    ``lock`` names another lock file (where the folder beside it is listed by others).
+    """
+    import fcntl
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = lock if lock is not None else target.parent / f".{target.name}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ResultsFolderError(
+                f"{target} is being written by another lipsteeth process (lock {lock})"
+            ) from None
+        yield lock
+    finally:
+        os.close(fd)
+
+
+#: a staging folder's name: .<run-id>.partial-<pid of its writer>-<random>
+_STAGING = re.compile(r"^\..+\.partial-(\d+)-[^/]*$")
+#: staging folders without a writer's pid (older versions) are stale after this long
+_LEGACY_STALE_SECONDS = 24 * 3600
+
+
+def _writer_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def clean_stale_staging(parent: Path) -> list[Path]:
+    """Remove ``.*.partial-*`` folders in ``parent`` whose writer is gone (issue 17, item 11).
+
+    A writer's pid is in the name; its folder is stale once no process has that pid
+    (a killed ``run``).  A folder without a pid is stale after a day.  Returns what
+    was removed.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(Path(parent).iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if ".partial-" not in entry.name or not entry.name.startswith("."):
+            continue
+        match = _STAGING.match(entry.name)
+        try:
+            if match is not None:
+                pid = int(match.group(1))
+                stale = pid != os.getpid() and not _writer_alive(pid)
+            else:
+                stale = now - entry.stat().st_mtime > _LEGACY_STALE_SECONDS
+        except OSError:
+            continue
+        if stale and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+@contextlib.contextmanager
 def _staging_dir(target: Path, run_id: str) -> Iterator[Path]:
     """A hidden sibling of ``target``; removed if anything fails before it is moved."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.partial-", dir=target.parent))
+    clean_stale_staging(target.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.partial-{os.getpid()}-", dir=target.parent))
     try:
         yield staging
     except BaseException:

@@ -40,7 +40,16 @@ from .jit import compiled
 
 @compiled
 def decay_table(wp: Any, n_days: int) -> np.ndarray:
-    """(1 - a)^elapsed for elapsed = 0 .. n_days: the closed form's decay, tabulated once."""
+    """(1 - a)^elapsed for elapsed = 0 .. n_days: the closed form's decay, tabulated once.
+
+    At ``stress_days = 1`` (its lower bound, a = 1: stress is the day's pressure)
+    the table is 1 then 0; exp(elapsed x log1p(-1)) would give 0 x -inf = NaN at 0
+    (issue 17, item 5).
+    """
+    if wp.stress_days <= 1.0:
+        table = np.zeros(n_days + 1)
+        table[0] = 1.0
+        return table
     return np.exp(np.arange(n_days + 1) * np.log1p(-1.0 / wp.stress_days))
 
 
@@ -67,7 +76,13 @@ def surveillance(is_restaurant: bool, control: float, watch: float, wp: Any) -> 
 
 @compiled(inline="always")
 def worker_stress(post: int, t: int, posts: Any, site_stress: float, decay: np.ndarray) -> float:
-    """Stress of the worker holding ``post`` on day ``t`` (the closed form above)."""
+    """Stress of the worker holding ``post`` on day ``t`` (the closed form above).
+
+    In exact arithmetic never negative (it follows non-negative pressure from 0); in
+    floating point about -1e-9 when the site's pressure has fallen to 0 since the
+    hire.  The hazard (M5) takes it as it is, exp(-1e-9 x beta) being 1 to the last
+    digits; the recorded outcome floors it (``mean_stress``).
+    """
     return site_stress - decay[t - posts.hire_day[post]] * posts.stress_at_hire[post]
 
 
@@ -140,6 +155,8 @@ def mean_stress(
     held = 0
     for post in range(first, last):
         if posts.in_post[post]:
-            total += worker_stress(post, t, posts, sites[post_site[post]].stress, decay)
+            # floored: the closed form's rounding must not make a stock negative (issue 17,
+            # item 4: -1.5e-9 found by the kernel fuzz)
+            total += max(worker_stress(post, t, posts, sites[post_site[post]].stress, decay), 0.0)
             held += 1
     return total / held if held else 0.0

@@ -98,14 +98,24 @@ def skip_scale(p: float) -> float:
     return 1.0 / np.log1p(-p) if p < 1.0 else 0.0
 
 
+#: longest skip: far past any population, yet a post index plus it stays inside int64
+SKIP_MAX = 2**62
+
+
 @compiled(inline="always")
 def skip(g: Any, scale: float) -> int:
     """Distance to the next success of an iid Bernoulli(p) sequence: geometric(p), >= 1.
 
     By inversion, 1 + floor(log(U) / log(1 - p)) with U uniform on (0, 1]:
     one uniform and one log, with log(1 - p) computed once (``skip_scale``).
+    Saturated at ``SKIP_MAX``: for a tiny p (a hazard of 1e-19 a year, a closure
+    of 1 - 1e-16) the product exceeds int64 (or is inf, or 0 x inf = NaN), and the
+    conversion would wrap to a negative index (issue 17, item 4: a SIGSEGV).
     """
-    return 1 + int(np.log(1.0 - g.random()) * scale)
+    gap = np.log(1.0 - g.random()) * scale
+    if not gap < SKIP_MAX - 1:  # also NaN
+        return SKIP_MAX
+    return 1 + int(gap)
 
 
 @compiled

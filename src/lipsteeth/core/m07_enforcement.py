@@ -45,17 +45,25 @@ from .jit import compiled
 
 @compiled
 def delay_pmf(mean_days: float, shape: float, length: int) -> np.ndarray:
-    """Discretised gamma delay distribution on days 1..length (sums to 1)."""
+    """Discretised gamma delay distribution on days 1..length (sums to 1).
+
+    A mean so small that the density underflows on every day (5e-324 days: the
+    scale is 0, or every day's log density is -inf) is the limit of a vanishing
+    delay, all on day 1, as a mean of 0 is (issue 17, item 4: it divided by zero).
+    """
     pmf = np.zeros(length)
-    if mean_days <= 0:
+    scale = mean_days / shape if mean_days > 0 else 0.0
+    if not scale > 0:
         pmf[0] = 1.0
         return pmf
-    scale = mean_days / shape
     log_density = np.empty(length)
     for i in range(length):
         day = i + 1.0
         log_density[i] = (shape - 1.0) * np.log(day) - day / scale
     top = log_density.max()
+    if not np.isfinite(top):
+        pmf[0] = 1.0
+        return pmf
     for i in range(length):
         pmf[i] = np.exp(log_density[i] - top)
     return pmf / pmf.sum()

@@ -75,7 +75,7 @@ from typing import Any
 import numpy as np
 from numba.typed import List
 
-from .bounds import clip
+from .bounds import clip, poisson
 from .events import Kind, Outcome, log_event
 from .jit import compiled
 from .records import record_dtype, slot
@@ -276,7 +276,7 @@ def strategic_events(  # noqa: C901 - the strategic events of one day, in their 
 ) -> None:
     """Today's tests, envoys, talks, UN resolutions and advisories; Beijing's displeasure."""
     missile_rate, nuclear_rate = provocation_rates(net, lever, policy, sp)
-    missiles = (g.poisson(missile_rate) if missile_rate > 0 else 0) + forced_missile
+    missiles = poisson(g, missile_rate) + forced_missile
     # uniforms are drawn only where they decide something
     nuclear = forced_nuclear + (1 if endogenous and g.random() < nuclear_rate else 0)
     envoys = 0

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .bounds import clip
+from .bounds import clip, poisson
 from .jit import compiled
 from .m07_enforcement import admit, arrest_probability, schedule
 from .m09_strategic import squeeze
@@ -104,7 +104,7 @@ def step_wider_flow(
     p_arrest = arrest_probability(stringency, en)
     p_recent, p_resident = departure_chances(net, lever, wf)
     rate = crossing_rate(net, lever, policy, wf)
-    crossings = g.poisson(rate) if rate > 0 else 0
+    crossings = poisson(g, rate)
     recent, residents = net.recent_crossers, net.long_term_residents
     arrests = draw(g, recent, p_arrest)
     staying = recent - arrests

@@ -133,6 +133,58 @@ def run_inputs(
 _NOT_PROFILING = np.zeros(0, dtype=np.uint64)
 
 
+class NonFiniteOutcomeError(ValueError):
+    """A run produced NaN or inf in an outcome: the parameters are outside what the model can do.
+
+    The message (one line) names the outcome, the month and replicate where it
+    first happened, and the parameters and levers standing at a bound of their
+    admissible range (``core.params`` metadata), the usual cause (issue 17, item 5).
+    """
+
+
+def parameters_at_bounds(params: Params, levers: Levers | None = None) -> list[str]:
+    """``group.name=value`` of every parameter (and lever) equal to an end of its bounds."""
+    found = []
+    groups: list[tuple[str, object]] = [
+        (f.name, getattr(params, f.name)) for f in dataclasses.fields(params)
+    ]
+    if levers is not None:
+        groups.append(("", levers))
+    for prefix, group in groups:
+        for f in dataclasses.fields(group):  # type: ignore[arg-type]
+            lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+            value = getattr(group, f.name)
+            if lo is None or not isinstance(value, int | float):
+                continue
+            if value in (lo, hi) or not np.isfinite(value):
+                found.append(f"{prefix + '.' if prefix else ''}{f.name}={value:g}")
+    return found
+
+
+def check_finite(
+    monthly: np.ndarray,
+    calendar: Calendar,
+    replicates: np.ndarray,
+    params: Sequence[Params],
+    levers: Levers | None = None,
+) -> None:
+    """Raise :class:`NonFiniteOutcomeError` if any monthly outcome is NaN or inf."""
+    finite = np.isfinite(monthly)
+    if finite.all():
+        return
+    r, v, m = (int(i[0]) for i in np.nonzero(~finite))
+    suspects = parameters_at_bounds(params[r] if len(params) > 1 else params[0], levers)
+    where = f"{calendar.months[m]} of replicate {int(replicates[r])}"
+    cause = (
+        f"parameters at a bound: {', '.join(suspects[:6])}"
+        if suspects
+        else "no parameter is at a bound"
+    )
+    raise NonFiniteOutcomeError(
+        f"outcome {OUTCOME_NAMES[v]} is {monthly[r, v, m]} in {where} ({cause}); the run is refused"
+    )
+
+
 def simulate(
     params: Params,
     levers: Levers,
@@ -195,6 +247,7 @@ def simulate(
         kernel.run_days(g, inputs, rep, 0, calendar.n_days, monthly[r], cycles, log)
         per_replicate.append(event_columns(int(rep_index[r]), *event_arrays(log)))
     average_means(monthly, calendar.month_index)
+    check_finite(monthly, calendar, rep_index, replicate_params or [params], levers)
     events = {
         column: np.concatenate([rep[column] for rep in per_replicate])
         for column in per_replicate[0]

@@ -12,12 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ScenarioError
+from ._files import read_regular_file, resolved
 from ._models import hint, validate_file
 from ._scenario import Scenario, build_scenario, require_complete, require_provenance
 from .events_csv import resolve_events_file
 
 MAX_BYTES = 5_000_000
 MAX_EXTENDS_DEPTH = 16
+#: parts of one dotted key or table header (``a.b.c`` has 3); the format needs at most 3
+MAX_KEY_DEPTH = 8
+#: characters of one key or table header (the longest the format knows is under 60)
+MAX_KEY_LENGTH = 200
 _POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _AT_END = re.compile(r"\s*\(at end of document\)$")
 
@@ -50,17 +55,7 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _read_path(path: Path, source: str) -> str:
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise ScenarioError(source, "file", f"larger than {MAX_BYTES:,} bytes")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(source, "file", "no such file") from None
-    except IsADirectoryError:
-        raise ScenarioError(source, "file", "is a directory, not a scenario file") from None
-    except OSError as exc:
-        raise ScenarioError(source, "file", f"cannot read: {exc.strerror or exc}") from None
-    return _decode(raw, source)
+    return _decode(read_regular_file(path, source, MAX_BYTES, "scenario file"), source)
 
 
 def _decode(raw: bytes, source: str) -> str:
@@ -76,6 +71,7 @@ def _parse(text: str, source: str) -> dict[str, Any]:
     """TOML text to a dict; malformed TOML is reported with its line number."""
     if len(text) > MAX_BYTES:
         raise ScenarioError(source, "file", f"larger than {MAX_BYTES:,} characters")
+    _check_keys(text, source)
     try:
         return tomllib.loads(text)
     except RecursionError:
@@ -94,13 +90,42 @@ def _parse(text: str, source: str) -> dict[str, Any]:
         raise ScenarioError(source, "document", f"malformed TOML: {message}") from None
 
 
+def _check_keys(text: str, source: str) -> None:
+    """Refuse a key or table header deeper or longer than any the format has, before tomllib.
+
+    tomllib takes time and memory quadratic in the depth of a dotted key (a 126 KB
+    ``a.a.a...`` took over 10 GB and 120 s; issue 17, item 7).  The check is on the
+    raw lines: a line inside a multi-line string that happens to look like a long key
+    is refused too, which no scenario needs.  The error names the line, not its text.
+    """
+    for number, line in enumerate(text.splitlines(), start=1):
+        key = _key_of(line)
+        if len(key) > MAX_KEY_LENGTH:
+            raise ScenarioError(
+                source, f"line {number}", f"a key longer than {MAX_KEY_LENGTH} characters"
+            )
+        if key.count(".") + 1 > MAX_KEY_DEPTH:
+            raise ScenarioError(
+                source, f"line {number}", f"a dotted key of more than {MAX_KEY_DEPTH} parts"
+            )
+
+
+def _key_of(line: str) -> str:
+    """The key text of a ``key = value`` line or a ``[table]`` header ("" for other lines)."""
+    text = line.strip()
+    if text.startswith("["):
+        return text.lstrip("[").split("]", 1)[0]
+    key, equals, _ = text.partition("=")
+    return key if equals else ""
+
+
 def _embedded_origin(name: str) -> _Origin:
     return _Origin(source=name, identity=f"embedded:{name}", base_dir=None, embedded=True)
 
 
 def _file_origin(path: Path) -> _Origin:
-    resolved = path.resolve()
-    return _Origin(source=str(path), identity=f"file:{resolved}", base_dir=resolved.parent)
+    full = resolved(path, str(path))
+    return _Origin(source=str(path), identity=f"file:{full}", base_dir=full.parent)
 
 
 def _read(origin: _Origin) -> str:

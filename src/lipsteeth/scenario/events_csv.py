@@ -39,6 +39,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -48,6 +49,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..core.timeline import UN_PROVISIONS
 from ._errors import ScenarioError, show
+from ._files import read_regular_file
 from ._models import (
     EVENT_KINDS,
     MAX_EVENTS,
@@ -72,6 +74,8 @@ COLUMNS: tuple[str, ...] = (
     "source",
 )
 MAX_BYTES = 5_000_000
+#: what an unknown column may look like to be named in an error (else it is not echoed)
+_COLUMN_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]{0,39}|")
 
 # Cells each kind may fill (besides date, kind and source, which every row needs).
 KIND_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -187,11 +191,20 @@ def parse_event_csv(text: str, source: str = "<events>") -> list[dict[str, Any]]
         raise ScenarioError(source, "file", "malformed CSV: a quoted cell spans several lines")
     header_line = numbers[0]
     header = [cell.strip() for cell in parsed[0]]
+    if not any(column in COLUMNS for column in header):
+        # not an event file at all (/proc/self/environ, a binary): name the line, never
+        # echo it (issue 17, item 8)
+        raise ScenarioError(
+            source,
+            f"line {header_line}",
+            f"not an event CSV: no header row naming the columns ({','.join(COLUMNS)})",
+        )
     for column in header:
         if column not in COLUMNS:
+            shown = column if _COLUMN_LIKE.fullmatch(column) else "(not a column name)"
             raise ScenarioError(
                 source,
-                f"line {header_line}: {column or '(empty column name)'}",
+                f"line {header_line}: {shown or '(empty column name)'}",
                 f"unknown column{hint(column, list(COLUMNS))} (columns: {','.join(COLUMNS)})",
             )
     duplicated = sorted({c for c in header if header.count(c) > 1})
@@ -224,14 +237,10 @@ def parse_event_csv(text: str, source: str = "<events>") -> list[dict[str, Any]]
 
 
 def _read_bytes(path: Path | Traversable, source: str) -> bytes:
+    if isinstance(path, Path):
+        return read_regular_file(path, source, MAX_BYTES, "event file")
     try:
-        if isinstance(path, Path) and path.stat().st_size > MAX_BYTES:
-            raise ScenarioError(source, "file", f"larger than {MAX_BYTES:,} bytes")
         return path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(source, "file", "no such event file") from None
-    except IsADirectoryError:
-        raise ScenarioError(source, "file", "is a directory, not an event file") from None
     except OSError as exc:
         raise ScenarioError(source, "file", f"cannot read: {exc.strerror or exc}") from None
 

@@ -42,6 +42,7 @@ from rich.table import Table
 
 from ...core.outcomes import OUTCOMES
 from ...core.params import LEVER_NAMES
+from ...experiment import budget
 from ...experiment import designs as designs_mod
 from ...experiment.designs import Design, DesignError, Space
 from ...experiment.executors import Executor, run_ensemble
@@ -55,9 +56,12 @@ from ...experiment.sweep import (
     run_sweep,
 )
 from .. import catalog as cat
+from .. import sql_readonly as sro
+from .. import store as results_store
 from ..executors_dask import EXECUTORS, ExecutorError, open_executor
-from .inputs import fail, load, require_extra
+from .inputs import check_budget, fail, load, require_extra
 from .options import (
+    AllowLargeOption,
     DesignSeedOption,
     ExecutorOption,
     ExperimentNameOption,
@@ -173,6 +177,33 @@ def check_design_run(replicates: int, workers: int, executor: str, space: str) -
         fail(f"--executor must be one of {', '.join(EXECUTORS)}")
     if space not in SPACES:
         fail(f"--space must be one of {', '.join(SPACES)}")
+
+
+def check_experiment_budget(
+    scenario: Scenario,
+    method: str,
+    space: Space,
+    samples: int,
+    replicates: int,
+    workers: int,
+    allow_large: bool,
+    *,
+    second_order: bool = False,
+) -> None:
+    """Refuse a design whose estimated work or memory exceeds the limits (issue 17, item 6).
+
+    Checked before the design is sampled: a design of 10^7 samples or runs of 10^9
+    replicates used to end in a MemoryError traceback while it was built.
+    """
+    points = budget.design_points(method, space.dim, samples, second_order=second_order)
+    estimate = budget.sweep_budget(
+        scenario.params, scenario.calendar.n_days, points, space.dim, replicates, workers
+    )
+    check_budget(
+        f"{points:,} runs of {replicates} replicates over {scenario.calendar.n_days} days",
+        estimate,
+        allow_large=allow_large,
+    )
 
 
 def require_experiment_extras(
@@ -291,6 +322,47 @@ def run_planned_experiment(
     replicates: int,
     out: Path,
     name: str | None,
+    **options: Any,
+) -> tuple[cat.ExperimentStore, dict[str, Any]]:
+    """Create or resume a checkpointed experiment, holding its lock (issue 17, item 10).
+
+    Two ``sweep --resume`` on one folder used to run the same work twice; the second
+    is now refused at once with one line (an advisory ``flock`` on
+    ``.experiment-<id>.lock`` in the results root, dropped when the holder dies).
+    """
+    digest = plan_digest(kind, scenario, design, seed, replicates)
+    exp = name or experiment_id(kind, scenario, design, digest)
+    try:
+        cat.check_id(exp)
+    except cat.CatalogError as exc:
+        fail(str(exc))
+    try:
+        # the lock sits in the results root, not in experiments/ (which lists experiments)
+        folder = Path(out) / "experiments" / exp
+        with results_store.target_lock(folder, Path(out) / f".experiment-{exp}.lock"):
+            return _run_planned_experiment(
+                kind=kind,
+                scenario=scenario,
+                design=design,
+                seed=seed,
+                replicates=replicates,
+                out=out,
+                name=name,
+                **options,
+            )
+    except results_store.ResultsFolderError as exc:
+        fail(str(exc))
+
+
+def _run_planned_experiment(
+    *,
+    kind: str,
+    scenario: Scenario,
+    design: Design,
+    seed: int,
+    replicates: int,
+    out: Path,
+    name: str | None,
     resume: bool,
     executor: str,
     workers: int,
@@ -317,7 +389,14 @@ def run_planned_experiment(
                 f"experiment {exp} in {out} has a different plan "
                 "(another scenario, design, seed or replicates): choose another --name"
             )
-        done = store.completed_runs()
+        done, problems = store.verified_runs(plan, remove=resume)
+        for problem in problems[:10]:
+            err.print(f"checkpoint rejected{', will rerun' if resume else ''}: {problem}")
+        if len(problems) > 10:
+            err.print(f"... and {len(problems) - 10} more checkpoints rejected")
+        if manifest.get("status") == cat.STATUS_COMPLETE and len(done) != len(plan):
+            # a status edited to complete does not make missing runs done (issue 17, item 9)
+            manifest["status"] = cat.STATUS_RUNNING
         if manifest.get("status") == cat.STATUS_COMPLETE:
             err.print(f"experiment {exp} is complete ({len(done)} runs): reusing its results")
             return store, {"wall_seconds": 0.0, "new_runs": 0, "resumed": False}
@@ -488,6 +567,7 @@ def sweep(
     out: ResultsRootOption = DEFAULT_OUT,
     name: ExperimentNameOption = None,
     resume: ResumeOption = False,
+    allow_large: AllowLargeOption = False,
 ) -> None:
     """Run the scenario at every point of a design over its uncertainties and levers."""
     check_positive("--samples", samples)
@@ -500,6 +580,7 @@ def sweep(
     loaded = load_scenario_for(scenario, years, sets)
     root_seed = loaded.seed if seed is None else seed
     sp = build_space(loaded, space, split_names(factors))
+    check_experiment_budget(loaded, design, sp, samples, replicates, workers, allow_large)
     d = build_design(design, sp, samples, root_seed)
     store, info = run_planned_experiment(
         kind="sweep",
@@ -594,6 +675,7 @@ def sensitivity(
     out: ResultsRootOption = DEFAULT_OUT,
     name: ExperimentNameOption = None,
     resume: ResumeOption = False,
+    allow_large: AllowLargeOption = False,
 ) -> None:
     """Sobol (S1, ST) or Morris (mu*, sigma) indices of outcomes, with a convergence check."""
     from ...experiment import sensitivity as sa
@@ -618,6 +700,16 @@ def sensitivity(
         sp = designs_mod.with_dummy(sp)  # its index is the noise floor
     except DesignError as exc:
         fail(str(exc))
+    check_experiment_budget(
+        loaded,
+        "saltelli" if method == "sobol" else "morris",
+        sp,
+        samples,
+        replicates,
+        workers,
+        allow_large,
+        second_order=second_order,
+    )
     if method == "sobol":
         d = build_design("saltelli", sp, samples, root_seed, calc_second_order=second_order)
     else:
@@ -1731,21 +1823,42 @@ def query(
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Rebuild the catalog from the Parquet files first.")
     ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds a query may run before it is stopped.")
+    ] = sro.TIMEOUT_SECONDS,
+    max_rows: Annotated[
+        int,
+        typer.Option("--max-rows", help="Rows a query may return (csv/json refuse more)."),
+    ] = sro.MAX_ROWS,
 ) -> None:
-    """SQL over the results catalog (tables: experiments, runs, parameters, outcomes, ...)."""
+    """One read-only SELECT over the results (tables: experiments, runs, parameters, outcomes, ...).
+
+    The statement is parsed by DuckDB and must be a single SELECT; the database is
+    opened read-only with no file, network or extension access (issue 17, items 1-3).
+    """
     if fmt_out not in ("table", "csv", "json"):
         fail("--format must be table, csv or json")
+    if not (math.isfinite(timeout) and timeout > 0):
+        fail("--timeout must be a positive number of seconds")
+    check_positive("--max-rows", max_rows)
+    check_positive("--limit", limit)
     require_experiment_extras("query", ["pandas"])
     try:
         if cat.is_run_folder(results):
-            df = cat.query_run_folder(results, sql)
+            result = cat.query_run_folder(results, sql, timeout=timeout, max_rows=max_rows)
         else:
             root, _ = cat.locate(results)
             if refresh:
                 cat.rebuild(root)
-            df = cat.query(root, sql)
+            result = cat.query(root, sql, timeout=timeout, max_rows=max_rows)
     except cat.CatalogError as exc:
         fail(str(exc))
+    df = result.frame
+    if result.more and fmt_out != "table":
+        fail(
+            f"the query returns more than --max-rows {max_rows} rows: "
+            "add a LIMIT or a WHERE, or raise --max-rows"
+        )
     if fmt_out == "csv":
         sys.stdout.write(df.to_csv(index=False))
         return
@@ -1753,7 +1866,8 @@ def query(
         sys.stdout.write(df.to_json(orient="records", date_format="iso") + "\n")
         return
     con = out_console()
-    table = Table(title=f"{len(df)} row(s)" + (f", first {limit} shown" if len(df) > limit else ""))
+    count = f"more than {max_rows} row(s)" if result.more else f"{len(df)} row(s)"
+    table = Table(title=count + (f", first {limit} shown" if len(df) > limit else ""))
     for c in df.columns:
         table.add_column(str(c))
     for row in df.head(limit).itertuples(index=False):

@@ -105,3 +105,14 @@ ExecutorOption = Annotated[
 # reports (report, compare)
 
 ReportFormatOption = Annotated[str, typer.Option("--format", help="html (self-contained) or pdf.")]
+
+# ---------------------------------------------------------------------------
+# limits of work and memory (issue 17, item 6)
+
+AllowLargeOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-large",
+        help="Start even when the estimated memory or work exceeds its limit.",
+    ),
+]

@@ -21,6 +21,7 @@ from rich.console import Console
 from ... import services
 from ...core.outcomes import OUTCOME_NAMES
 from ...experiment.posterior import uncertainty_of
+from ...experiment import budget
 from ...experiment.summary import KEY_OUTCOMES, levers_in_force
 from ...scenario import Scenario
 from ...scenario.events_csv import load_event_csv, with_events
@@ -32,6 +33,7 @@ from .inputs import (
     DEFAULT_SCENARIO,
     MAX_REPLICATES,
     MAX_YEARS,
+    check_budget,
     check_range,
     events_outside_warning,
     fail,
@@ -39,6 +41,7 @@ from .inputs import (
     require_extra,
 )
 from .options import (
+    AllowLargeOption,
     EventsOption,
     ForceOption,
     JsonOption,
@@ -106,6 +109,7 @@ def run(
     ] = False,
     uncertainty: UncertaintyOption = "auto",
     posterior: PosteriorOption = None,
+    allow_large: AllowLargeOption = False,
 ) -> None:
     """Simulate a scenario, check the facts and ledger, write a results folder."""
     started = time.perf_counter()
@@ -123,6 +127,14 @@ def run(
     n_replicates = loaded.replicates if replicates is None else replicates
     check_range("replicates", n_replicates, 1, MAX_REPLICATES)
     loaded = apply_uncertainty(loaded, uncertainty, posterior)  # parameter draws per replicate
+    estimate = budget.run_budget(
+        loaded.params, loaded.calendar.n_days, n_replicates, chunk_size or 16
+    )
+    check_budget(
+        f"{n_replicates} replicates over {loaded.calendar.n_days} days",
+        estimate,
+        allow_large=allow_large,
+    )
 
     run_id = store.default_run_id(loaded.name, root_seed)
     try:

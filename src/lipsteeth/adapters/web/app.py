@@ -116,6 +116,42 @@ class Settings:
 # ---------------------------------------------------------------------------
 # middleware (pure ASGI)
 
+#: headers of every response (issue 17, item 15): the dashboard loads its scripts and
+#: Plotly from /static only (Plotly writes <style> elements, hence 'unsafe-inline' for
+#: styles), no page may frame it, and no response is sniffed into another type
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; "
+        b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+class SecurityHeaders:
+    """Adds ``SECURITY_HEADERS`` to every HTTP response (the app's own and the refusals)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
 
 async def _send_json(
     send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
@@ -319,7 +355,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Submit runs and paired comparisons, follow them, fetch results."
         ),
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # FastAPI's Swagger page loads an unpinned UI from a CDN: off (the schema stays at
+        # /api/openapi.json for any viewer the user trusts); issue 17, item 15
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -339,6 +377,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(TokenGuard, token=settings.token)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts())
     app.add_middleware(BodyLimit, limit=settings.limits.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outermost: on every response, refusals included
     return app
 
 

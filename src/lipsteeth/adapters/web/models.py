@@ -124,9 +124,13 @@ class LeverChange(BaseModel):
 
 
 class RunRequest(BaseModel):
-    """A run or ensemble: a scenario plus overrides. No paths, no pickles."""
+    """A run or ensemble: a scenario plus overrides. No paths, no pickles.
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    Strict types (issue 17, item 15): ``years: true`` or ``replicates: "5"`` are
+    refused with 422, not coerced (an integer is still a number where one is due).
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
     scenario: ScenarioName | dict[str, Any] = Field(
         default="baseline-2016",

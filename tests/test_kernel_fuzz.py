@@ -1,0 +1,296 @@
+"""The compiled kernel on extreme accepted inputs: no crash, no NaN, no negative stock.
+
+Issue 17, items 4-5.  Every parameter and lever is drawn from the ends of its
+admissible range (``core.params`` bounds: the end itself, one float inside it, a
+tiny step inside, or anywhere between), the scenario validation decides whether the
+set is accepted, and an accepted set is simulated for a short horizon on a small
+network.  A crash would be a SIGSEGV of the test process; a NaN or inf is a
+``NonFiniteOutcomeError`` of ``simulate``.  The fast test runs 60 sets; the slow
+one 10,000 (``make test-all``) and prints its counts.
+
+The horizon is short because some accepted sets make the wider flow grow without
+bound (with ``strategic.beta_squeeze`` and ``beta_defiance`` at 20 the missile rate is
+e^40 a day, sanctions crush the economy and crossings reach 1e12 a day by day 30):
+correct arithmetic, but 30 s a month of simulation.  The Poisson means are saturated
+(``core.bounds.poisson``) so such a run stays finite and non-negative.
+
+Also the two reported crashes as named regressions: a restaurant hazard of 1e-19 a
+year and ``border_closure`` = 1 - 1e-16 (the geometric skip overflowed int64 into an
+out-of-bounds post index), and ``workers.stress_days = 1`` (NaN stress from
+log1p(-1)).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import strategies as st
+
+from lipsteeth.core.m05_defection import SKIP_MAX, skip, skip_scale
+from lipsteeth.core.outcomes import KIND_STOCK, OUTCOME_NAMES
+from lipsteeth.core.params import PARAM_GROUPS, Levers, field_specs
+from lipsteeth.core.simulate import NonFiniteOutcomeError, check_finite
+from lipsteeth.experiment.ensemble import run_scenario
+from lipsteeth.scenario import Scenario, ScenarioError, load_scenario
+
+YEARS = 0.03  # 11 days: day 0 and every daily mechanism, several times (see the note below)
+#: a small network (the population group is drawn here, not at its bounds of 2,000,000)
+SMALL = {
+    "population.restaurant_sites_max": 20,
+    "population.restaurants_initial": 10,
+    "population.labour_sites_max": 12,
+    "population.labour_workers_initial": 1500,
+}
+PARAM_SPECS = {group: field_specs(cls) for group, cls in PARAM_GROUPS.items()}
+LEVER_SPECS = field_specs(Levers)
+#: stand-in for an unbounded upper end (``INF`` in the specs)
+LARGE = 1e6
+
+
+@pytest.fixture(scope="module")
+def small() -> Scenario:
+    return load_scenario("baseline-2016").with_overrides(params=SMALL, years=YEARS)
+
+
+def extreme(meta: dict[str, Any]) -> st.SearchStrategy[float]:
+    """A value at, next to, a tiny step from, or between the ends of a bounded range."""
+    lo, hi = float(meta["lo"]), float(meta["hi"])
+    hi = hi if math.isfinite(hi) else max(lo, 0.0) + LARGE
+    if meta.get("integer"):
+        lo_i, hi_i = math.ceil(lo), math.floor(hi)
+        return st.sampled_from([lo_i, min(lo_i + 1, hi_i), max(hi_i - 1, lo_i), hi_i]) | (
+            st.integers(lo_i, hi_i)
+        )
+    span = hi - lo
+    ends = [
+        lo,
+        hi,
+        math.nextafter(lo, hi),
+        math.nextafter(hi, lo),
+        lo + span * 1e-19,
+        hi - span * 1e-16,
+    ]
+    return st.sampled_from(ends) | st.floats(lo, hi, allow_nan=False)
+
+
+def population() -> st.SearchStrategy[dict[str, float]]:
+    """Small networks, including the degenerate ones (no restaurant open, one site)."""
+    return st.fixed_dictionaries(
+        {
+            "population.restaurant_sites_max": st.sampled_from([1, 2, 20]),
+            "population.restaurants_initial": st.sampled_from([0, 1, 10, 20]),
+            "population.labour_sites_max": st.sampled_from([1, 3, 12]),
+            "population.labour_workers_initial": st.sampled_from([0, 1, 500, 1500]),
+            "population.staff_per_restaurant": st.sampled_from([1, 8, 200]),
+            "population.labour_site_capacity": st.sampled_from([1, 150, 2000]),
+        }
+    )
+
+
+PARAM_KEYS = [
+    f"{group}.{name}"
+    for group, specs in PARAM_SPECS.items()
+    if group != "population"
+    for name in specs
+]
+
+
+@st.composite
+def accepted_inputs(draw: st.DrawFn) -> tuple[dict[str, float], dict[str, float]]:
+    """Parameter and lever overrides: each key extreme with probability 1/2, else default."""
+    params = draw(population())
+    for key in PARAM_KEYS:
+        group, name = key.split(".", 1)
+        if draw(st.booleans()):
+            params[key] = draw(extreme(PARAM_SPECS[group][name]))
+    levers = {
+        name: draw(extreme(meta)) for name, meta in LEVER_SPECS.items() if draw(st.booleans())
+    }
+    return params, levers
+
+
+def simulate_extreme(
+    small: Scenario, params: dict[str, float], levers: dict[str, float], seed: int
+) -> str:
+    """'refused' (validation), or 'ran' after checking the outcomes; raises on a defect."""
+    try:
+        scenario = small.with_overrides(params=params, levers=levers)
+    except ScenarioError:
+        return "refused"
+    result = run_scenario(scenario, replicates=1, seed=seed)  # NonFiniteOutcomeError on NaN
+    stocks = result.monthly[:, KIND_STOCK, :]
+    assert np.isfinite(result.monthly).all()
+    negative = np.argwhere(stocks < 0.0)
+    if negative.size:
+        names = np.array(OUTCOME_NAMES)[KIND_STOCK]
+        raise AssertionError(
+            f"negative stock {names[negative[0][1]]} (seed {seed}): {params} {levers}"
+        )
+    return "ran"
+
+
+def _fuzz(small: Scenario, examples: int, counts: Counter[str]) -> None:
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        # no shrinking: a failing set is printed whole, and shrinking a simulation takes minutes
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    @given(inputs=accepted_inputs(), seed=st.integers(0, 2**32 - 1))
+    def check(inputs: tuple[dict[str, float], dict[str, float]], seed: int) -> None:
+        outcome = simulate_extreme(small, *inputs, seed)
+        counts[outcome] += 1
+        assume(outcome == "ran")
+
+    check()
+
+
+def test_kernel_fuzz_fast(small: Scenario) -> None:
+    counts: Counter[str] = Counter()
+    _fuzz(small, 60, counts)
+    assert counts["ran"] >= 60, counts
+
+
+@pytest.mark.slow
+def test_kernel_fuzz_10000(small: Scenario) -> None:
+    counts: Counter[str] = Counter()
+    started = time.perf_counter()
+    _fuzz(small, 10_000, counts)
+    print(
+        f"kernel fuzz: {counts['ran']} accepted sets simulated, {counts['refused']} refused, "
+        f"0 crashes, 0 non-finite, 0 negative stocks in {time.perf_counter() - started:.0f} s"
+    )
+    assert counts["ran"] >= 10_000, counts
+
+
+# --- the reported cases -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "levers"),
+    [
+        ({"defection.restaurant_hazard_per_year": 1e-19}, {}),
+        ({"defection.labour_hazard_per_year": 5e-324}, {}),
+        ({}, {"border_closure": 0.9999999999999999}),
+        ({"workers.stress_days": 1}, {}),
+    ],
+    ids=["hazard-1e-19", "hazard-denormal", "closure-1-1e-16", "stress-days-1"],
+)
+def test_reported_inputs_run_clean(
+    small: Scenario, params: dict[str, float], levers: dict[str, float]
+) -> None:
+    assert simulate_extreme(small, params, levers, seed=1) == "ran"
+
+
+def test_stress_days_one_is_the_days_pressure(small: Scenario) -> None:
+    """At stress_days = 1 stress is today's pressure: finite, and between 0 and the weights."""
+    scenario = small.with_overrides(params={"workers.stress_days": 1})
+    result = run_scenario(scenario, replicates=1, seed=2)
+    stress = result.outcome("stress_restaurant")
+    w = scenario.params.workers
+    assert np.isfinite(stress).all()
+    assert (stress >= 0).all()
+    assert (stress <= w.stress_weight_pay + w.stress_weight_hours + w.stress_weight_arrears).all()
+
+
+def test_skip_saturates() -> None:
+    """A success chance of 1e-300 gives the longest skip, not a wrapped negative integer."""
+    g = np.random.default_rng(0)
+    for p in (1e-300, 5e-324, 1e-19):
+        gaps = [skip(g, skip_scale(p)) for _ in range(100)]
+        assert min(gaps) >= 1 and max(gaps) <= SKIP_MAX
+    assert skip(g, skip_scale(1.0)) == 1
+    assert 1 <= skip(g, skip_scale(0.5)) < 100
+
+
+def test_nan_outcome_is_a_run_error_naming_the_suspects(small: Scenario) -> None:
+    monthly = np.zeros((1, len(OUTCOME_NAMES), 1))
+    monthly[0, OUTCOME_NAMES.index("stress_labour"), 0] = np.nan
+    params = small.with_overrides(params={"workers.stress_days": 1}).params
+    with pytest.raises(NonFiniteOutcomeError) as exc:
+        check_finite(monthly, small.calendar, np.array([3]), [params], small.levers)
+    message = str(exc.value)
+    assert "stress_labour" in message and "replicate 3" in message
+    assert "workers.stress_days=1" in message and "\n" not in message
+
+
+def test_stress_never_negative_after_pressure_falls() -> None:
+    """The fuzz's find: stress of -1.5e-9 (seed 261) when the only site's pressure fell to 0."""
+    params = {
+        "population.restaurant_sites_max": 2,
+        "population.restaurants_initial": 1,
+        "population.labour_sites_max": 12,
+        "population.labour_workers_initial": 0,
+        "population.staff_per_restaurant": 8,
+        "population.labour_site_capacity": 1,
+        "restaurants.reserve_cap_days": 0.0,
+        "restaurants.arrears_index_days": 1.0,
+        "restaurants.failure_closure_rate_per_year": 50.0,
+        "defection.labour_hazard_per_year": 0.0,
+        "defection.beta_stress": 0.0,
+        "enforcement.arrest_rate_per_year": 20.0,
+        "enforcement.detention_delay_shape": 5.4375,
+        "strategic.missile_rate_per_year": 0.0,
+        "wider_flow.hidden_initial": 9448579.0,
+        "wider_flow.crossing_rate_per_year": 163438.0,
+        "wider_flow.beta_economy": 0.0,
+        "wider_flow.broker_rate_per_year": 0.0,
+        "wider_flow.return_rate_per_year": 0.0,
+        "wider_flow.pandemic_departure_loss": 0.9999999999999999,
+        "wider_flow.resident_arrest_factor": 1e-19,
+    }
+    scenario = load_scenario("baseline-2016").with_overrides(
+        params=params, levers={"un_workers": 1.0, "pandemic": 1.0}, years=0.1
+    )
+    for seed in (261, 464, 576, 1264, 2040):
+        result = run_scenario(scenario, replicates=1, seed=seed)
+        assert (result.outcome("stress_restaurant") >= 0).all(), seed
+
+
+def test_poisson_saturates() -> None:
+    """The fuzz's second find: a missile rate of e^56 a day drew a negative count of tests."""
+    from lipsteeth.core.bounds import POISSON_MEAN_MAX, poisson
+
+    g = np.random.default_rng(0)
+    for mean in (1e19, 1e30, math.inf):
+        assert 0 < poisson(g, mean) <= 2 * POISSON_MEAN_MAX
+    assert poisson(g, 0.0) == 0 and poisson(g, math.nan) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="open: the kernel fuzz's hang (11 days run > 120 s)")
+def test_fuzz_hang_case_finishes() -> None:
+    """An accepted set the 10,000-set fuzz found that does not finish (issue 17, item 4).
+
+    ``tests/fuzz_cases/hang_11_days.json`` (parameters, levers, seed 636) runs for over
+    120 s of CPU for an 11-day horizon on the small network (others take ~3 ms); with
+    ``restaurants.nominee_rate_per_year`` or all ``strategic.*`` values at their defaults
+    it still does not finish.  Run in a subprocess so a hang fails the test in 60 s.
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    case = Path(__file__).parent / "fuzz_cases" / "hang_11_days.json"
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent.parent)!r})\n"
+        "from tests import test_kernel_fuzz as tf\n"
+        "from lipsteeth.scenario import load_scenario\n"
+        f"(params, levers), seed = json.load(open({str(case)!r}))\n"
+        "small = load_scenario('baseline-2016').with_overrides(params=tf.SMALL, years=tf.YEARS)\n"
+        "print(tf.simulate_extreme(small, params, levers, seed))\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the case did not finish in 60 s")
+    assert done.returncode == 0 and done.stdout.strip() == b"ran", done.stderr[-500:]

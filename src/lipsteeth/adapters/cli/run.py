@@ -20,8 +20,8 @@ from rich.console import Console
 
 from ... import services
 from ...core.outcomes import OUTCOME_NAMES
-from ...experiment.posterior import uncertainty_of
 from ...experiment import budget
+from ...experiment.posterior import uncertainty_of
 from ...experiment.summary import KEY_OUTCOMES, levers_in_force
 from ...scenario import Scenario
 from ...scenario.events_csv import load_event_csv, with_events

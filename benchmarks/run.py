@@ -40,6 +40,7 @@ import json
 import os
 import platform
 import pstats
+import shlex
 import statistics
 import subprocess
 import sys
@@ -454,7 +455,7 @@ def write_report(path: Path, ctx: dict[str, Any]) -> None:
     quick = ctx["quick"]
     add(f"# Benchmarks{' (quick)' if quick else ''}: lipsteeth core vs the Mesa reference\n")
     add(
-        f"Command: `{ctx['command']}` (`make {'bench-quick' if quick else 'bench'}`), "
+        f"Command: `{ctx['command']}` (`make bench` runs it with `--baseline` only), "
         f"run {ctx['when']} in {ctx['total']:.0f} s.\n"
     )
     add("## Machine\n")
@@ -880,9 +881,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     ctx: dict[str, Any] = {
         "quick": args.quick,
-        "command": "python benchmarks/run.py"
-        + (" --quick" if args.quick else "")
-        + (f" --baseline {args.baseline}" if args.baseline else ""),
+        # the command as given, every option included (--days and --repeats change the numbers)
+        "command": shlex.join(["python", "benchmarks/run.py", *sys.argv[1:]]),
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "load_before": load_before,

@@ -282,7 +282,9 @@ def test_unfinished_runs_are_capped(tmp_path: Path) -> None:
 
 def test_a_restart_loses_no_job(tmp_path: Path) -> None:
     """SIGKILL the server with one run running and two queued; a new server finishes all."""
-    slow = {"scenario": "baseline-2016", "years": 1, "replicates": 2}
+    # long enough (seconds, not milliseconds) that the running job cannot finish between
+    # the status poll and the kill: a one-year, two-replicate job sometimes did
+    slow = {"scenario": "baseline-2016", "years": 3, "replicates": 20}
     srv = LiveServer(tmp_path, workers=1).start()
     try:
         with httpx.Client(base_url=srv.url, timeout=30) as c:

@@ -452,6 +452,8 @@ def target_lock(target: Path, lock: Path | None = None) -> Iterator[Path]:
     :class:`ResultsFolderError` at once instead of silently replacing the first's
     results.  The kernel drops the lock when the process dies, however it dies.
     ``lock`` names another lock file (where the folder beside it is listed by others).
+    The holder removes the lock file when it is done, so results roots do not fill with
+    them; a writer that locked a file just removed by its previous holder tries again.
     """
     import fcntl
 
@@ -459,16 +461,29 @@ def target_lock(target: Path, lock: Path | None = None) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     lock = lock if lock is not None else target.parent / f".{target.name}.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    try:
+    for _attempt in range(5):
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise ResultsFolderError(
                 f"{target} is being written by another lipsteeth process (lock {lock})"
             ) from None
+        try:
+            current = os.stat(lock).st_ino
+        except FileNotFoundError:
+            current = -1
+        if current == os.fstat(fd).st_ino:
+            break
+        os.close(fd)  # locked the file its previous holder had just removed
+    else:
+        raise ResultsFolderError(f"{target}: could not take the lock {lock}")
+    try:
         yield lock
     finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()  # still held: a writer opening it now gets a fresh file
         os.close(fd)
 
 

@@ -349,8 +349,16 @@ class JobManager:
         return self.describe(row) if row is not None else None
 
     def list_jobs(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
-        """Recent jobs, newest first."""
+        """Recent jobs, newest first, in full (with each job's request document)."""
         return [self.describe(r) for r in self.store.list_jobs(limit, status)]
+
+    def list_summaries(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
+        """Recent jobs, newest first, as summaries: a listing of 1000 jobs stays small.
+
+        Issue 17, item 15: the listing echoed every job's full request (8.2 MB for
+        1000 jobs); the request stays at ``/api/runs/{id}``.
+        """
+        return [summarize(r) for r in self.store.list_jobs(limit, status, summary=True)]
 
     def cancel(self, job_id: str) -> dict[str, Any] | None:
         """Cancel a queued or running job; delete a finished one (and its results)."""
@@ -687,6 +695,27 @@ class JobManager:
                 return st
             time.sleep(0.05)
         return self.status(job_id)
+
+
+def summarize(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A job row as a listing shows it: what it is and where it stands, no request."""
+    job_id = str(row["id"])
+    days = row["days"]
+    return {
+        "id": job_id,
+        "status": str(row["status"]),
+        "scenario": str(row["scenario_name"]),
+        "created": iso_time(row["submitted"]),
+        "finished": iso_time(row["finished"]),
+        "seed": int(row["seed"]),
+        "replicates": int(row["replicates"]),
+        "done": int(row["progress"] or 0),
+        # simulated horizon; unknown for jobs stored by a version before these columns
+        "years": round(int(days) / 365.25, 2) if days is not None else None,
+        "start": row["start_date"],
+        "end": row["end_date"],
+        "links": {"self": f"/api/runs/{job_id}"},
+    }
 
 
 def _terminate(processes: list[BaseProcess], wait: float) -> None:

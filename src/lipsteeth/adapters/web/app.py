@@ -394,6 +394,10 @@ def serve(settings: Settings, *, log_level: str = "warning") -> None:
     """Run the service with uvicorn until interrupted."""
     import uvicorn
 
+    from .jobs import isolate_imports
+
+    isolate_imports(clean_path=True)  # before the first job process starts (item 14)
+
     uvicorn.run(
         create_app(settings),
         host=settings.host,

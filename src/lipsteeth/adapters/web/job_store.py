@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     content_sha256 TEXT,
     start_date TEXT,
     end_date TEXT,
-    days INTEGER
+    days INTEGER,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, seq);
 CREATE TABLE IF NOT EXISTS comparisons (
@@ -61,6 +62,7 @@ _ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("start_date", "TEXT"),
     ("end_date", "TEXT"),
     ("days", "INTEGER"),
+    ("owner", "TEXT"),
 )
 
 #: what a listing shows of a job: no request document, no scenario text (issue 17, item 15)
@@ -71,7 +73,7 @@ _SUMMARY_COLUMNS = (
 
 _COLUMNS = (
     "seq, id, idempotency_key, request_sha256, request, scenario_name, seed, replicates, "
-    "agent_days, status, progress, attempts, submitted, started, finished, error, note"
+    "agent_days, status, progress, attempts, submitted, started, finished, error, note, owner"
 )
 
 

@@ -5,7 +5,10 @@ synchronous commits) before the submission is acknowledged, so a job the
 client was told about survives any crash of the server.  On start, the
 manager recovers the queue: queued jobs are queued again; a job that was
 running when the server stopped is started again up to :data:`MAX_ATTEMPTS`
-starts, after which it is marked failed with the reason.  Finished replicates
+starts, after which it is marked failed with the reason.  A running job is
+marked with its owner (the server's pid and start time) and its processes hold
+a lock on its folder; one whose owner or processes still live is left alone
+and taken over only once they are gone, so no job runs twice at once.  Finished replicates
 are files (:mod:`.worker`), so a restarted job runs only those it lacks.
 
 Work is scheduled by replicate, not by job: at most ``workers`` child
@@ -62,6 +65,7 @@ from .worker import (
     RESULTS_DIR,
     execute_job,
     finished_replicates,
+    job_lock_free,
     preload,
     read_meta,
     rep_path,
@@ -122,6 +126,41 @@ def _context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
+def _start_ticks(pid: int) -> str | None:
+    """The start time of a process (clock ticks since boot, Linux), None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[19] if fields[0] not in ("Z", "X") else None
+
+
+def owner_token(pid: int | None = None) -> str:
+    """``pid:start`` of a server process: the owner a running job is marked with.
+
+    The start time tells a live owner from a later process that got the same pid.
+    """
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}:{_start_ticks(pid) or '?'}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Is the server that marked a job as its own still running?"""
+    if not owner:
+        return False
+    pid_text, _, start = owner.partition(":")
+    try:
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    if start == "?" or not Path("/proc/self/stat").is_file():
+        return True
+    return _start_ticks(pid) == start
+
+
 def _noop() -> None:
     """A child that does nothing (starts the fork server)."""
 
@@ -180,6 +219,9 @@ class JobManager:
         self._thread: threading.Thread | None = None
         self.warm = threading.Event()
         self.recovered: dict[str, list[str]] = {"resumed": [], "requeued": [], "failed": []}
+        self.owner = owner_token()
+        #: running jobs of another live server on this state (left to it; adopted if it dies)
+        self._foreign: set[str] = set()
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -207,37 +249,7 @@ class JobManager:
 
     def _recover(self) -> None:
         for row in self.store.by_status("running"):
-            job_id = row["id"]
-            if (self.jobs_dir / job_id / BANDS_FILE).is_file():  # finished as the server died
-                self.store.update(
-                    job_id, status="succeeded", finished=time.time(), progress=row["replicates"]
-                )
-                continue
-            self._clean_partial(job_id)
-            if int(row["attempts"]) >= MAX_ATTEMPTS:
-                self.store.update(
-                    job_id,
-                    status="failed",
-                    finished=time.time(),
-                    error=(
-                        f"the server stopped while this run was running, {row['attempts']} "
-                        "times; not retried again"
-                    ),
-                )
-                self.recovered["failed"].append(job_id)
-            else:
-                kept = len(finished_replicates(self.jobs_dir / job_id))
-                self.store.update(
-                    job_id,
-                    status="queued",
-                    progress=kept,
-                    note=(
-                        "resumed: the server stopped while this run was running "
-                        f"({kept} replicates were kept)"
-                    ),
-                )
-                self._queue.append(job_id)
-                self.recovered["resumed"].append(job_id)
+            self._recover_running(row)
         for row in self.store.by_status("queued"):
             if row["id"] not in self._queue:
                 self._clean_partial(row["id"])
@@ -246,6 +258,70 @@ class JobManager:
         # keep FIFO order by submission
         order = {r["id"]: r["seq"] for r in self.store.by_status("queued")}
         self._queue = deque(sorted(self._queue, key=lambda j: order.get(j, 0)))
+
+    def _recover_running(self, row: Mapping[str, Any]) -> None:
+        """A job marked running by a server that is not this one: leave it or take it over.
+
+        Issue 17, item 13: while the server that started it lives (its owner mark,
+        :func:`owner_alive`) or any of its job processes still holds the job's lock
+        (:func:`.worker.job_lock_free`), the job is left alone and looked at again;
+        once both are gone it is queued again (or, after :data:`MAX_ATTEMPTS` starts,
+        failed), so it never runs twice at once.
+        """
+        job_id = str(row["id"])
+        if row["owner"] == self.owner:
+            return
+        if owner_alive(row["owner"]) or not job_lock_free(self.jobs_dir / job_id):
+            self._foreign.add(job_id)
+            return
+        self._foreign.discard(job_id)
+        if (self.jobs_dir / job_id / BANDS_FILE).is_file():  # finished as the server died
+            self.store.transition(
+                job_id,
+                ("running",),
+                status="succeeded",
+                finished=time.time(),
+                progress=row["replicates"],
+            )
+            return
+        self._clean_partial(job_id)
+        if int(row["attempts"]) >= MAX_ATTEMPTS:
+            self.store.transition(
+                job_id,
+                ("running",),
+                status="failed",
+                finished=time.time(),
+                error=(
+                    f"the server stopped while this run was running, {row['attempts']} "
+                    "times; not retried again"
+                ),
+            )
+            self.recovered["failed"].append(job_id)
+            return
+        kept = len(finished_replicates(self.jobs_dir / job_id))
+        if self.store.transition(
+            job_id,
+            ("running",),
+            status="queued",
+            progress=kept,
+            owner=None,
+            note=(
+                f"resumed: the server stopped while this run was running ({kept} replicates "
+                "were kept)"
+            ),
+        ):
+            with self._lock:
+                self._queue.append(job_id)
+            self.recovered["resumed"].append(job_id)
+
+    def _adopt(self) -> None:
+        """Look again at the running jobs of another server (see :meth:`_recover_running`)."""
+        for job_id in list(self._foreign):
+            row = self.store.get(job_id)
+            if row is None or row["status"] != "running":
+                self._foreign.discard(job_id)  # finished, cancelled or deleted by its owner
+            else:
+                self._recover_running(row)
 
     def _clean_partial(self, job_id: str) -> None:
         """Remove what an interrupted job half-wrote; keep its finished replicates."""
@@ -540,6 +616,7 @@ class JobManager:
         while not self._stop.is_set():
             try:
                 self._reap()
+                self._adopt()
                 self._launch()
                 self._expire()
             except Exception:  # noqa: BLE001 - the dispatcher must never die
@@ -606,6 +683,7 @@ class JobManager:
             started=now,
             attempts=int(row["attempts"]) + 1,
             progress=total - len(todo),
+            owner=self.owner,
         ):
             return
         with self._lock:

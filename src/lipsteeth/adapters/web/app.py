@@ -414,7 +414,7 @@ def serve(settings: Settings, *, log_level: str = "warning") -> None:
     from .jobs import isolate_imports
     from .slow_clients import GuardedH11Protocol
 
-    isolate_imports(clean_path=True)  # before the first job process starts (item 14)
+    isolate_imports()  # before the first job process starts (item 14)
 
     uvicorn.run(
         create_app(settings),

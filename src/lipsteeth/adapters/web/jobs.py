@@ -91,22 +91,21 @@ TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 REUSABLE: tuple[str, ...] = ("queued", "running", "succeeded")
 
 
-def isolate_imports(*, clean_path: bool) -> None:
+def isolate_imports() -> None:
     """Job processes import nothing from the directory the service was started in.
 
     Issue 17, item 14: multiprocessing starts the fork server and the resource
     tracker as ``python -c ...``, which puts the working directory at the head of
     ``sys.path`` before the first import, and then hands the fork server the
     service's own ``sys.path``; a ``token.py`` where ``serve`` was started was
-    executed.  ``PYTHONSAFEPATH`` (Python 3.11+, inherited by every child) stops the
-    ``-c`` prepend; with ``clean_path`` (the service's own process, :func:`.app.serve`)
-    the working directory (``''`` or its absolute path) also leaves ``sys.path``,
-    which the fork server receives.  The package is installed, so it is found
-    without either.
+    executed.  Called once by the service's process (:func:`.app.serve`), before any
+    job process: ``PYTHONSAFEPATH`` (Python 3.11+, inherited by every child) stops
+    the ``-c`` prepend, and the working directory (``''`` or its absolute path)
+    leaves ``sys.path``, which the fork server receives.  The package is installed,
+    so it is found without either.  (A ``JobManager`` used inside another program,
+    as the tests do, leaves that program's environment and path alone.)
     """
     os.environ["PYTHONSAFEPATH"] = "1"
-    if not clean_path:
-        return
     here = {"", "."}
     with contextlib.suppress(OSError):
         here.add(os.path.realpath(os.getcwd()))
@@ -118,7 +117,6 @@ def isolate_imports(*, clean_path: bool) -> None:
 
 @functools.lru_cache(maxsize=1)
 def _context() -> Any:
-    isolate_imports(clean_path=False)
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(preload())

@@ -6,8 +6,8 @@ open: 260 half-open connections denied every new request, before the token
 check.  :class:`GuardedH11Protocol` gives each connection :data:`HEADER_TIMEOUT`
 seconds to send a request head (again after each response on a kept-alive
 connection) and lets one client address hold at most :data:`WAITING_PER_CLIENT`
-connections that are still waiting for one: a new connection from that address
-closes the oldest waiting one, so a flood of slow connections pushes out its own
+connections that have waited over :data:`GRACE` seconds for one: a new connection
+from that address closes the oldest such one, so a flood of slow connections pushes out its own
 oldest members, not the next legitimate request.  At most
 :data:`OPEN_PER_CLIENT` connections of one address are open at once; beyond, a
 new one is closed unanswered.  The body has its own deadline in the app
@@ -27,9 +27,12 @@ HEADER_TIMEOUT = 10.0
 WAITING_PER_CLIENT = 32
 #: open connections of one client address
 OPEN_PER_CLIENT = 512
+#: seconds a new connection may wait for its head before it counts as slow (a client
+#: sends its head at once; 50 connecting together must not push each other out)
+GRACE = 1.0
 
 # per client address: its connections waiting for a head (oldest first), all its connections
-_WAITING: dict[str, dict[GuardedH11Protocol, None]] = {}
+_WAITING: dict[str, dict[GuardedH11Protocol, float]] = {}
 _OPEN: dict[str, int] = {}
 
 
@@ -75,11 +78,14 @@ class GuardedH11Protocol(H11Protocol):
     def _await_head(self) -> None:
         self._cycle_seen = self.cycle
         waiting = _WAITING.setdefault(self._address, {})
+        now = self.loop.time()
         while len(waiting) >= WAITING_PER_CLIENT:
-            oldest = next(iter(waiting))
+            oldest, since = next(iter(waiting.items()))
+            if now - since < GRACE:
+                break  # none is slow yet: admit (OPEN_PER_CLIENT still bounds them)
             oldest._head_done()
             oldest.transport.close()
-        waiting[self] = None
+        waiting[self] = now
         self._head_timer = self.loop.call_later(HEADER_TIMEOUT, self._head_late)
 
     def _head_done(self) -> None:

@@ -8,12 +8,28 @@ CDN.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from .web_live import LiveServer, live_server
+from .web_live import TINY_PARAMS, LiveServer, live_server
+
+SUMMARY_KEYS = {
+    "id",
+    "status",
+    "scenario",
+    "created",
+    "finished",
+    "seed",
+    "replicates",
+    "done",
+    "years",
+    "start",
+    "end",
+    "links",
+}
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +90,28 @@ def test_no_cdn_swagger(client: httpx.Client) -> None:
     assert client.get("/api/openapi.json").status_code == 200
     page = client.get("/").text
     assert "cdn." not in page and "https://" not in page
+
+
+def test_run_listing_is_summaries_not_requests(client: httpx.Client) -> None:
+    """``GET /api/runs?limit=1000`` lists summaries; it echoed each full request (8.2 MB)."""
+    document = client.get("/api/scenarios/baseline-2016").json()["document"]
+    posted = {"scenario": document, "years": 0.25, "replicates": 2, "params": TINY_PARAMS}
+    ids = []
+    for seed in (11, 12, 13):
+        r = client.post("/api/runs", json={**posted, "seed": seed})
+        assert r.status_code == 202, r.text
+        ids.append(r.json()["id"])
+    request_bytes = len(json.dumps(posted))
+    r = client.get("/api/runs", params={"limit": 1000})
+    assert r.status_code == 200, r.text
+    listed = {run["id"]: run for run in r.json()["runs"]}
+    assert set(ids) <= set(listed)
+    for run_id in ids:
+        run = listed[run_id]
+        assert set(run) == SUMMARY_KEYS, sorted(run)
+        assert run["scenario"] == document["scenario"]["name"]
+        assert run["replicates"] == 2 and run["years"] == pytest.approx(0.25, abs=0.01)
+        assert run["created"] and run["links"]["self"] == f"/api/runs/{run_id}"
+        assert len(json.dumps(run)) < min(600, request_bytes / 4)
+    # the full request is still one run's status away
+    assert client.get(f"/api/runs/{ids[0]}").json()["request"]["seed"] == 11

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+#: ``lipsteeth serve``, the console script of the venv the tests run in
+SERVE = (str(Path(sys.executable).with_name("lipsteeth")), "serve")
 ARTIFACTS = Path(os.environ.get("LIPSTEETH_TEST_ARTIFACTS", ROOT / "build" / "test-artifacts"))
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -48,6 +50,10 @@ class LiveServer:
     token: str | None = None
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    #: the program and its first arguments; default ``python -m lipsteeth.adapters.web``
+    command: Sequence[str] = (sys.executable, "-m", "lipsteeth.adapters.web")
+    #: the working directory of the server (default: the repository)
+    cwd: Path | None = None
 
     @property
     def url(self) -> str:
@@ -61,9 +67,7 @@ class LiveServer:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.state_dir / f"server-{self.port}.log"
         cmd = [
-            sys.executable,
-            "-m",
-            "lipsteeth.adapters.web",
+            *self.command,
             "--host",
             "127.0.0.1",
             "--port",
@@ -78,7 +82,11 @@ class LiveServer:
             cmd += ["--token", self.token]
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.cwd or ROOT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -34,6 +34,7 @@ not name files.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import ipaddress
@@ -171,12 +172,21 @@ async def _send_json(
     await send({"type": "http.response.body", "body": data})
 
 
-class BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413, before the app sees them."""
+#: seconds a request has to send its whole body; a slower one is answered 408 (item 12)
+BODY_TIMEOUT = 30.0
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes with 413 and bodies slower than ``timeout`` with 408.
+
+    Both before the app sees them (issue 17, item 12: a body trickled a byte at a
+    time held its connection for ever).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, timeout: float = BODY_TIMEOUT) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -196,8 +206,15 @@ class BodyLimit:
         chunks: list[bytes] = []
         size = 0
         more = True
+        deadline = asyncio.get_running_loop().time() + self.timeout
         while more:
-            msg = await receive()
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                msg = await asyncio.wait_for(receive(), timeout=max(left, 0.001))
+            except TimeoutError:
+                late = f"request body not received within {self.timeout:g} s"
+                await _send_json(send, 408, {"error": late}, [(b"connection", b"close")])
+                return
             if msg["type"] == "http.disconnect":
                 return
             body = msg.get("body", b"")
@@ -394,12 +411,21 @@ def serve(settings: Settings, *, log_level: str = "warning") -> None:
     """Run the service with uvicorn until interrupted."""
     import uvicorn
 
+    from .jobs import isolate_imports
+    from .slow_clients import GuardedH11Protocol
+
+    isolate_imports()  # before the first job process starts (item 14)
+
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=log_level,
         server_header=False,
-        limit_concurrency=256,
+        # slow clients are bounded per address (slow_clients), so the global cap is a
+        # last resort, not the limit a few hundred half-open connections reach (item 12)
+        http=GuardedH11Protocol,
+        limit_concurrency=4096,
         timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
     )

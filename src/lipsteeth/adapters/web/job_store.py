@@ -39,7 +39,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished REAL,
     error TEXT,
     note TEXT,
-    content_sha256 TEXT
+    content_sha256 TEXT,
+    start_date TEXT,
+    end_date TEXT,
+    days INTEGER,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, seq);
 CREATE TABLE IF NOT EXISTS comparisons (
@@ -52,9 +56,24 @@ CREATE TABLE IF NOT EXISTS comparisons (
 );
 """
 
+#: columns added after the first release, with their types (added to old state folders)
+_ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("content_sha256", "TEXT"),
+    ("start_date", "TEXT"),
+    ("end_date", "TEXT"),
+    ("days", "INTEGER"),
+    ("owner", "TEXT"),
+)
+
+#: what a listing shows of a job: no request document, no scenario text (issue 17, item 15)
+_SUMMARY_COLUMNS = (
+    "seq, id, scenario_name, seed, replicates, status, progress, submitted, finished, "
+    "start_date, end_date, days"
+)
+
 _COLUMNS = (
     "seq, id, idempotency_key, request_sha256, request, scenario_name, seed, replicates, "
-    "agent_days, status, progress, attempts, submitted, started, finished, error, note"
+    "agent_days, status, progress, attempts, submitted, started, finished, error, note, owner"
 )
 
 
@@ -77,8 +96,9 @@ class JobStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
         columns = {str(r[1]) for r in self._db.execute("PRAGMA table_info(jobs)")}
-        if "content_sha256" not in columns:  # a state folder of an earlier version
-            self._db.execute("ALTER TABLE jobs ADD COLUMN content_sha256 TEXT")
+        for column, kind in _ADDED_COLUMNS:  # a state folder of an earlier version
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
         self._db.execute("CREATE INDEX IF NOT EXISTS jobs_content ON jobs(content_sha256)")
 
     @contextlib.contextmanager
@@ -143,8 +163,9 @@ class JobStore:
                 )
             db.execute(
                 "INSERT INTO jobs (id, idempotency_key, request_sha256, request, scenario_name, "
-                "scenario_toml, seed, replicates, agent_days, status, submitted, content_sha256) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                "scenario_toml, seed, replicates, agent_days, status, submitted, content_sha256, "
+                "start_date, end_date, days) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
                 (
                     job_id,
                     key,
@@ -157,6 +178,9 @@ class JobStore:
                     run.agent_days,
                     time.time(),
                     run.content_sha256,
+                    run.start,
+                    run.end,
+                    run.days,
                 ),
             )
             row = db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -176,8 +200,11 @@ class JobStore:
             ).fetchone()
         return str(row[0]) if row is not None else ""
 
-    def list_jobs(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
-        query = f"SELECT {_COLUMNS} FROM jobs"
+    def list_jobs(
+        self, limit: int = 100, status: str | None = None, *, summary: bool = False
+    ) -> list[dict[str, Any]]:
+        """Newest first; with ``summary`` only the listing's columns (no request, no TOML)."""
+        query = f"SELECT {_SUMMARY_COLUMNS if summary else _COLUMNS} FROM jobs"
         args: tuple[Any, ...] = ()
         if status is not None:
             query += " WHERE status = ?"

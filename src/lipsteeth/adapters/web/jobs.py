@@ -5,7 +5,10 @@ synchronous commits) before the submission is acknowledged, so a job the
 client was told about survives any crash of the server.  On start, the
 manager recovers the queue: queued jobs are queued again; a job that was
 running when the server stopped is started again up to :data:`MAX_ATTEMPTS`
-starts, after which it is marked failed with the reason.  Finished replicates
+starts, after which it is marked failed with the reason.  A running job is
+marked with its owner (the server's pid and start time) and its processes hold
+a lock on its folder; one whose owner or processes still live is left alone
+and taken over only once they are gone, so no job runs twice at once.  Finished replicates
 are files (:mod:`.worker`), so a restarted job runs only those it lacks.
 
 Work is scheduled by replicate, not by job: at most ``workers`` child
@@ -31,6 +34,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import shutil
+import sys
 import threading
 import time
 import traceback
@@ -61,6 +65,7 @@ from .worker import (
     RESULTS_DIR,
     execute_job,
     finished_replicates,
+    job_lock_free,
     preload,
     read_meta,
     rep_path,
@@ -86,6 +91,30 @@ TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 REUSABLE: tuple[str, ...] = ("queued", "running", "succeeded")
 
 
+def isolate_imports() -> None:
+    """Job processes import nothing from the directory the service was started in.
+
+    Issue 17, item 14: multiprocessing starts the fork server and the resource
+    tracker as ``python -c ...``, which puts the working directory at the head of
+    ``sys.path`` before the first import, and then hands the fork server the
+    service's own ``sys.path``; a ``token.py`` where ``serve`` was started was
+    executed.  Called once by the service's process (:func:`.app.serve`), before any
+    job process: ``PYTHONSAFEPATH`` (Python 3.11+, inherited by every child) stops
+    the ``-c`` prepend, and the working directory (``''`` or its absolute path)
+    leaves ``sys.path``, which the fork server receives.  The package is installed,
+    so it is found without either.  (A ``JobManager`` used inside another program,
+    as the tests do, leaves that program's environment and path alone.)
+    """
+    os.environ["PYTHONSAFEPATH"] = "1"
+    here = {"", "."}
+    with contextlib.suppress(OSError):
+        here.add(os.path.realpath(os.getcwd()))
+    unsafe = [p for p in sys.path if p in here or os.path.realpath(p or ".") in here]
+    for entry in unsafe:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(entry)
+
+
 @functools.lru_cache(maxsize=1)
 def _context() -> Any:
     if "forkserver" in multiprocessing.get_all_start_methods():
@@ -93,6 +122,41 @@ def _context() -> Any:
         ctx.set_forkserver_preload(preload())
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The start time of a process (clock ticks since boot, Linux), None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[19] if fields[0] not in ("Z", "X") else None
+
+
+def owner_token(pid: int | None = None) -> str:
+    """``pid:start`` of a server process: the owner a running job is marked with.
+
+    The start time tells a live owner from a later process that got the same pid.
+    """
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}:{_start_ticks(pid) or '?'}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Is the server that marked a job as its own still running?"""
+    if not owner:
+        return False
+    pid_text, _, start = owner.partition(":")
+    try:
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    if start == "?" or not Path("/proc/self/stat").is_file():
+        return True
+    return _start_ticks(pid) == start
 
 
 def _noop() -> None:
@@ -153,6 +217,9 @@ class JobManager:
         self._thread: threading.Thread | None = None
         self.warm = threading.Event()
         self.recovered: dict[str, list[str]] = {"resumed": [], "requeued": [], "failed": []}
+        self.owner = owner_token()
+        #: running jobs of another live server on this state (left to it; adopted if it dies)
+        self._foreign: set[str] = set()
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -180,37 +247,7 @@ class JobManager:
 
     def _recover(self) -> None:
         for row in self.store.by_status("running"):
-            job_id = row["id"]
-            if (self.jobs_dir / job_id / BANDS_FILE).is_file():  # finished as the server died
-                self.store.update(
-                    job_id, status="succeeded", finished=time.time(), progress=row["replicates"]
-                )
-                continue
-            self._clean_partial(job_id)
-            if int(row["attempts"]) >= MAX_ATTEMPTS:
-                self.store.update(
-                    job_id,
-                    status="failed",
-                    finished=time.time(),
-                    error=(
-                        f"the server stopped while this run was running, {row['attempts']} "
-                        "times; not retried again"
-                    ),
-                )
-                self.recovered["failed"].append(job_id)
-            else:
-                kept = len(finished_replicates(self.jobs_dir / job_id))
-                self.store.update(
-                    job_id,
-                    status="queued",
-                    progress=kept,
-                    note=(
-                        "resumed: the server stopped while this run was running "
-                        f"({kept} replicates were kept)"
-                    ),
-                )
-                self._queue.append(job_id)
-                self.recovered["resumed"].append(job_id)
+            self._recover_running(row)
         for row in self.store.by_status("queued"):
             if row["id"] not in self._queue:
                 self._clean_partial(row["id"])
@@ -219,6 +256,70 @@ class JobManager:
         # keep FIFO order by submission
         order = {r["id"]: r["seq"] for r in self.store.by_status("queued")}
         self._queue = deque(sorted(self._queue, key=lambda j: order.get(j, 0)))
+
+    def _recover_running(self, row: Mapping[str, Any]) -> None:
+        """A job marked running by a server that is not this one: leave it or take it over.
+
+        Issue 17, item 13: while the server that started it lives (its owner mark,
+        :func:`owner_alive`) or any of its job processes still holds the job's lock
+        (:func:`.worker.job_lock_free`), the job is left alone and looked at again;
+        once both are gone it is queued again (or, after :data:`MAX_ATTEMPTS` starts,
+        failed), so it never runs twice at once.
+        """
+        job_id = str(row["id"])
+        if row["owner"] == self.owner:
+            return
+        if owner_alive(row["owner"]) or not job_lock_free(self.jobs_dir / job_id):
+            self._foreign.add(job_id)
+            return
+        self._foreign.discard(job_id)
+        if (self.jobs_dir / job_id / BANDS_FILE).is_file():  # finished as the server died
+            self.store.transition(
+                job_id,
+                ("running",),
+                status="succeeded",
+                finished=time.time(),
+                progress=row["replicates"],
+            )
+            return
+        self._clean_partial(job_id)
+        if int(row["attempts"]) >= MAX_ATTEMPTS:
+            self.store.transition(
+                job_id,
+                ("running",),
+                status="failed",
+                finished=time.time(),
+                error=(
+                    f"the server stopped while this run was running, {row['attempts']} "
+                    "times; not retried again"
+                ),
+            )
+            self.recovered["failed"].append(job_id)
+            return
+        kept = len(finished_replicates(self.jobs_dir / job_id))
+        if self.store.transition(
+            job_id,
+            ("running",),
+            status="queued",
+            progress=kept,
+            owner=None,
+            note=(
+                f"resumed: the server stopped while this run was running ({kept} replicates "
+                "were kept)"
+            ),
+        ):
+            with self._lock:
+                self._queue.append(job_id)
+            self.recovered["resumed"].append(job_id)
+
+    def _adopt(self) -> None:
+        """Look again at the running jobs of another server (see :meth:`_recover_running`)."""
+        for job_id in list(self._foreign):
+            row = self.store.get(job_id)
+            if row is None or row["status"] != "running":
+                self._foreign.discard(job_id)  # finished, cancelled or deleted by its owner
+            else:
+                self._recover_running(row)
 
     def _clean_partial(self, job_id: str) -> None:
         """Remove what an interrupted job half-wrote; keep its finished replicates."""
@@ -349,8 +450,16 @@ class JobManager:
         return self.describe(row) if row is not None else None
 
     def list_jobs(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
-        """Recent jobs, newest first."""
+        """Recent jobs, newest first, in full (with each job's request document)."""
         return [self.describe(r) for r in self.store.list_jobs(limit, status)]
+
+    def list_summaries(self, limit: int = 100, status: str | None = None) -> list[dict[str, Any]]:
+        """Recent jobs, newest first, as summaries: a listing of 1000 jobs stays small.
+
+        Issue 17, item 15: the listing echoed every job's full request (8.2 MB for
+        1000 jobs); the request stays at ``/api/runs/{id}``.
+        """
+        return [summarize(r) for r in self.store.list_jobs(limit, status, summary=True)]
 
     def cancel(self, job_id: str) -> dict[str, Any] | None:
         """Cancel a queued or running job; delete a finished one (and its results)."""
@@ -505,6 +614,7 @@ class JobManager:
         while not self._stop.is_set():
             try:
                 self._reap()
+                self._adopt()
                 self._launch()
                 self._expire()
             except Exception:  # noqa: BLE001 - the dispatcher must never die
@@ -571,6 +681,7 @@ class JobManager:
             started=now,
             attempts=int(row["attempts"]) + 1,
             progress=total - len(todo),
+            owner=self.owner,
         ):
             return
         with self._lock:
@@ -687,6 +798,27 @@ class JobManager:
                 return st
             time.sleep(0.05)
         return self.status(job_id)
+
+
+def summarize(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A job row as a listing shows it: what it is and where it stands, no request."""
+    job_id = str(row["id"])
+    days = row["days"]
+    return {
+        "id": job_id,
+        "status": str(row["status"]),
+        "scenario": str(row["scenario_name"]),
+        "created": iso_time(row["submitted"]),
+        "finished": iso_time(row["finished"]),
+        "seed": int(row["seed"]),
+        "replicates": int(row["replicates"]),
+        "done": int(row["progress"] or 0),
+        # simulated horizon; unknown for jobs stored by a version before these columns
+        "years": round(int(days) / 365.25, 2) if days is not None else None,
+        "start": row["start_date"],
+        "end": row["end_date"],
+        "links": {"self": f"/api/runs/{job_id}"},
+    }
 
 
 def _terminate(processes: list[BaseProcess], wait: float) -> None:

@@ -212,8 +212,25 @@ class RunStatus(BaseModel):
     links: dict[str, str]
 
 
+class RunSummary(BaseModel):
+    """A run as ``GET /api/runs`` lists it; its request and progress are at ``links.self``."""
+
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    scenario: str
+    created: str | None
+    finished: str | None
+    seed: int
+    replicates: int
+    done: int = Field(description="Replicates finished when last recorded.")
+    years: float | None = Field(description="Simulated horizon in years.")
+    start: str | None
+    end: str | None
+    links: dict[str, str]
+
+
 class RunList(BaseModel):
-    runs: list[RunStatus]
+    runs: list[RunSummary]
 
 
 class Quantiles(BaseModel):

@@ -97,6 +97,7 @@ def execute_job(
     """
     _die_with_parent()
     folder = Path(job_dir)
+    lock = _hold_job_lock(folder)  # held until this process ends, however it ends
     try:
         _work(job_id, folder, scenario_toml, seed, replicates, todo, next_position, done, started)
         if finalize_now:
@@ -106,6 +107,43 @@ def execute_job(
         with contextlib.suppress(OSError):
             (folder / ERROR_FILE).write_text(reason + "\n" + traceback.format_exc())
         os._exit(1)
+    del lock
+
+
+LOCK_FILE = ".running.lock"
+
+
+def _hold_job_lock(folder: Path) -> Any:
+    """A shared lock on the job's folder, held by each of its processes while they live.
+
+    The kernel drops it when the process dies (kill -9 included), so a server that
+    finds it free knows no process of an earlier server still works on the job.
+    """
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / LOCK_FILE, "a+b")  # noqa: SIM115 - lives as long as the process
+    fcntl.flock(handle, fcntl.LOCK_SH)
+    return handle
+
+
+def job_lock_free(folder: Path) -> bool:
+    """No process holds the job's lock (see :func:`_hold_job_lock`)."""
+    import fcntl
+
+    try:
+        handle = open(folder / LOCK_FILE, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
 
 
 def _die_with_parent() -> None:

@@ -67,8 +67,8 @@ def runs(
         Literal["queued", "running", "succeeded", "failed", "cancelled"] | None, Query()
     ] = None,
 ) -> dict[str, Any]:
-    """Recent runs, newest first."""
-    return {"runs": manager.list_jobs(limit, status)}
+    """Recent runs, newest first, as summaries (the full status is at each `links.self`)."""
+    return {"runs": manager.list_summaries(limit, status)}
 
 
 @router.get("/{run_id}", response_model=RunStatus, responses={**errors(404), **VALIDATION})

@@ -73,6 +73,10 @@ BOOTSTRAP_SEED = 0
 Runner = Callable[["Scenario", int], SimulationResult]
 
 
+#: the source article of the system (docs/model.md), cited by the rows it supports
+ARTICLE = "Corrado and Moore (Foreign Affairs, 2016)"
+
+
 class PeriodNotCoveredError(ValueError):
     """The run does not cover the period a fact is about."""
 
@@ -867,7 +871,7 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             np.inf,
             "mean",
             "persons",
-            "Corrado and Moore (Foreign Affairs, 2016): the 2016 groups left China legally with valid documents",
+            f"{ARTICLE}: the 2016 groups left China legally with valid documents",
             (2012, 2016),
             "M6/M7 legal exit: groups with their passports leave through China's exit check",
             Knockout(
@@ -889,7 +893,7 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             0.95,
             "mean",
             "ratio",
-            "Corrado and Moore (Foreign Affairs, 2016): restaurants lost customers after the 2016 tests",
+            f"{ARTICLE}: restaurants lost customers after the 2016 tests",
             (2015, 2016),
             "M2 demand shocks: tests and Seoul's advisory keep South Korean customers "
             "away; sanctions cut Chinese public demand",
@@ -915,7 +919,7 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             0.95,
             "mean",
             "ratio",
-            "Corrado and Moore (Foreign Affairs, 2016): longer hours for less pay; salaries suspended in Dandong",
+            f"{ARTICLE}: longer hours for less pay; salaries suspended in Dandong",
             (2015, 2016),
             "M3 manager response: a quota owed whatever the demand turns lost sales into pay cuts",
             Knockout(
@@ -936,7 +940,7 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             np.inf,
             "mean",
             "x normal hours",
-            "Corrado and Moore (Foreign Affairs, 2016): most managers force longer hours",
+            f"{ARTICLE}: most managers force longer hours",
             (2015, 2016),
             "M3 manager response: hours lengthen with the gap",
             Knockout("no longer hours (hours_max 1)", {"restaurants.hours_max": 1.0}),
@@ -955,7 +959,7 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             np.inf,
             "mean",
             "relative risk",
-            "Corrado and Moore (Foreign Affairs, 2016): restaurants shut after attempts in 2000 and 2007",
+            f"{ARTICLE}: restaurants shut after attempts in 2000 and 2007",
             (2012, 2016),
             "M8 closures: Pyongyang shuts a site after an escape or a foiled attempt",
             Knockout(
@@ -974,7 +978,7 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             np.inf,
             "mean",
             "surveillance units",
-            "Corrado and Moore (Foreign Affairs, 2016): the regime tightens control after flights",
+            f"{ARTICLE}: the regime tightens control after flights",
             (2013, 2016),
             "M8 control: surveillance and screening tighten after each attempt, then relax",
             Knockout(
@@ -992,7 +996,7 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             -1e-9,
             "mean",
             "tests/year",
-            "Corrado and Moore (Foreign Affairs, 2016): under pressure Pyongyang sends envoys and pauses tests",
+            f"{ARTICLE}: under pressure Pyongyang sends envoys and pauses tests",
             (2012, 2016),
             "M9 pressure: Chinese pressure pauses tests and brings envoys and conciliation",
             Knockout(
@@ -1010,7 +1014,7 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             -1e-9,
             "mean",
             "tests/year",
-            "Corrado and Moore (Foreign Affairs, 2016): food aid allegedly in exchange for halting tests",
+            f"{ARTICLE}: food aid allegedly in exchange for halting tests",
             (2012, 2016),
             "M9 aid buys restraint (tied to talks it draws Pyongyang into) and props up "
             "the economy",
@@ -1037,7 +1041,7 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             np.inf,
             "inside",
             "index",
-            "Corrado and Moore (Foreign Affairs, 2016): Beijing will not starve the regime into desperation; sticks are "
+            f"{ARTICLE}: Beijing will not starve the regime into desperation; sticks are "
             "calibrated to hurt, not to cripple",
             (2012, 2016),
             "M9 Beijing's limit: under its collapse threshold it eases its own sanctions, "
@@ -1056,7 +1060,7 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             1.0,
             "mean",
             "share",
-            "Corrado and Moore (Foreign Affairs, 2016): Beijing wants no mass exodus of refugees",
+            f"{ARTICLE}: Beijing wants no mass exodus of refugees",
             (2013, 2016),
             "M9 Beijing's limit: above its exodus threshold it enforces the border at full "
             "stringency",
@@ -1073,7 +1077,7 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             np.inf,
             "mean",
             "rate ratio",
-            "04_restaurant_worker_group_defections.csv and Corrado and Moore (Foreign Affairs, 2016): 16 left in April "
+            f"04_restaurant_worker_group_defections.csv and {ARTICLE}: 16 left in April "
             "and May 2016, after the January test and the March advisory; at most one a year "
             "before (a ratio above 10)",
             (2015, 2016),
@@ -1131,7 +1135,7 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             np.inf,
             "mean",
             "ratio",
-            "Corrado and Moore (Foreign Affairs, 2016): China let the 2016 groups leave 'in accordance with law', border "
+            f"{ARTICLE}: China let the 2016 groups leave 'in accordance with law', border "
             "laxity as a signal of displeasure",
             (2012, 2016),
             "M9 exit laxity: Beijing relaxes exit checks when displeased with Pyongyang",

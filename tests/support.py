@@ -107,3 +107,14 @@ def kernel_world(
     for r, g in enumerate(rngs):
         kernel.start_replicate(g, inputs, replicate(state, r))
     return KernelWorld(params, levers, layout, inputs, state, rngs, [new_event_log() for _ in rngs])
+
+
+def run_cli(args: list[str]) -> int:
+    """Run the ``lipsteeth`` command in this process; its exit code (typer exits)."""
+    import pytest
+
+    from lipsteeth.adapters.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return int(exc.value.code or 0)

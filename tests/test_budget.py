@@ -12,15 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from lipsteeth.adapters.cli import inputs, main
+from lipsteeth.adapters.cli import inputs
 from lipsteeth.experiment import budget
 from lipsteeth.scenario import load_scenario
 
-
-def run_cli(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    return int(exc.value.code or 0)
+from .support import run_cli
 
 
 def refusal(capsys: pytest.CaptureFixture[str]) -> str:

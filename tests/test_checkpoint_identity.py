@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 
 from lipsteeth.adapters import catalog as cat
-from lipsteeth.adapters.cli import main
+
+from .support import run_cli
 
 SWEEP = [
     "sweep",
@@ -43,12 +44,6 @@ SWEEP = [
     "--name",
     "exp",
 ]
-
-
-def run_cli(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    return int(exc.value.code or 0)
 
 
 def outcomes(root: Path) -> pd.DataFrame:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from lipsteeth.adapters import store
-from lipsteeth.adapters.cli import main
+
+from .support import run_cli
 
 RUN = ["run", "baseline-2016", "--replicates", "2", "--years", "0.05"]
 SWEEP = [
@@ -32,12 +33,6 @@ SWEEP = [
     "--name",
     "locked",
 ]
-
-
-def run_cli(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    return int(exc.value.code or 0)
 
 
 def holder(path: Path, lock: Path | None = None) -> subprocess.Popen[bytes]:

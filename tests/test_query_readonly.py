@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lipsteeth.adapters import catalog as cat
-from lipsteeth.adapters.cli import main
+
+from .support import run_cli
 
 SWEEP = [
     "sweep",
@@ -47,12 +48,6 @@ SWEEP = [
     "--name",
     "sweep1",
 ]
-
-
-def run_cli(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    return int(exc.value.code or 0)
 
 
 def add_calibration(root: Path, name: str = "cal1") -> pd.DataFrame:

@@ -102,7 +102,7 @@ def kernel_world(
     timeline = timeline or Timeline(n_days=n_days)
     layout = build_layout(params)
     inputs = run_inputs(params, levers, timeline, calendar, layout)
-    state = allocate_state(layout, replicates, n_days)
+    state = allocate_state(layout, replicates, n_days, len(timeline.rules))
     rngs = [np.random.default_rng(s) for s in replicate_seeds(seed, np.arange(replicates))]
     for r, g in enumerate(rngs):
         kernel.start_replicate(g, inputs, replicate(state, r))

@@ -38,8 +38,9 @@ reference method.
 
 Sizes (2 cores): the default setting (about 500 workers, 2016-2017, 60
 replicates per side) and the core and reference mutations run in the normal
-suite (well under 3 minutes); four lever settings (about 1,000 workers,
-2-3 years, 100 Mesa and 300 core replicates) are marked slow.
+suite (well under 3 minutes); five lever settings and a conditional policy
+(issue 15; about 1,000 workers, 2-3 years, 100 Mesa and 300 core replicates)
+are marked slow.
 
 Calibration check (not a test): the same procedure applied to two independent
 core ensembles of the default setting (20 splits of 60 + 60 replicates)
@@ -72,8 +73,9 @@ import lipsteeth.core.m10_wider_flow as core_wider_flow
 from lipsteeth.core.events import Route
 from lipsteeth.core.outcomes import OUTCOMES
 from lipsteeth.core.simulate import SimulationResult, simulate
+from lipsteeth.core.timeline import Rule, RuleAction
 
-N_SETTINGS = 6  # default + five lever settings: one family each (core vs reference)
+N_SETTINGS = 7  # default + five lever settings + a conditional policy: one family each
 ALPHA_SUITE = 1e-3
 ALPHA_SETTING = ALPHA_SUITE / N_SETTINGS
 CORE_SEED = 20160407
@@ -225,6 +227,25 @@ def case(name: str) -> Case:
             restaurants={"quota_review_days": 60.0, "quota_review_threshold": 0.2},
             enforcement={"detention_capacity": 200.0},
         )
+        return Case(name, _defection_boost(s), 100, core_replicates=300)
+    if name == "conditional":
+        # issue 15: a conditional policy: for 120 days after each nuclear test (forced in 2016,
+        # from the strategic model in 2017) Beijing raises its sanctions by 0.3 and its
+        # stringency to 1 (M7, M9, M10 read the moved levers)
+        s = _years(big, 2016, 2)
+        sticks = Rule(
+            name="sticks after a test",
+            when="nuclear_tests",
+            threshold=0.5,
+            above=True,
+            mode="after",
+            days=120,
+            actions=(
+                RuleAction("china_sanctions", 0.3, add=True),
+                RuleAction("china_border_stringency", 1.0, add=False),
+            ),
+        )
+        s = dataclasses.replace(s, timeline=dataclasses.replace(s.timeline, rules=(sticks,)))
         return Case(name, _defection_boost(s), 100, core_replicates=300)
     if name == "border_closure":
         # 2019-2020 with the 2020 closure of the border to people: no rotations or hires,
@@ -559,6 +580,7 @@ def test_reference_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
         ("strict_sanctions", "recalls", 50.0),
         ("un_ban", "closure_orders", 3.0),
         ("border_closure", "repatriations_from_china", 1000.0),
+        ("conditional", "arrests_china", 100.0),
     ],
 )
 def test_lever_setting_agrees(name: str, outcome: str, minimum: float) -> None:
@@ -582,3 +604,12 @@ def test_reference_stress_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) ->
     mutated = reference_sample(c)
     result = compare(cached_core("boycott"), mutated)
     assert "stress_restaurant" in result.rejected_outcomes(), result.report()
+
+
+@pytest.mark.slow
+def test_reference_ignoring_conditional_policies_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Power of the conditional setting: a reference that never applies rules is rejected."""
+    monkeypatch.setattr(ref_model.ConditionalPolicies, "levers", lambda self, t, dated: dated)
+    mutated = reference_sample(dataclasses.replace(case("conditional"), replicates=60))
+    result = compare(cached_core("conditional"), mutated)
+    assert result.rejected_outcomes(), result.report()

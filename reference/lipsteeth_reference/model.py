@@ -51,8 +51,8 @@ import numpy as np
 from mesa.agent import AgentSet
 
 from lipsteeth.core.outcomes import OUTCOME_NAMES, OUTCOMES, SUSPENDED_PAY_LEVEL
-from lipsteeth.core.params import Levers, Params
-from lipsteeth.core.timeline import UN_PROVISIONS, Calendar, Timeline
+from lipsteeth.core.params import Levers, Params, field_specs
+from lipsteeth.core.timeline import UN_PROVISIONS, Calendar, Rule, Timeline
 
 CHINA, RUSSIA, OTHER = 0, 1, 2
 HOSTS = (CHINA, RUSSIA, OTHER)
@@ -1176,6 +1176,7 @@ class LipsteethModel(mesa.Model):
         self.strategic = StrategicLayer(self)
         self.wider = WiderFlow(self)
         self.detention = Detention(self)
+        self.conditional = ConditionalPolicies(self.timeline.rules)
         levers0 = self.levers_on(0)
         self.hosts.start(levers0)
         cond0 = self.strategic.policy(levers0)
@@ -1339,7 +1340,7 @@ class LipsteethModel(mesa.Model):
         (M5, M6, M7, M8) -> M8 closures and openings -> M10 -> M7 detention -> M9 economy."""
         p = self.params
         t = self.day
-        levers = self.levers_on(t)
+        levers = self.conditional.levers(t, self.levers_on(t))
         self.current_levers = levers
         # M9 host enforcement and Beijing's policy; the exit check workers perceive (M5)
         self.hosts.adjust_enforcement(levers)
@@ -1490,6 +1491,7 @@ class LipsteethModel(mesa.Model):
             economy,
         )
         self.datacollector.collect(self)
+        self.conditional.observe(self.today)
         self.day = t + 1
 
     # outcomes ------------------------------------------------------------------------
@@ -1782,6 +1784,73 @@ class LipsteethModel(mesa.Model):
         """Run every day of the calendar."""
         for _ in range(self.calendar.n_days):
             self.step()
+
+
+class ConditionalPolicies:
+    """A scenario's conditional policies (issue 15), written from ``core.timeline.Rule``'s doc.
+
+    Each day t >= 1 a rule reads its outcome over the ``window_days`` days before t
+    (flows summed, stocks and means averaged over the days there are) and, in force,
+    moves the day's levers in order, each clipped to the lever's bounds.
+    ``activations`` lists (day, rule index, statistic) for every firing.
+    """
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = list(rules)
+        self.past: list[list[float]] = [[] for _ in self.rules]  # each rule's daily outcome
+        self.spell_end = [0] * len(self.rules)  # first day out of force
+        self.ready_from = [0] * len(self.rules)  # first day it may fire again
+        self.fired = [0] * len(self.rules)
+        self.activations: list[tuple[int, int, float]] = []
+        self.bounds = field_specs(Levers)
+
+    def _condition(self, r: int, t: int) -> tuple[bool, float]:
+        rule = self.rules[r]
+        window = self.past[r][max(t - rule.window_days, 0) : t]
+        value = sum(window)
+        if OUTCOMES[rule.when].kind in ("stock", "mean"):
+            value /= len(window)
+        return (value > rule.threshold) if rule.above else (value < rule.threshold), value
+
+    def levers(self, t: int, dated: Levers) -> Levers:
+        """The day's levers: the dated ones, moved by the rules in force today."""
+        if not self.rules:
+            return dated
+        values = {name: float(getattr(dated, name)) for name in self.bounds}
+        for r, rule in enumerate(self.rules):
+            if rule.mode == "after" and t < self.spell_end[r]:
+                in_force = True
+            elif t == 0:
+                in_force = False
+            else:
+                met, value = self._condition(r, t)
+                met = met and rule.first_day <= t <= rule.last_day
+                ongoing = rule.mode == "while" and self.spell_end[r] == t
+                free = t >= self.ready_from[r] and (
+                    rule.max_activations == 0 or self.fired[r] < rule.max_activations
+                )
+                in_force = met and (ongoing or free)
+                if in_force and not ongoing:
+                    self.fired[r] += 1
+                    self.activations.append((t, r, value))
+                if in_force:
+                    length = 1 if rule.mode == "while" else rule.days
+                    self.spell_end[r] = t + length
+                    if rule.mode == "after":
+                        self.ready_from[r] = t + rule.days + rule.cooldown_days
+                elif ongoing:
+                    self.ready_from[r] = t + rule.cooldown_days
+            if in_force:
+                for action in rule.actions:
+                    spec = self.bounds[action.lever]
+                    new = values[action.lever] + action.value if action.add else action.value
+                    values[action.lever] = min(max(new, spec["lo"]), spec["hi"])
+        return dataclasses.replace(dated, **values)
+
+    def observe(self, today: dict[str, float]) -> None:
+        """Book the day's outcomes the rules read."""
+        for r, rule in enumerate(self.rules):
+            self.past[r].append(today[rule.when])
 
 
 def _reporter(name: str) -> Callable[[LipsteethModel], float]:

@@ -168,6 +168,7 @@ def window(setting: Setting, start: str, n_days: int) -> Setting:
         forced_missile=tl.missile()[first:stop].copy(),
         forced_resolution=tl.resolution()[first:stop].copy(),
         endogenous_from=max(tl.endogenous_from - first, 0),
+        rules=tuple(rule.shifted(first) for rule in tl.rules),
     )
     return dataclasses.replace(setting, calendar=calendar, timeline=timeline)
 

@@ -45,6 +45,7 @@ UN_RESOLUTION = "un_resolution"
 ADVISORY = "travel_advisory"
 ENVOY = "envoy"
 POLICY_CHANGE = "policy_change"
+CONDITIONAL_POLICY = "conditional_policy"  # a scenario rule fired (core.conditional)
 
 KINDS: tuple[str, ...] = (
     DEFECTION_GROUP,
@@ -56,6 +57,7 @@ KINDS: tuple[str, ...] = (
     ADVISORY,
     ENVOY,
     POLICY_CHANGE,
+    CONDITIONAL_POLICY,
 )
 SECTORS: tuple[str, ...] = ("", "restaurant", "labour")
 COUNTRIES: tuple[str, ...] = ("", *COUNTRY_NAMES)  # code = country index + 1
@@ -79,6 +81,7 @@ OUTCOMES: tuple[str, ...] = (
     "talks_breakdown",
     "defiance",
     "milestone",
+    "activated",
 )
 
 

@@ -15,6 +15,9 @@ Each mechanism's equations live in its module (``m01_revenue`` ...
   M9 economy index, Beijing's guards, relations
   outcomes of the day into the monthly sums
 
+Before all of it, a scenario's conditional policies (``conditional``) move the
+day's dated levers.
+
 ``start_replicate`` is day 0 (initial posts and recruits, Beijing's day-0
 policy, the warm-started pipelines) with the same functions.  Random draws
 come from the replicate's own ``numpy.random.Generator`` (Numba drives its
@@ -32,6 +35,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 from numba.typed import List
 
+from . import conditional
 from . import m01_revenue as m01
 from . import m02_demand as m02
 from . import m03_manager as m03
@@ -45,6 +49,7 @@ from . import m10_wider_flow as m10
 from .events import Kind, Outcome, Route, Sector, log_event
 from .jit import compiled
 from .outcomes import OUTCOME_DTYPE, OUTCOME_NAMES
+from .records import LEVER_DTYPE
 from .state import CHINA, SITE_DAY_DTYPE
 
 N_OUTCOMES = len(OUTCOME_NAMES)
@@ -77,7 +82,10 @@ class RunInputs(NamedTuple):
     """What every replicate of one run shares, in the kernel's form."""
 
     params: np.ndarray  # (1,) records.PARAM_DTYPE
-    levers: np.ndarray  # (days,) records.LEVER_DTYPE: the levers in force each day
+    levers: np.ndarray  # (days,) records.LEVER_DTYPE: the dated levers of each day
+    lever_values: np.ndarray  # (days, levers) the same as floats; (0, levers) without rules
+    rules: np.ndarray  # (rules,) conditional.RULE_DTYPE: conditional policies, in order
+    actions: np.ndarray  # (actions,) conditional.ACTION_DTYPE: what they do to the levers
     forced_nuclear: np.ndarray  # (days,) int64
     forced_missile: np.ndarray  # (days,) int64
     forced_resolution: np.ndarray  # (days, 5) float64, NaN = none
@@ -197,10 +205,25 @@ def run_days(
     moves = m05.new_post_moves(lay.post_site.shape[0])
     values = np.zeros(N_OUTCOMES)
     out = values.view(OUTCOME_DTYPE)[0]
+    n_rules = run.rules.shape[0]
+    levers_today = np.zeros(run.lever_values.shape[1])
+    moved_levers = levers_today.view(LEVER_DTYPE)
 
     for t in range(first_day, end_day):
         c0 = _cycles() if section_cycles.shape[0] else 0
         lever = run.levers[t]
+        if n_rules:  # conditional policies move the dated levers
+            conditional.levers_in_force(
+                t,
+                run.lever_values,
+                levers_today,
+                run.rules,
+                run.actions,
+                rep.rule_state,
+                rep.triggers,
+                log,
+            )
+            lever = moved_levers[0]
         closure = lever.border_closure
         values[:] = 0.0
         m09.beijing_policy(policy, net, lever, rep.un_levels, p.strategic)
@@ -314,6 +337,8 @@ def run_days(
         record_day(
             t, n_days, run, net, policy, posts, sites, hosts, lay, decay, values, out, monthly
         )
+        if n_rules:
+            conditional.record_triggers(t, run.rules, rep.triggers, values)
         _lap(section_cycles, 7, c0)
 
 

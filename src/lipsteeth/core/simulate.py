@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernel
+from . import conditional, kernel
 from .events import event_arrays, event_columns, new_event_log
 from .outcomes import KIND_STOCK, OUTCOME_NAMES, average_means
 from .params import LEVER_NAMES, Levers, Params
@@ -114,9 +114,14 @@ def run_inputs(
 ) -> kernel.RunInputs:
     """One run's inputs in the kernel's form (built once, shared by every replicate)."""
     record, delays = _param_inputs(params)
+    dated = lever_matrix(levers, timeline)
+    rules, actions = conditional.rule_tables(timeline.rules)
     return kernel.RunInputs(
         params=record,
-        levers=lever_records(lever_matrix(levers, timeline)),
+        levers=lever_records(dated),
+        lever_values=dated if timeline.rules else np.zeros((0, dated.shape[1])),
+        rules=rules,
+        actions=actions,
         # writable copies: Numba compiles read-only arrays (the scenario layer's are) as a
         # separate signature, which would compile the whole day loop twice
         forced_nuclear=np.array(timeline.nuclear(), dtype=np.int64),
@@ -228,13 +233,13 @@ def simulate(
     if replicate_params is None:
         layout = layout or build_layout(params)
         inputs = run_inputs(params, levers, timeline, calendar, layout)
-        states = [allocate_state(layout, rep_index.size, calendar.n_days)]
+        states = [allocate_state(layout, rep_index.size, calendar.n_days, len(timeline.rules))]
         rows = [(inputs, states[0], r) for r in range(rep_index.size)]
     else:  # each replicate its own parameters, inputs and (if its population differs) layout
         states, rows = [], []
         for replicate_param in replicate_params:
             replicate_layout = build_layout(replicate_param)
-            states.append(allocate_state(replicate_layout, 1, calendar.n_days))
+            states.append(allocate_state(replicate_layout, 1, calendar.n_days, len(timeline.rules)))
             inputs = run_inputs(replicate_param, levers, timeline, calendar, replicate_layout)
             rows.append((inputs, states[-1], 0))
     per_replicate = []

@@ -271,6 +271,16 @@ class Pipelines(NamedTuple):
     repatriations_other: np.ndarray
 
 
+#: each conditional policy's state (core.conditional)
+RULE_STATE_DTYPE = np.dtype(
+    [
+        ("in_force_until", np.int64),  # first day not in force (after the last spell)
+        ("idle_until", np.int64),  # first day the rule may fire again
+        ("activations", np.int64),
+    ]
+)
+
+
 class ReplicateState(NamedTuple):
     """Every mutable array of a run: replicates on the leading axis, or one replicate's rows."""
 
@@ -280,9 +290,13 @@ class ReplicateState(NamedTuple):
     network: np.ndarray  # NETWORK_DTYPE record(s)
     un_levels: np.ndarray  # UN provision levels in UN_PROVISIONS order (M9)
     pipelines: Pipelines
+    rule_state: np.ndarray  # RULE_STATE_DTYPE, one per conditional policy
+    triggers: np.ndarray  # (days + 1, rules): cumulative sums of each rule's outcome
 
 
-def allocate_state(layout: Layout, n_replicates: int, n_days: int) -> ReplicateState:
+def allocate_state(
+    layout: Layout, n_replicates: int, n_days: int, n_rules: int = 0
+) -> ReplicateState:
     """Zeroed state of ``n_replicates`` replicates; the kernel's day 0 fills it."""
     R, N, S = n_replicates, layout.n_posts, layout.n_sites
     T = n_days + PIPELINE_PAD
@@ -299,6 +313,8 @@ def allocate_state(layout: Layout, n_replicates: int, n_days: int) -> ReplicateS
         network=np.zeros((R, 1), dtype=NETWORK_DTYPE),
         un_levels=np.zeros((R, 5)),
         pipelines=Pipelines(*(np.zeros((R, T), dtype=np.int64) for _ in range(4))),
+        rule_state=np.zeros((R, n_rules), dtype=RULE_STATE_DTYPE),
+        triggers=np.zeros((R, n_days + 1, n_rules)),
     )
 
 
@@ -311,4 +327,6 @@ def replicate(state: ReplicateState, r: int) -> ReplicateState:
         network=state.network[r],
         un_levels=state.un_levels[r],
         pipelines=Pipelines(*(a[r] for a in state.pipelines)),
+        rule_state=state.rule_state[r],
+        triggers=state.triggers[r],
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 from ._errors import ScenarioError
 from ._files import read_regular_file, resolved
-from ._models import hint, validate_file
+from ._models import check_rule_names, hint, validate_file
 from ._scenario import Scenario, build_scenario, require_complete, require_provenance
 from .events_csv import resolve_events_file
 
@@ -182,6 +182,9 @@ def _merge(
         merged["levers"][name] = {**parent["levers"][name], "provenance": default, **entry}
     events = child.get("events", [])
     merged["events"] = list(events) if replace_events else [*parent["events"], *events]
+    rules = child.get("rules", [])
+    merged["rules"] = list(rules) if replace_events else [*parent.get("rules", []), *rules]
+    check_rule_names(merged["rules"], source)
     return merged
 
 

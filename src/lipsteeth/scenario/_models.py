@@ -34,8 +34,10 @@ from pydantic import (
     create_model,
 )
 
+from ..core.conditional import MONTH_END_ONLY
+from ..core.outcomes import OUTCOME_NAMES
 from ..core.params import PARAM_GROUPS, Levers, field_specs
-from ..core.timeline import UN_PROVISIONS
+from ..core.timeline import RULE_MODES, UN_PROVISIONS
 from . import _toml
 from ._errors import ScenarioError, show
 
@@ -58,6 +60,9 @@ HEADER_KEYS: tuple[str, ...] = (
     "posterior",
 )
 MAX_EVENTS = 10_000
+MAX_RULES = 100
+MAX_RULE_ACTIONS = 24
+MAX_RULE_DAYS = 73_050  # 200 years, the longest horizon
 MAX_TEST_COUNT = 1_000
 MAX_REPLICATES = 100_000
 MAX_SEED = 2**63 - 1
@@ -305,6 +310,49 @@ Event = Annotated[
     Field(discriminator="kind"),
 ]
 
+if TYPE_CHECKING:
+    TriggerName = str
+else:
+    TriggerName = literal(tuple(n for n in OUTCOME_NAMES if n not in MONTH_END_ONLY))
+
+
+class RuleAction(BaseModel):
+    """What a rule in force does to one lever: ``add`` to its value that day, or ``set`` it."""
+
+    model_config = STRICT
+
+    lever: LeverName
+    add: float = absent(description="added to the lever's value of the day (clipped to bounds)")
+    set: float = absent(description="the lever's value while the rule is in force")
+
+
+class RuleEntry(BaseModel):
+    """A conditional policy: a trigger on an outcome and the levers it moves (issue 15)."""
+
+    model_config = STRICT
+
+    name: str = Field(min_length=1, max_length=100, description="unique within the scenario")
+    when: TriggerName = Field(description="the outcome the trigger reads (a daily outcome)")
+    window_days: int = Field(
+        default=1, ge=1, le=MAX_RULE_DAYS, description="days before each day the trigger reads"
+    )
+    above: float = absent(description="fires when the window's statistic exceeds this")
+    below: float = absent(description="fires when the window's statistic is under this")
+    mode: literal(RULE_MODES) = Field(  # type: ignore[valid-type]
+        default="after",
+        description="after: in force `days` days once fired; while: each day the condition holds",
+    )
+    days: int = absent(ge=1, le=MAX_RULE_DAYS, description="days in force (mode after)")
+    cooldown_days: int = Field(
+        default=0, ge=0, le=MAX_RULE_DAYS, description="idle days after an activation ends"
+    )
+    max_activations: int = Field(default=0, ge=0, le=1_000_000, description="cap (0: none)")
+    first: IsoDate = absent(alias="from", description="first day the rule may fire")
+    until: IsoDate = absent(description="last day the rule may fire")
+    source: EventSource
+    actions: list[RuleAction] = Field(min_length=1, max_length=MAX_RULE_ACTIONS)
+
+
 ParametersModel = _build_parameters()
 LeversModel = _build_levers()
 
@@ -314,12 +362,13 @@ ScenarioFile: Any = create_model(
     __doc__=(
         "A lipsteeth scenario file (TOML). A file without `extends` must set every parameter "
         "and lever, each with its provenance; a file with `extends` overrides its parent "
-        "(bare numbers allowed) and appends events unless `replace_events` is true."
+        "(bare numbers allowed) and appends events and rules unless `replace_events` is true."
     ),
     scenario=(ScenarioHeader, ...),
     parameters=(ParametersModel, absent()),
     levers=(LeversModel, absent()),
     events=(list[Event], absent(max_length=MAX_EVENTS)),
+    rules=(list[RuleEntry], absent(max_length=MAX_RULES)),
 )
 
 
@@ -340,7 +389,7 @@ def format_path(loc: tuple[Any, ...]) -> str:
 def _known_keys(parent: tuple[Any, ...]) -> list[str]:
     """Keys allowed in the table at ``parent`` (for 'did you mean' hints)."""
     if not parent:
-        return ["scenario", "parameters", "levers", "events"]
+        return ["scenario", "parameters", "levers", "events", "rules"]
     head, rest = parent[0], parent[1:]
     if head == "scenario" and not rest:
         return list(HEADER_KEYS)
@@ -355,6 +404,10 @@ def _known_keys(parent: tuple[Any, ...]) -> list[str]:
     if head == "events":
         keys = ["date", "kind", "source", "lever", "value", "until", "count", "resolution"]
         return keys + list(UN_PROVISIONS)
+    if head == "rules":
+        if len(rest) >= 2 and rest[1] == "actions":
+            return list(RuleAction.model_fields)
+        return [f.alias or name for name, f in RuleEntry.model_fields.items()]
     return []
 
 
@@ -446,6 +499,65 @@ def _check_event(record: Mapping[str, Any], index: int, source: str) -> None:
         )
 
 
+def _rule_record(rule: RuleEntry) -> dict[str, Any]:
+    """A validated rule as a plain dict in the file's shape (``from``, ISO dates, defaults)."""
+    record: dict[str, Any] = {}
+    for name, item in rule.model_dump(by_alias=True).items():
+        if item is None:
+            continue
+        if name == "actions":
+            item = [{k: v for k, v in action.items() if v is not None} for action in item]
+        record[name] = item.isoformat() if isinstance(item, dt.date) else item
+    return record
+
+
+def check_rule(record: Mapping[str, Any], index: int, source: str) -> None:
+    """Rule constraints that one field's type cannot express (one-line ``ScenarioError``)."""
+    where = f"rules[{index}]"
+    if ("above" in record) == ("below" in record):
+        raise ScenarioError(source, f"{where}.above", "give exactly one of above or below")
+    if record["mode"] == "after" and "days" not in record:
+        raise ScenarioError(source, f"{where}.days", "required for mode 'after'")
+    if record["mode"] == "while" and "days" in record:
+        raise ScenarioError(
+            source, f"{where}.days", "mode 'while' is in force while the condition holds"
+        )
+    if "from" in record and "until" in record and record["until"] < record["from"]:
+        raise ScenarioError(
+            source, f"{where}.until", f"until {record['until']} is before from {record['from']}"
+        )
+    for a, action in enumerate(record["actions"]):
+        path = f"{where}.actions[{a}]"
+        if ("add" in action) == ("set" in action):
+            raise ScenarioError(source, f"{path}.add", "give exactly one of add or set")
+        meta = LEVER_SPECS[action["lever"]]
+        if "set" in action and not meta["lo"] <= action["set"] <= meta["hi"]:
+            raise ScenarioError(
+                source,
+                f"{path}.set",
+                f"{action['set']!r} outside the bounds [{meta['lo']}, {meta['hi']}] "
+                f"of lever {action['lever']}",
+            )
+        span = meta["hi"] - meta["lo"]
+        if "add" in action and not abs(action["add"]) <= span:
+            raise ScenarioError(
+                source,
+                f"{path}.add",
+                f"{action['add']!r} is more than the span {span} of lever {action['lever']}",
+            )
+
+
+def check_rule_names(rules: list[Mapping[str, Any]], source: str) -> None:
+    """Rule names are unique in a resolved scenario (the report and the log use them)."""
+    seen: set[str] = set()
+    for index, rule in enumerate(rules):
+        if rule["name"] in seen:
+            raise ScenarioError(
+                source, f"rules[{index}].name", f"another rule is named {rule['name']!r}"
+            )
+        seen.add(rule["name"])
+
+
 def validate_file(data: Any, source: str) -> dict[str, Any]:
     """One scenario document (parsed TOML) checked key by key.
 
@@ -466,6 +578,11 @@ def validate_file(data: Any, source: str) -> dict[str, Any]:
         document["events"] = [_event_record(event) for event in model.events]
         for index, record in enumerate(document["events"]):
             _check_event(record, index, source)
+    if "rules" in model.model_fields_set:
+        document["rules"] = [_rule_record(rule) for rule in model.rules]
+        for index, record in enumerate(document["rules"]):
+            check_rule(record, index, source)
+        check_rule_names(document["rules"], source)
     return document
 
 

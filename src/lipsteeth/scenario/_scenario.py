@@ -132,6 +132,7 @@ class Scenario:
     events: tuple[dict[str, Any], ...]
     endogenous_from: np.datetime64  # first day M9 generates tests, resolutions, advisories
     posterior: str | None = None  # packaged posterior of its calibration (header key)
+    rules: tuple[dict[str, Any], ...] = ()  # conditional policies ([[rules]]), in order
     # Parameter uncertainty of its runs (not part of the document: the caller chooses
     # it, experiment.posterior.with_uncertainty); None: the parameters as set.
     parameter_draws: ParameterDraws | None = None
@@ -206,12 +207,15 @@ class Scenario:
                 levers[name] = entry
             else:
                 parameters[group][name] = entry
-        return {
+        document = {
             "scenario": header,
             "parameters": parameters,
             "levers": levers,
             "events": [dict(event) for event in self.events],
         }
+        if self.rules:
+            document["rules"] = [_plain(rule) for rule in self.rules]
+        return document
 
     def to_toml(self) -> str:
         """The resolved scenario as a scenario file (no ``extends``) that loads back equal."""
@@ -275,6 +279,11 @@ class Scenario:
         # an overridden parameter takes the value given, in every replicate
         draws = self.parameter_draws.holding(str(key) for key in (params or {}))
         return dataclasses.replace(changed, parameter_draws=draws)
+
+
+def _plain(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A rule as a plain dict (its actions too), the file's shape."""
+    return {k: [dict(a) for a in v] if k == "actions" else v for k, v in rule.items()}
 
 
 def _iso(item: Any) -> Any:
@@ -498,6 +507,10 @@ def build_scenario(document: Mapping[str, Any], source: str) -> Scenario:
     end = np.datetime64(end_date, "D")
     endogenous_from = np.datetime64(header.get("endogenous_from", start_date), "D")
     events = tuple(FrozenDict(event) for event in document.get("events", ()))
+    rules = tuple(
+        FrozenDict({**rule, "actions": tuple(FrozenDict(a) for a in rule["actions"])})
+        for rule in document.get("rules", ())
+    )
     # the packaged posterior is read (and a missing one refused) when a run draws from it
     posterior = header.get("posterior")
     try:
@@ -509,7 +522,7 @@ def build_scenario(document: Mapping[str, Any], source: str) -> Scenario:
         )
         levers = Levers(**{name: entry["value"] for name, entry in document["levers"].items()})
         calendar = Calendar(start=start, n_days=n_days)
-        timeline = compile_timeline(events, calendar, endogenous_from)
+        timeline = compile_timeline(events, calendar, endogenous_from, rules)
         return Scenario(
             name=header["name"],
             title=header["title"],
@@ -529,6 +542,7 @@ def build_scenario(document: Mapping[str, Any], source: str) -> Scenario:
             events=events,
             endogenous_from=endogenous_from,
             posterior=posterior,
+            rules=rules,
         )
     except (TypeError, ValueError, KeyError, OverflowError) as exc:  # a bug, not user input
         raise ScenarioError(source, "scenario", f"cannot build the scenario: {exc}") from exc

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.timeline import UN_PROVISIONS, Calendar, Timeline
+from ..core.timeline import UN_PROVISIONS, Calendar, Rule, RuleAction, Timeline
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -36,8 +36,45 @@ def outside_horizon(
     return None
 
 
+def compile_rules(rules: Sequence[Mapping[str, Any]], calendar: Calendar) -> tuple[Rule, ...]:
+    """The core ``Rule`` of each validated ``[[rules]]`` entry, dates as day indices."""
+    compiled = []
+    for rule in rules:
+        actions = tuple(
+            RuleAction(
+                lever=a["lever"], value=float(a["add"] if "add" in a else a["set"]), add="add" in a
+            )
+            for a in rule["actions"]
+        )
+        above = "above" in rule
+        window: dict[str, int] = {}
+        if "from" in rule:
+            window["first_day"] = max(calendar.day_of(rule["from"]), 0)
+        if "until" in rule:
+            window["last_day"] = calendar.day_of(rule["until"])
+        compiled.append(
+            Rule(
+                name=rule["name"],
+                when=rule["when"],
+                threshold=float(rule["above"] if above else rule["below"]),
+                above=above,
+                mode=rule["mode"],
+                actions=actions,
+                days=int(rule.get("days", 1)),
+                window_days=int(rule["window_days"]),
+                cooldown_days=int(rule["cooldown_days"]),
+                max_activations=int(rule["max_activations"]),
+                **window,
+            )
+        )
+    return tuple(compiled)
+
+
 def compile_timeline(
-    events: Sequence[Mapping[str, Any]], calendar: Calendar, endogenous_from: np.datetime64
+    events: Sequence[Mapping[str, Any]],
+    calendar: Calendar,
+    endogenous_from: np.datetime64,
+    rules: Sequence[Mapping[str, Any]] = (),
 ) -> Timeline:
     """The per-day inputs of ``events`` on ``calendar``.
 
@@ -50,6 +87,7 @@ def compile_timeline(
     * A resolution sets its day's row of provision floors in ``UN_PROVISIONS``
       order (zeros for a resolution without provisions); two resolutions on one
       day keep the larger floor of each provision.  Other days are NaN.
+    * Rules (conditional policies) become ``core.timeline.Rule``s, their dates day indices.
     * Events outside the horizon are ignored.  ``endogenous_from`` becomes a
       day index clipped to ``[0, n_days]``.
     """
@@ -93,4 +131,5 @@ def compile_timeline(
         forced_missile=_read_only(missile),
         forced_resolution=_read_only(resolution),
         endogenous_from=min(max(endogenous, 0), n_days),
+        rules=compile_rules(rules, calendar),
     )

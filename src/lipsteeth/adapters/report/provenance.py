@@ -68,3 +68,43 @@ def scenario_ranges(document: Mapping[str, Any]) -> dict[str, tuple[float, float
             ranges[name] = span
             ranges[f"lever.{name}"] = span
     return ranges
+
+
+def _action_text(action: Mapping[str, Any]) -> str:
+    if "add" in action:
+        return f"{action['lever']} {float(action['add']):+.6g}"
+    return f"{action['lever']} = {_value_text(float(action['set']))}"
+
+
+def rule_rows(
+    document: Mapping[str, Any], activations: Mapping[int, float] | None = None
+) -> list[dict[str, Any]]:
+    """One row per conditional policy (``[[rules]]``) of a resolved scenario document.
+
+    ``activations`` (rule index -> mean activations per replicate, from the run's
+    events of kind ``conditional_policy``), when given, fills the ``fired`` column.
+    """
+    rows = []
+    for index, rule in enumerate(document.get("rules") or []):
+        above = "above" in rule
+        test = f"{'>' if above else '<'} {_value_text(rule['above' if above else 'below'])}"
+        window = rule.get("window_days", 1)
+        span = f"{rule.get('from', 'start')} to {rule.get('until', 'end')}"
+        if rule.get("mode", "after") == "after":
+            holds = f"{rule['days']} days after firing"
+        else:
+            holds = "while the condition holds"
+        row = {
+            "rule": rule["name"],
+            "trigger": f"{rule['when']} over {window} day{'s' if window != 1 else ''} {test}",
+            "in force": holds,
+            "actions": "; ".join(_action_text(a) for a in rule["actions"]),
+            "cool-down (days)": rule.get("cooldown_days", 0),
+            "cap": rule.get("max_activations", 0) or "none",
+            "may fire": span,
+            "provenance": rule.get("source", ""),
+        }
+        if activations is not None:
+            row["fired (mean per replicate)"] = f"{activations.get(index, 0.0):.2f}"
+        rows.append(row)
+    return rows

@@ -29,7 +29,7 @@ from .experiments import (
 from .extras import Extra
 from .files import FIGURES_DIR, safe_name
 from .observed import clip_observed, observed_yearly
-from .provenance import scenario_ranges, scenario_rows
+from .provenance import rule_rows, scenario_ranges, scenario_rows
 from .render import FigureBook, Table
 from .results import Results, outcome_doc, outcome_kind, outcome_unit, unit_label
 from .stats import Stat, group_sizes, people_flow, revenue_panels
@@ -479,6 +479,17 @@ def prim_section(res: Results, extras: Sequence[Extra], book: FigureBook) -> Sec
     return section("prim", "Scenario discovery (PRIM boxes)", outputs=items)
 
 
+def rule_activations(res: Results) -> dict[int, float]:
+    """Mean activations per replicate of each conditional policy (events ``conditional_policy``)."""
+    kinds = res.events.get("kind")
+    if kinds is None or not len(kinds):
+        return {}
+    fired = kinds == "conditional_policy"
+    n_replicates = max(len(res.replicates), 1)
+    rules, counts = np.unique(res.events["site"][fired], return_counts=True)
+    return {int(r): float(c) / n_replicates for r, c in zip(rules, counts, strict=True)}
+
+
 def scenario_section(res: Results) -> Section:
     """Every lever and parameter of the scenario with its provenance, and the dated events."""
     document = res.manifest.get("scenario") or {}
@@ -486,6 +497,7 @@ def scenario_section(res: Results) -> Section:
     cols = ["key", "value", "range", "unit", "mechanism", "meaning", "provenance"]
     events = [dict(e) for e in document.get("events", [])]
     ev_cols = list(dict.fromkeys(k for e in events for k in e))
+    rules = rule_rows(document, rule_activations(res))
     return section(
         "scenario",
         "Scenario: every parameter and its provenance",
@@ -493,6 +505,7 @@ def scenario_section(res: Results) -> Section:
         levers=Table.of([r for r in rows if r["kind"] == "lever"], cols, css="params"),
         params=Table.of([r for r in rows if r["kind"] == "parameter"], cols, css="params"),
         events=Table.of(events, ev_cols),
+        rules=Table.of(rules, list(rules[0]) if rules else []),
         n_assumptions=sum(1 for r in rows if str(r["provenance"]).lower().startswith("assumption")),
     )
 

@@ -99,15 +99,10 @@ def test_every_row_names_its_mechanism_and_a_valid_knockout():
         scenario.with_overrides(params=dict(row.knockout.params))  # within the core's bounds
 
 
-#: Rows that are not evidence on the issue-12 model with the shipped posterior (README,
-#: "Facts as evidence"): F3's 2016 count knocked out reaches 5.05 at its 95th percentile
-#: (target from 5; perceived opportunity, M5, moves a few workers without pressure), and
-#: P3's ratio knocked out is infinite (no off-signal pass in 20 replicates).  Listed, not
-#: hidden: the test fails if another row stops being evidence or if one of these becomes it.
-NOT_EVIDENCE_ON_THE_ISSUE_12_MODEL = {
-    ("F3", "restaurant defectors out, 2016"),
-    ("P3", fx.fact_rows(load_scenario("baseline-2016"))[-1].statistic),
-}
+#: Rows that are not evidence on the issue-12 model with the shipped posterior: none since
+#: F3's 2016 count uses the ``mean`` rule and P3 a difference of shares (README, "Facts as
+#: evidence").  The test fails if a row stops being evidence.
+NOT_EVIDENCE_ON_THE_ISSUE_12_MODEL: set[tuple[str, str]] = set()
 
 
 @pytest.mark.slow
@@ -117,8 +112,7 @@ def test_every_row_is_evidence_with_parameter_uncertainty():
     20 replicates of the full default scenario with the shipped posterior,
     20 per counterfactual ensemble, one knocked-out setting per mechanism
     (about 9 minutes on the 2 shared cores under load, 4 when they are free).
-    Every row is consistent with its mechanism; every row but the two listed
-    above is inconsistent knocked out.
+    Every row is consistent with its mechanism and inconsistent knocked out.
     """
     scenario = with_uncertainty(load_scenario("baseline-2016"))
     started = time.perf_counter()

@@ -632,14 +632,17 @@ def _signal_days(result: SimulationResult, replicate: int, days: np.ndarray) -> 
 
 
 def _exit_pass_when_displeased(world: World) -> Pooled:
-    """Share of documented groups passing China's exit check, signal on over off (P3).
+    """Share of documented groups passing China's exit check, signal on minus off (P3).
 
     Documented groups at China's exit check (legal route, 2012-2016, from the
     event log): groups that got out over groups that got out or were
     stopped, on days Beijing's displeasure was above its laxity threshold
-    (when it may relax exit checks as a signal) over other days.  A share,
-    not a count: the 2016 wave (more attempts by every route) does not count
-    as a rise, nor do exits from Russia and other hosts.
+    (when it may relax exit checks as a signal) minus the same share on other
+    days.  A share, not a count: the 2016 wave (more attempts by every route)
+    does not count as a rise, nor do exits from Russia and other hosts.  A
+    difference, not a ratio: with strict checks almost no group passes on
+    other days, and a ratio over zero passes is infinite whatever happens on
+    signal days (with laxity knocked out, 2 of 49 passed on and 0 of 37 off).
     """
     result = world.main()
     groups = _events(result, 2012, 2016, kind="defection_group", country="China", route="legal")
@@ -657,9 +660,16 @@ def _exit_pass_when_displeased(world: World) -> Pooled:
         "passed_off": per_replicate(result, reps, (passed & ~signal).astype(float)),
         "checked_off": per_replicate(result, reps, (checked & ~signal).astype(float)),
     }
-    keys = ("passed_on", "checked_on", "passed_off", "checked_off")
-    own = _own_rate_ratio(*(parts[k] for k in keys))
-    return Pooled(parts, _rate_ratio(*keys), own)
+    return Pooled(parts, _share_difference, _share_difference(parts))
+
+
+def _share_difference(m: Mapping[str, Any]) -> Any:
+    """passed_on / checked_on - passed_off / checked_off (means, or per replicate: NaN where
+    a share has no group)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        on = np.divide(m["passed_on"], m["checked_on"])
+        off = np.divide(m["passed_off"], m["checked_off"])
+    return on - off
 
 
 def _provocations(result: SimulationResult) -> np.ndarray:
@@ -776,11 +786,14 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
         FactRow(
             "F3",
             "a 2016 wave of restaurant defections of the order of 16",
-            "restaurant defectors out, 2016",
+            "restaurant defectors out, 2016 (mean over replicates)",
             "5-50 persons",
             5,
             50,
-            "overlap",
+            # "mean", not "overlap": the count is zero in a third of replicates even with
+            # the mechanism, so a band that only has to touch 5 is reached by the noise of
+            # the knocked-out model too (its 95th percentile 5.05); the expected wave cannot
+            "mean",
             "persons",
             "04_restaurant_worker_group_defections.csv: 13 (April) + 3 (May) in 2016",
             (2016, 2016),
@@ -1128,13 +1141,13 @@ def fact_rows(scenario: Scenario) -> list[FactRow]:
             "P3",
             "legal-route escapes rise only when exit checks relax",
             "share of documented groups that pass China's exit check on days Beijing's "
-            "displeasure is above its laxity threshold, over the share on other days, "
+            "displeasure is above its laxity threshold, minus the share on other days, "
             "2012-2016",
-            ">= 3",
-            3.0,
-            np.inf,
+            ">= 0.2",
+            0.2,
+            1.0,
             "mean",
-            "ratio",
+            "share difference",
             f"{ARTICLE}: China let the 2016 groups leave 'in accordance with law', border "
             "laxity as a signal of displeasure",
             (2012, 2016),

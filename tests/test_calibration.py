@@ -180,6 +180,25 @@ def test_priors_must_be_declared(tiny) -> None:
         cal.priors_from_scenario(tiny, ["routes.broker_cost_usd"])
 
 
+def test_default_parameters_are_the_shipped_posteriors_or_refused() -> None:
+    """Issue 14: with no --params, the recipe of the shipped posterior (6-30 parameters)."""
+    baseline = load_scenario("baseline-2016")
+    assert len(baseline.uncertainties) > cal.MAX_DEFAULT_PARAMETERS
+    names = [p.name for p in cal.priors_from_scenario(baseline)]
+    from lipsteeth.experiment.posterior import packaged
+
+    assert names == list(packaged("baseline-2016").names)
+    assert 6 <= len(names) <= cal.MAX_DEFAULT_PARAMETERS
+    # the same scenario without a shipped posterior: too many to take all of them
+    document = baseline.to_dict()
+    del document["scenario"]["posterior"]
+    from lipsteeth.scenario._scenario import from_document
+
+    bare = from_document(document, "bare")
+    with pytest.raises(cal.CalibrationError, match="name at most 30 to calibrate"):
+        cal.priors_from_scenario(bare)
+
+
 def test_calibrate_command_on_dask(tiny, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The CLI on a 2-worker Dask LocalCluster: posterior, diagnostics, figures, scenario TOML."""
     targets = cal.synthetic_targets(tiny, TRUTH, SERIES, replicates=2, seed=2)

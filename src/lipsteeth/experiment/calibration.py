@@ -60,10 +60,37 @@ class Prior:
         return re.sub(r"\W", "_", self.name)
 
 
+#: the most uncertainties a calibration takes by default (issue 14: NPE and ABC-SMC are
+#: built for 6-30 parameters; baseline-2016 declares over a hundred)
+MAX_DEFAULT_PARAMETERS = 30
+
+
+def default_parameters(scenario: Scenario) -> list[str]:
+    """What a calibration calibrates when the user names nothing (issue 14).
+
+    The parameters of the scenario's shipped posterior (the recipe its calibration
+    to data up to 2016 used: scripts/calibrate_posteriors.py), if it ships one; else
+    every declared uncertainty, if there are at most ``MAX_DEFAULT_PARAMETERS``.
+    """
+    declared = list(scenario.uncertainties)
+    if scenario.posterior is not None:
+        from .posterior import packaged
+
+        shipped = [name for name in packaged(scenario.posterior).names if name in declared]
+        if shipped:
+            return shipped
+    if len(declared) > MAX_DEFAULT_PARAMETERS:
+        raise CalibrationError(
+            f"{scenario.name} declares {len(declared)} uncertainties and ships no posterior "
+            f"naming a subset: name at most {MAX_DEFAULT_PARAMETERS} to calibrate (--params)"
+        )
+    return declared
+
+
 def priors_from_scenario(scenario: Scenario, names: Sequence[str] | None = None) -> list[Prior]:
-    """Uniform priors over the scenario's declared uncertainty ranges."""
+    """Uniform priors over the declared ranges of ``names`` (default: ``default_parameters``)."""
     declared = dict(scenario.uncertainties)
-    chosen = list(names) if names else list(declared)
+    chosen = list(names) if names else default_parameters(scenario)
     priors = []
     for name in chosen:
         if name not in declared:

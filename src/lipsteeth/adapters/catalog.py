@@ -481,20 +481,17 @@ class ExperimentStore:
         """
         outcome, year = parse_metric(name)
         table = "outcomes" if year is None else "outcomes_yearly"
-        where = "variable = ?" + ("" if year is None else " AND year = ?")
-        args: list[Any] = [outcome] if year is None else [outcome, year]
-        df = self._metric_from_catalog(table, where, args)
+        chosen = _equals("variable", outcome)
+        if year is not None:
+            chosen = chosen & _equals("year", year)
+        df = self._metric_from_catalog(table, chosen)
         if df is None:
             files = self.files(table)
             if not files:
                 raise CatalogError(f"experiment {self.experiment} has no finished runs")
             con = _duck()
             try:
-                df = con.execute(
-                    f"SELECT run, avg(value) AS value FROM read_parquet(?, "
-                    f"hive_partitioning=true) WHERE {where} GROUP BY run ORDER BY run",
-                    [files, *args],
-                ).df()
+                df = _means_by_run(con.read_parquet(files, hive_partitioning=True), chosen)
             finally:
                 con.close()
         if df.empty:
@@ -504,7 +501,7 @@ class ExperimentStore:
             )
         return df.set_index("run")["value"]
 
-    def _metric_from_catalog(self, table: str, where: str, args: list[Any]) -> pd.DataFrame | None:
+    def _metric_from_catalog(self, table: str, chosen: duckdb.Expression) -> pd.DataFrame | None:
         """The metric from the catalog tables, or None if this experiment is not loaded there."""
         import duckdb
 
@@ -515,17 +512,12 @@ class ExperimentStore:
             con = duckdb.connect(str(path), read_only=True)
         except duckdb.Error:
             return None
+        mine = _equals("experiment", self.experiment)
         try:
-            row = con.execute(
-                "SELECT n_done FROM experiments WHERE experiment = ?", [self.experiment]
-            ).fetchone()
-            if row is None or int(row[0] or 0) != len(self.completed_runs()):
+            rows = con.table("experiments").filter(mine).select("n_done").fetchall()
+            if not rows or int(rows[0][0] or 0) != len(self.completed_runs()):
                 return None
-            return con.execute(
-                f"SELECT run, avg(value) AS value FROM {table} WHERE experiment = ? AND {where} "
-                "GROUP BY run ORDER BY run",
-                [self.experiment, *args],
-            ).df()
+            return _means_by_run(con.table(table).filter(mine), chosen)
         except duckdb.Error:
             return None
         finally:
@@ -536,10 +528,11 @@ class ExperimentStore:
         if not files:
             return []
         con = _duck()
-        rows = con.execute(
-            "SELECT DISTINCT variable FROM read_parquet(?) ORDER BY 1", [files]
-        ).fetchall()
-        return [r[0] for r in rows]
+        try:
+            rows = con.read_parquet(files).select("variable").distinct().order("variable")
+            return [r[0] for r in rows.fetchall()]
+        finally:
+            con.close()
 
     # --- analysis outputs -----------------------------------------------------------
 
@@ -591,6 +584,24 @@ def _duck() -> duckdb.DuckDBPyConnection:
     import duckdb
 
     return duckdb.connect()
+
+
+def _equals(column: str, value: Any) -> duckdb.Expression:
+    """``column = value`` as a DuckDB expression (the value a bound constant, never SQL text)."""
+    import duckdb
+
+    return duckdb.ColumnExpression(column) == duckdb.ConstantExpression(value)
+
+
+def _experiment_column(experiment: str) -> duckdb.Expression:
+    import duckdb
+
+    return duckdb.ConstantExpression(experiment).alias("experiment")
+
+
+def _means_by_run(relation: duckdb.DuckDBPyRelation, chosen: duckdb.Expression) -> pd.DataFrame:
+    """Mean ``value`` by ``run`` of the rows ``chosen`` selects, ordered by run."""
+    return relation.filter(chosen).aggregate("run, avg(value) AS value", "run").order("run").df()
 
 
 def catalog_path(root: Path) -> Path:
@@ -664,6 +675,25 @@ def _insert_experiment(
     )
 
 
+#: one statement per table: the relational API has no DELETE, and no name is spliced into SQL
+_DELETE_EXPERIMENT: dict[str, str] = {
+    "experiments": "DELETE FROM experiments WHERE experiment = ?",
+    "outcomes": "DELETE FROM outcomes WHERE experiment = ?",
+    "outcomes_yearly": "DELETE FROM outcomes_yearly WHERE experiment = ?",
+    "runs": "DELETE FROM runs WHERE experiment = ?",
+    "parameters": "DELETE FROM parameters WHERE experiment = ?",
+    "posteriors": "DELETE FROM posteriors WHERE experiment = ?",
+}
+
+
+def _delete_experiment(
+    con: duckdb.DuckDBPyConnection, experiment: str, tables: Iterable[str]
+) -> None:
+    """Remove one experiment's rows from ``tables`` (inside the caller's transaction)."""
+    for table in tables:
+        con.execute(_DELETE_EXPERIMENT[table], [experiment])
+
+
 def register(store: ExperimentStore, manifest: Mapping[str, Any] | None = None) -> None:
     """(Re)load one experiment's finished runs from Parquet into the catalog tables."""
     manifest = dict(manifest) if manifest is not None else store.manifest()
@@ -676,24 +706,19 @@ def _load_runs(
 ) -> None:
     """A sweep or sensitivity experiment's rows, replacing any it had (inside ``con``'s txn)."""
     exp = store.experiment
-    for table in ("experiments", *TABLES):
-        con.execute(f"DELETE FROM {table} WHERE experiment = ?", [exp])
+    _delete_experiment(con, exp, ("experiments", *TABLES))
     done = sorted(store.completed_runs())
     if done:
-        for table, cols in (
-            ("outcomes", "replicate, variable, value"),
-            ("outcomes_yearly", "replicate, year, variable, value"),
-            ("runs", "point, seed, replicates, wall_seconds, finished_at"),
+        for table, columns in (
+            ("outcomes", ("replicate", "variable", "value")),
+            ("outcomes_yearly", ("replicate", "year", "variable", "value")),
+            ("runs", ("point", "seed", "replicates", "wall_seconds", "finished_at")),
         ):
-            con.execute(
-                f"INSERT INTO {table} SELECT ? AS experiment, run, {cols} "
-                "FROM read_parquet(?, hive_partitioning=true)",
-                [exp, store.files(table, done)],
-            )
-    con.execute(
-        "INSERT INTO parameters SELECT ? AS experiment, run, name, kind, value "
-        "FROM read_parquet(?)",
-        [exp, store.files("parameters")],
+            hive = con.read_parquet(store.files(table, done), hive_partitioning=True)
+            hive.select(_experiment_column(exp), "run", *columns).insert_into(table)
+    parameters = con.read_parquet(store.files("parameters"))
+    parameters.select(_experiment_column(exp), "run", "name", "kind", "value").insert_into(
+        "parameters"
     )
     _insert_experiment(
         con,
@@ -738,15 +763,9 @@ def _load_calibration(
         var_name="name",
         value_name="value",
     )
-    for table in ("experiments", "posteriors"):
-        con.execute(f"DELETE FROM {table} WHERE experiment = ?", [exp])
-    con.register("_posterior", long)
-    con.execute(
-        "INSERT INTO posteriors SELECT ?, generation, particle, weight, distance, name, value "
-        "FROM _posterior",
-        [exp],
-    )
-    con.unregister("_posterior")
+    _delete_experiment(con, exp, ("experiments", "posteriors"))
+    columns = ("generation", "particle", "weight", "distance", "name", "value")
+    con.from_df(long).select(_experiment_column(exp), *columns).insert_into("posteriors")
     # a calibration's runs all finish with it: every run is done when it is created
     _insert_experiment(
         con,

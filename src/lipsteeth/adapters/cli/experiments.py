@@ -1813,9 +1813,17 @@ def _open_experiment(results: Path, experiment: str | None) -> cat.ExperimentSto
 
 def query(
     results: Annotated[
-        Path, typer.Argument(help="Results root (catalog.duckdb) or a `run` results folder.")
+        str,
+        typer.Argument(
+            help="Results root (catalog.duckdb) or a `run` results folder; "
+            "with only the SQL given, ./results.",
+            show_default=False,
+        ),
     ],
-    sql: Annotated[str, typer.Argument(help="SQL (read-only) over the catalog tables.")],
+    sql: Annotated[
+        str | None,
+        typer.Argument(help="SQL (read-only) over the catalog tables.", show_default=False),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Rows shown in the table.")] = 50,
     fmt_out: Annotated[
         str, typer.Option("--format", help="table | csv | json (csv/json: all rows).")
@@ -1833,9 +1841,20 @@ def query(
 ) -> None:
     """One read-only SELECT over the results (tables: experiments, runs, parameters, outcomes, ...).
 
-    The statement is parsed by DuckDB and must be a single SELECT; the database is
-    opened read-only with no file, network or extension access (issue 17, items 1-3).
+    A results root's catalog holds every sweep, sensitivity run and calibration and every
+    run folder directly under the root (``results/<run-id>``, registered on first sight).
+    ``factors`` (a column per factor), ``outcomes_wide`` and ``outcomes_yearly_wide`` (a
+    column per outcome) join on experiment and run: ``SELECT f.china_sanctions,
+    avg(o.arrivals_south_korea) FROM factors f JOIN outcomes_wide o USING (experiment,
+    run) GROUP BY 1``.  The statement is parsed by DuckDB and must be a single SELECT;
+    the database is opened read-only with no file, network or extension access
+    (issue 17, items 1-3).
     """
+    if sql is None:  # `lipsteeth query "SELECT ..."`: the default results root
+        if Path(results).is_dir():
+            fail(f"give the SQL after {results} (lipsteeth query RESULTS SQL)")
+        results, sql = str(DEFAULT_OUT), results
+    folder = Path(results)
     if fmt_out not in ("table", "csv", "json"):
         fail("--format must be table, csv or json")
     if not (math.isfinite(timeout) and timeout > 0):
@@ -1844,13 +1863,19 @@ def query(
     check_positive("--limit", limit)
     require_experiment_extras("query", ["pandas"])
     try:
-        if cat.is_run_folder(results):
-            result = cat.query_run_folder(results, sql, timeout=timeout, max_rows=max_rows)
+        if cat.is_run_folder(folder):
+            result = cat.query_run_folder(folder, sql, timeout=timeout, max_rows=max_rows)
         else:
-            root, _ = cat.locate(results)
+            root, _ = cat.locate(folder)
+            sro.check_select(sql)  # a refused statement changes no catalog
             if refresh:
                 cat.rebuild(root)
-            result = cat.query(root, sql, timeout=timeout, max_rows=max_rows)
+            elif cat.catalog_path(root).exists():
+                for line in cat.sync_run_folders(root).skipped:
+                    sys.stderr.write(f"warning: not in the catalog: {line}\n")
+            result = cat.query(root, sql, timeout=timeout, max_rows=max_rows, sync=False)
+    except sro.QueryError as exc:
+        fail(str(exc))
     except cat.CatalogError as exc:
         fail(str(exc))
     df = result.frame

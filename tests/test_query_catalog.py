@@ -276,15 +276,20 @@ def test_query_registers_new_folders_and_drops_gone_ones(
 def test_a_root_of_run_folders_only_and_the_default_root(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`lipsteeth query "SQL"` reads ./results, which may hold run folders and nothing else."""
-    root = tmp_path / "results"
-    record(root / "only-run", 0.2)
+    """A first `lipsteeth run` writes its folder alone into ./results (no catalog beside
+    it); `lipsteeth query "SQL"` reads ./results and builds the catalog from the folder."""
+    (tmp_path / "tiny.toml").write_text(RUN_TOML)
     monkeypatch.chdir(tmp_path)
+    args = ["run", "tiny.toml", "--years", "0.25", "--replicates", "2", "--no-facts"]
+    assert run_cli(args) == 0
+    root = tmp_path / "results"
+    (folder,) = root.iterdir()
+    assert cat.is_run_folder(folder)
     capsys.readouterr()
     sql = "SELECT f.china_sanctions AS s, count(*) AS n FROM factors f JOIN outcomes_wide o "
     sql += "USING (experiment, run) GROUP BY 1"
     assert run_cli(["query", sql, "--format", "json"]) == 0, capsys.readouterr().err
-    assert json.loads(capsys.readouterr().out) == [{"s": 0.2, "n": 3}]
+    assert json.loads(capsys.readouterr().out) == [{"s": 0.4, "n": 2}]
     assert (root / cat.CATALOG_FILE).is_file()
     assert run_cli(["query", str(root)]) == 2  # a folder and no SQL: one line
     err = capsys.readouterr().err.strip()

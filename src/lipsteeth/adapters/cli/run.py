@@ -176,7 +176,7 @@ def run(
         fail(str(exc))
     except (store.ResultsFolderError, services.ResultsWriteError) as exc:
         fail(str(exc))
-    if out is None or catalog.catalog_path(target.parent).exists():
+    if catalog.catalog_path(target.parent).exists():  # a results root with its catalog
         register_in_catalog(target)
     if report:
         from ..report import ReportError, write_report
@@ -213,7 +213,9 @@ def run(
 def register_in_catalog(target: Path) -> None:
     """Register a run folder in the catalog of the results root it was written into.
 
-    The folder is written whatever happens here: a catalog that cannot be written now
+    Only a root that has a catalog already: a first run writes no catalog beside its
+    folder (the first ``lipsteeth query`` of the root builds it from the files).  The
+    folder is written whatever happens here: a catalog that cannot be written now
     (locked by a long writer, a full disk) gets a one-line warning, and the next
     ``lipsteeth query`` of the root registers the folder then.
     """

@@ -7,7 +7,7 @@
   folders written since, reloads one written again and drops one removed;
 - a parameter drawn per replicate is no factor of a run;
 - the catalog builds no SQL text from paths (the relational API): a results root whose
-  path holds quotes works, and no ``execute``/``sql`` call of catalog.py or
+  path holds quotes works, and no ``execute``/``sql`` call of catalog.py, catalog_tables.py or
   sql_readonly.py takes an f-string or names ``read_parquet``.
 
 Everything is real: the CLI in-process, DuckDB files, Parquet written by the model.
@@ -349,7 +349,7 @@ def test_a_run_folder_with_quotes_in_its_path_is_queried(
 SQL_CALLS = ("execute", "sql", "query")
 
 
-@pytest.mark.parametrize("module", ["catalog.py", "sql_readonly.py"])
+@pytest.mark.parametrize("module", ["catalog.py", "catalog_tables.py", "sql_readonly.py"])
 def test_no_sql_text_is_built_from_values(module: str) -> None:
     """No execute/sql call takes an f-string, a concatenation or a read_parquet text:
     paths and values reach DuckDB as relations and bound parameters (issue 16)."""

@@ -83,8 +83,7 @@ def query(
             if refresh:
                 cat.rebuild(root)
             elif cat.catalog_path(root).exists():
-                for line in cat.sync_run_folders(root).skipped:
-                    sys.stderr.write(f"warning: not in the catalog: {line}\n")
+                _register_run_folders(root)
             result = cat.query(root, sql, timeout=timeout, max_rows=max_rows, sync=False)
     except sro.QueryError as exc:
         fail(str(exc))
@@ -110,6 +109,21 @@ def query(
     for row in df.head(limit).itertuples(index=False):
         table.add_row(*[_cell(v) for v in row])
     con.print(table)
+
+
+def _register_run_folders(root: Path) -> None:
+    """Run folders written since the last query into the catalog; warnings, never a refusal.
+
+    A catalog that cannot take them now (a long writer holds it, a read-only root) is
+    queried as it is, with one warning line: the query itself needs no write.
+    """
+    try:
+        sync = cat.sync_run_folders(root)
+    except cat.CatalogError as exc:
+        sys.stderr.write(f"warning: run folders written since are not in the catalog: {exc}\n")
+        return
+    for line in sync.skipped:
+        sys.stderr.write(f"warning: not in the catalog: {line}\n")
 
 
 def _cell(value: Any) -> str:

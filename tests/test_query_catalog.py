@@ -307,6 +307,26 @@ def test_a_colliding_name_is_skipped_with_a_warning(
     assert "warning: not in the catalog:" in capsys.readouterr().err
 
 
+def test_a_broken_run_folder_keeps_no_other_out(
+    tree: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder whose table is no Parquet is left out with a warning naming it; the
+    folders beside it are registered, by a query and by a rebuild alike."""
+    root = copy_of(tree, tmp_path)
+    shutil.copytree(root / "sanctions-low", root / "broken")
+    shutil.copytree(root / "sanctions-low", root / "fine")
+    (root / "broken" / "outcomes_yearly.parquet").write_bytes(b"not parquet")
+    capsys.readouterr()
+    sql = "SELECT experiment FROM experiments WHERE kind = 'run' ORDER BY 1"
+    for refresh in ([], ["--refresh"]):
+        assert run_cli(["query", str(root), *refresh, sql, "--format", "json"]) == 0
+        captured = capsys.readouterr()
+        names = [r["experiment"] for r in json.loads(captured.out)]
+        assert "fine" in names and "broken" not in names
+        if not refresh:
+            assert "broken" in captured.err and "outcomes_yearly.parquet" in captured.err
+
+
 def test_experiment_metric_from_the_catalog_and_from_parquet(tree: dict[str, object]) -> None:
     """The relational reads of a sweep's metric agree, through the catalog and without it."""
     root: Path = tree["root"]  # type: ignore[assignment]

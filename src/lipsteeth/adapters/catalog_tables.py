@@ -374,10 +374,36 @@ def run_folder_plan(
         except (OSError, ValueError) as exc:
             skipped.append(f"{folder}: unreadable manifest ({type(exc).__name__})")
             continue
-        if registered.get(name) != _run_identity(manifest):
-            load[name] = folder
+        if registered.get(name) == _run_identity(manifest):
+            continue
+        problem = _tables_problem(folder)
+        if problem is not None:  # one bad folder must not keep the others out
+            skipped.append(f"{folder}: {problem}")
+            continue
+        load[name] = folder
     gone = [] if only is not None else sorted(set(registered) - set(on_disk))
     return load, gone, skipped
+
+
+#: the columns a run folder's tables must have for its rows (``adapters.store``'s layout)
+RUN_FOLDER_COLUMNS: dict[str, frozenset[str]] = {
+    "outcomes.parquet": frozenset({"replicate", "period", "variable", "value"}),
+    "outcomes_yearly.parquet": frozenset({"replicate", "year", "variable", "value"}),
+}
+
+
+def _tables_problem(folder: Path) -> str | None:
+    """Why a run folder's Parquet tables cannot be loaded (read from their footers), or None."""
+    import pyarrow.parquet as pq
+
+    for name, needed in RUN_FOLDER_COLUMNS.items():
+        try:
+            columns = set(pq.read_schema(folder / name).names)
+        except (OSError, pa.ArrowException) as exc:
+            return f"{name} is not a readable Parquet file ({type(exc).__name__})"
+        if not needed <= columns:
+            return f"{name} lacks the columns {', '.join(sorted(needed - columns))}"
+    return None
 
 
 def sync_run_folders(root: Path, *, only: str | None = None) -> RunFolderSync:

@@ -6,6 +6,8 @@
 - ``lipsteeth run`` registers its folder in the root's catalog; ``query`` registers the
   folders written since, reloads one written again and drops one removed;
 - a parameter drawn per replicate is no factor of a run;
+- ``sensitivity`` and ``discover`` results are catalog tables (``sensitivity_indices``,
+  ``prim_boxes``);
 - the catalog builds no SQL text from paths (the relational API): a results root whose
   path holds quotes works, and no ``execute``/``sql`` call of catalog.py, catalog_tables.py or
   sql_readonly.py takes an f-string or names ``read_parquet``.
@@ -80,11 +82,31 @@ SWEEP = [
     "exit-grid",
 ]
 
+MORRIS = [
+    "sensitivity",
+    "baseline-2016",
+    "--method",
+    "morris",
+    "--samples",
+    "4",
+    "--factors",
+    "enforcement.arrest_rate_per_year,defection.contagion",
+    "--outcome",
+    "arrests_china",
+    "--years",
+    "0.1",
+    *[arg for key, value in TINY_PARAMS.items() for arg in ("--set", f"{key}={value}")],
+    "--seed",
+    "5",
+    "--name",
+    "morris4",
+]
+
 JOIN = (
     "SELECT experiment, run, f.china_exit_strictness AS exit, f.china_sanctions AS sanctions, "
     "avg(o.arrivals_south_korea) AS arrivals, avg(o.workers_abroad) AS workers "
     "FROM factors f JOIN outcomes_wide o USING (experiment, run) "
-    "GROUP BY ALL ORDER BY experiment, run"
+    "WHERE experiment <> 'morris4' GROUP BY ALL ORDER BY experiment, run"
 )
 
 
@@ -135,6 +157,11 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "low": record(root / "sanctions-low", 0.1),
         "high": record(root / "sanctions-high", 0.5),
     }
+    assert run_cli([*MORRIS, "--out", str(root)]) == 0
+    arrests = cat.ExperimentStore.open(root, "morris4").metric("arrests_china")
+    threshold = float(arrests.median())
+    discover = ["discover", str(root), "--experiment", "morris4", "--outcome", "arrests_china"]
+    assert run_cli([*discover, "--threshold", f"{threshold:.17g}"]) == 0
     return {"root": root, "expected": expected}
 
 
@@ -150,7 +177,7 @@ def test_run_registers_its_folder_in_the_roots_catalog(tree: dict[str, object]) 
     assert ("cli-run", "run", 1, str(root / "cli-run")) in rows
     assert ("exit-grid", "sweep", 2, str(root / "experiments" / "exit-grid")) in rows
     # record_run wrote two folders the catalog has not seen: no query yet, so not in it
-    assert {r[0] for r in rows} == {"cli-run", "exit-grid"}
+    assert {r[0] for r in rows} == {"cli-run", "exit-grid", "morris4"}
 
 
 def test_factors_join_outcomes_in_one_query(
@@ -325,6 +352,44 @@ def test_a_broken_run_folder_keeps_no_other_out(
         assert "fine" in names and "broken" not in names
         if not refresh:
             assert "broken" in captured.err and "outcomes_yearly.parquet" in captured.err
+
+
+def test_sensitivity_indices_and_prim_boxes_are_catalog_tables(
+    tree: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sensitivity` and `discover` put their results in the catalog as they write them
+    (no --refresh), with the numbers of their reports, and a rebuild keeps them."""
+    root: Path = tree["root"]  # type: ignore[assignment]
+    folder = root / "experiments" / "morris4"
+    report = json.loads((folder / "sensitivity_morris.json").read_text())
+    expected = sorted(
+        (row["factor"], index, value)
+        for row in report["outcomes"]["arrests_china"]["indices"]
+        for index, value in row.items()
+        if index != "factor"
+    )
+    sql = (
+        "SELECT factor, index_name, value FROM sensitivity_indices WHERE experiment = "
+        "'morris4' AND method = 'morris' AND outcome = 'arrests_china' ORDER BY ALL"
+    )
+    assert catalog_rows(root, sql) == expected
+    assert {"mu_star", "sigma"} <= {index for _, index, _ in expected}
+    (found,) = folder.glob("prim_arrests_china_gt_*.json")
+    boxes = json.loads(found.read_text())
+    assert boxes["boxes"], "PRIM found no box"
+    expected_boxes = sorted(
+        (number, factor, low, high, box["density"])
+        for number, box in enumerate(boxes["boxes"])
+        for factor, (low, high) in box["limits"].items()
+    )
+    sql = (
+        "SELECT box, factor, low, high, density FROM prim_boxes WHERE experiment = 'morris4' "
+        "AND outcome = 'arrests_china' AND direction = 'above' ORDER BY ALL"
+    )
+    assert catalog_rows(root, sql) == expected_boxes
+    copy = copy_of(tree, tmp_path)
+    assert run_cli(["query", str(copy), "--refresh", "SELECT 1"]) == 0
+    assert catalog_rows(copy, sql) == expected_boxes
 
 
 def test_experiment_metric_from_the_catalog_and_from_parquet(tree: dict[str, object]) -> None:

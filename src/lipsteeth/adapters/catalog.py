@@ -3,7 +3,8 @@
 Layout of a results root (``--out``, default ``results``)::
 
     catalog.duckdb                                   experiments, runs, parameters,
-                                                     outcomes, outcomes_yearly (tables);
+                                                     outcomes, outcomes_yearly, posteriors,
+                                                     sensitivity_indices, prim_boxes (tables);
                                                      factors, outcomes_wide,
                                                      outcomes_yearly_wide (views)
     <run-id>/                                        a run folder (``adapters.store``),
@@ -63,6 +64,7 @@ import pyarrow.parquet as pq
 from ..experiment.sweep import RunOutput, RunSpec, parse_metric
 from . import sql_readonly as sro
 from .catalog_tables import (  # noqa: F401 - some only re-exported: callers use catalog.<name>
+    ANALYSIS_TABLES,
     CATALOG_FILE,
     ID_PATTERN,
     MANIFEST,
@@ -615,6 +617,7 @@ def register(store: ExperimentStore, manifest: Mapping[str, Any] | None = None) 
     manifest = dict(manifest) if manifest is not None else store.manifest()
     with transaction(store.root) as con:
         _load_runs(con, store, manifest)
+        load_analyses(con, store)  # a resumed experiment may have analyses already
         refresh_views(con)
 
 
@@ -645,6 +648,54 @@ def _load_runs(
         n_done=len(done),
         finished=manifest.get("finished"),
     )
+
+
+def register_analyses(store: ExperimentStore) -> None:
+    """(Re)load an experiment's analyses (sensitivity indices, PRIM boxes) into the catalog."""
+    with transaction(store.root) as con:
+        load_analyses(con, store)
+
+
+def load_analyses(con: duckdb.DuckDBPyConnection, store: ExperimentStore) -> None:
+    """The rows of ``sensitivity_indices`` and ``prim_boxes`` from an experiment's reports.
+
+    Read from what ``sensitivity`` and ``discover`` write into the experiment's folder
+    (``sensitivity_<method>.json``, ``prim_<outcome>_<gt|lt>_<threshold>.json``), which
+    name each outcome exactly: one row per factor and index (S1, ST, mu_star, ... with
+    their confidence half-widths), one per box and restricted factor.
+    """
+    exp = store.experiment
+    delete_experiment(con, exp, ANALYSIS_TABLES)
+    indices: list[tuple[Any, ...]] = []
+    for path in sorted(store.path.glob("sensitivity_*.json")):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        for outcome, item in (report.get("outcomes") or {}).items():
+            for row in item.get("indices") or []:
+                for index, value in row.items():
+                    if index != "factor" and isinstance(value, (int, float)):
+                        indices.append(
+                            (exp, report.get("method"), outcome, row["factor"], index, value)
+                        )
+    boxes: list[tuple[Any, ...]] = []
+    for path in sorted(store.path.glob("prim_*.json")):
+        found = json.loads(path.read_text(encoding="utf-8"))
+        for number, box in enumerate(found.get("boxes") or []):
+            for factor, (low, high) in (box.get("limits") or {}).items():
+                boxes.append(
+                    (exp, found["outcome"], found["threshold"], found["direction"], number)
+                    + (factor, low, high, box["coverage"], box["density"], box["mass"])
+                )
+    _insert_rows(con, "sensitivity_indices", indices)
+    _insert_rows(con, "prim_boxes", boxes)
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Rows (tuples in the table's column order) into ``table``, typed by the table."""
+    if not rows:
+        return
+    names = list(con.table(table).columns)
+    frame = pa.table({name: [row[k] for row in rows] for k, name in enumerate(names)})
+    con.from_arrow(frame).insert_into(table)
 
 
 def register_calibration(
@@ -706,6 +757,7 @@ def _load_any(con: duckdb.DuckDBPyConnection, store: ExperimentStore) -> None:
     manifest = store.manifest()
     if manifest.get("kind") != "calibrate":
         _load_runs(con, store, manifest)
+        load_analyses(con, store)
         return
     posterior = store.path / POSTERIOR_FILE
     if not posterior.is_file():

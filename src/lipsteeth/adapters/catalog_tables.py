@@ -74,6 +74,14 @@ CREATE TABLE IF NOT EXISTS posteriors (
     experiment VARCHAR, generation INTEGER, particle INTEGER, weight DOUBLE, distance DOUBLE,
     name VARCHAR, value DOUBLE
 );
+CREATE TABLE IF NOT EXISTS sensitivity_indices (
+    experiment VARCHAR, method VARCHAR, outcome VARCHAR, factor VARCHAR, index_name VARCHAR,
+    value DOUBLE
+);
+CREATE TABLE IF NOT EXISTS prim_boxes (
+    experiment VARCHAR, outcome VARCHAR, threshold DOUBLE, direction VARCHAR, box INTEGER,
+    factor VARCHAR, low DOUBLE, high DOUBLE, coverage DOUBLE, density DOUBLE, mass DOUBLE
+);
 CREATE OR REPLACE VIEW run_means AS
     SELECT experiment, run, variable, avg(value) AS mean, min(value) AS min,
            max(value) AS max, count(*) AS replicates
@@ -139,7 +147,11 @@ DELETE_EXPERIMENT: dict[str, str] = {
     "runs": "DELETE FROM runs WHERE experiment = ?",
     "parameters": "DELETE FROM parameters WHERE experiment = ?",
     "posteriors": "DELETE FROM posteriors WHERE experiment = ?",
+    "sensitivity_indices": "DELETE FROM sensitivity_indices WHERE experiment = ?",
+    "prim_boxes": "DELETE FROM prim_boxes WHERE experiment = ?",
 }
+#: the tables of an experiment's analyses (``sensitivity`` and ``discover`` output)
+ANALYSIS_TABLES: tuple[str, ...] = ("sensitivity_indices", "prim_boxes")
 
 
 def delete_experiment(
@@ -467,11 +479,17 @@ WIDE_VIEWS: tuple[str, ...] = ("factors", "outcomes_wide", "outcomes_yearly_wide
 
 
 def has_views(con: duckdb.DuckDBPyConnection) -> bool:
-    names = {
+    """The wide views and the analysis tables exist (a catalog of an earlier version lacks
+    them: the next load creates them)."""
+    views = {
         str(row[0])
         for row in con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
     }
-    return set(WIDE_VIEWS) <= names
+    tables = {
+        str(row[0])
+        for row in con.sql("SELECT table_name FROM duckdb_tables() WHERE NOT internal").fetchall()
+    }
+    return set(WIDE_VIEWS) <= views and set(ANALYSIS_TABLES) <= tables
 
 
 def refresh_views(con: duckdb.DuckDBPyConnection) -> None:

@@ -18,7 +18,7 @@ from .experiment_inputs import (
     require_experiment_extras,
     split_names,
 )
-from .experiment_runs import err_console, file_slug, out_console
+from .experiment_runs import err_console, file_slug, out_console, register_analyses
 from .inputs import fail
 
 
@@ -160,6 +160,7 @@ def discover(
             "settings": res.settings,
         },
     )
+    register_analyses(store)
 
 
 def _open_experiment(results: Path, experiment: str | None) -> cat.ExperimentStore:

@@ -341,6 +341,21 @@ def experiment_versions() -> dict[str, str | None]:
     return out
 
 
+def register_analyses(store: cat.ExperimentStore) -> None:
+    """An experiment's analyses into the catalog (``sensitivity_indices``, ``prim_boxes``).
+
+    The analysis files are written whatever happens here: a catalog that cannot take
+    the rows now gets one warning line, and ``query --refresh`` loads them later.
+    """
+    try:
+        cat.register_analyses(store)
+    except cat.CatalogError as exc:
+        sys.stderr.write(
+            f"warning: the analyses of {store.experiment} are not in the catalog yet ({exc}); "
+            "`lipsteeth query --refresh` loads them\n"
+        )
+
+
 def experiment_table(store: cat.ExperimentStore, info: dict[str, Any]) -> Table:
     manifest = store.manifest()
     table = Table(title=f"experiment {store.experiment}", show_header=False)

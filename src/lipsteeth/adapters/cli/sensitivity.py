@@ -34,6 +34,7 @@ from .experiment_runs import (
     experiment_table,
     file_slug,
     out_console,
+    register_analyses,
     run_planned_experiment,
 )
 from .inputs import fail
@@ -201,6 +202,7 @@ def sensitivity(
             "figures": [str(fig), str(cfig)],
         }
     store.write_json(f"sensitivity_{method}.json", report)
+    register_analyses(store)
 
 
 def _check_metric_year(name: str, scenario: Scenario) -> None:

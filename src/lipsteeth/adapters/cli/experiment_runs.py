@@ -345,8 +345,12 @@ def register_analyses(store: cat.ExperimentStore) -> None:
     """An experiment's analyses into the catalog (``sensitivity_indices``, ``prim_boxes``).
 
     The analysis files are written whatever happens here: a catalog that cannot take
-    the rows now gets one warning line, and ``query --refresh`` loads them later.
+    the rows now gets one warning line, and ``query --refresh`` loads them later.  An
+    unfinished experiment is not in the catalog yet: its analyses wait for it (they
+    are loaded with its runs when it completes, or by a rebuild).
     """
+    if store.manifest().get("status") != cat.STATUS_COMPLETE:
+        return
     try:
         cat.register_analyses(store)
     except cat.CatalogError as exc:

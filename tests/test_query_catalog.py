@@ -259,6 +259,29 @@ def test_every_replicate_and_year_of_a_run_folder(
     ]
 
 
+def test_a_run_folders_events_are_in_the_catalog(
+    tree: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy_of(tree, tmp_path)
+    stored = pq.read_table(root / "sanctions-low" / "events.parquet").to_pandas()
+    assert len(stored) > 0
+    rows = query_json(
+        root,
+        'SELECT kind, count(*) AS n, min("date") AS first FROM events '
+        "WHERE experiment = 'sanctions-low' GROUP BY kind ORDER BY kind",
+        capsys,
+    )
+    counts = stored.groupby(stored["kind"].astype(str)).size()
+    assert {r["kind"]: r["n"] for r in rows} == counts.to_dict()
+    firsts = stored.groupby(stored["kind"].astype(str))["date"].min()
+    assert [r["first"][:10] for r in rows] == [str(firsts[r["kind"]]) for r in rows]
+    shutil.rmtree(root / "sanctions-low")  # a removed folder takes its events with it
+    gone = query_json(
+        root, "SELECT count(*) AS n FROM events WHERE experiment = 'sanctions-low'", capsys
+    )
+    assert gone == [{"n": 0}]
+
+
 def test_a_drawn_parameter_is_no_factor_of_a_run(
     tree: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,6 +4,7 @@ Layout of a results root (``--out``, default ``results``)::
 
     catalog.duckdb                                   experiments, runs, parameters,
                                                      outcomes, outcomes_yearly, posteriors,
+                                                     events (of run folders),
                                                      sensitivity_indices, prim_boxes (tables);
                                                      factors, outcomes_wide,
                                                      outcomes_yearly_wide (views)

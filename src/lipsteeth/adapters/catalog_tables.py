@@ -74,6 +74,12 @@ CREATE TABLE IF NOT EXISTS posteriors (
     experiment VARCHAR, generation INTEGER, particle INTEGER, weight DOUBLE, distance DOUBLE,
     name VARCHAR, value DOUBLE
 );
+CREATE TABLE IF NOT EXISTS events (
+    experiment VARCHAR, run INTEGER, replicate INTEGER, "day" INTEGER, kind VARCHAR,
+    site INTEGER, sector VARCHAR, country VARCHAR, size INTEGER, manager_led BOOLEAN,
+    helpers BOOLEAN, route VARCHAR, outcome VARCHAR, arrival_day INTEGER, value DOUBLE,
+    "date" DATE, arrival_date DATE
+);
 CREATE TABLE IF NOT EXISTS sensitivity_indices (
     experiment VARCHAR, method VARCHAR, outcome VARCHAR, factor VARCHAR, index_name VARCHAR,
     value DOUBLE
@@ -147,11 +153,14 @@ DELETE_EXPERIMENT: dict[str, str] = {
     "runs": "DELETE FROM runs WHERE experiment = ?",
     "parameters": "DELETE FROM parameters WHERE experiment = ?",
     "posteriors": "DELETE FROM posteriors WHERE experiment = ?",
+    "events": "DELETE FROM events WHERE experiment = ?",
     "sensitivity_indices": "DELETE FROM sensitivity_indices WHERE experiment = ?",
     "prim_boxes": "DELETE FROM prim_boxes WHERE experiment = ?",
 }
 #: the tables of an experiment's analyses (``sensitivity`` and ``discover`` output)
 ANALYSIS_TABLES: tuple[str, ...] = ("sensitivity_indices", "prim_boxes")
+#: the tables a run folder fills besides ``experiments``
+RUN_FOLDER_TABLES: tuple[str, ...] = (*TABLES, "events")
 
 
 def delete_experiment(
@@ -282,12 +291,13 @@ def load_run_folder(con: duckdb.DuckDBPyConnection, name: str, folder: Path) -> 
 
     ``outcomes`` holds each replicate's whole-horizon value, reduced from the folder's
     monthly table as a sweep reduces its runs (an outcome the model no longer defines
-    is left out: its kind is unknown); ``outcomes_yearly`` is the folder's own table.
+    is left out: its kind is unknown); ``outcomes_yearly`` and ``events`` (defection
+    groups, closures, provocations ... with their dates) are the folder's own tables.
     """
     import duckdb
 
     manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    delete_experiment(con, name, ("experiments", *TABLES))
+    delete_experiment(con, name, ("experiments", *RUN_FOLDER_TABLES))
     experiment = experiment_column(name)
     run = duckdb.ConstantExpression(0).alias("run")
     monthly = con.read_parquet(str(folder / "outcomes.parquet"))
@@ -303,6 +313,10 @@ def load_run_folder(con: duckdb.DuckDBPyConnection, name: str, folder: Path) -> 
     con.from_arrow(_settings_of_run(manifest)).select(
         experiment, "run", "name", "kind", "value"
     ).insert_into("parameters")
+    if (folder / "events.parquet").is_file():  # the table's columns, by name, in its order
+        columns = [c for c in con.table("events").columns if c not in ("experiment", "run")]
+        events = con.read_parquet(str(folder / "events.parquet"))
+        events.select(experiment, run, *columns).insert_into("events")
     created = timestamp(manifest.get("created"))
     con.from_arrow(
         pa.table(
@@ -463,7 +477,7 @@ def _sync_run_folders(root: Path, only: str | None) -> RunFolderSync:
         registered = _registered_runs(con)  # again, under the write lock
         load, gone, skipped = run_folder_plan(root, registered, only)
         for name in gone:
-            delete_experiment(con, name, ("experiments", *TABLES))
+            delete_experiment(con, name, ("experiments", *RUN_FOLDER_TABLES))
         for name, folder in load.items():
             load_run_folder(con, name, folder)
         refresh_views(con)
@@ -489,7 +503,7 @@ def has_views(con: duckdb.DuckDBPyConnection) -> bool:
         str(row[0])
         for row in con.sql("SELECT table_name FROM duckdb_tables() WHERE NOT internal").fetchall()
     }
-    return set(WIDE_VIEWS) <= views and set(ANALYSIS_TABLES) <= tables
+    return set(WIDE_VIEWS) <= views and {*ANALYSIS_TABLES, "events"} <= tables
 
 
 def refresh_views(con: duckdb.DuckDBPyConnection) -> None:

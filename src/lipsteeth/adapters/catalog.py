@@ -31,16 +31,18 @@ so a kill at any moment leaves only whole runs behind; ``--resume`` runs the
 rest (rewriting any orphan outcome file of an unfinished run) and the
 experiment ends with exactly the planned runs.  The DuckDB catalog is loaded
 from the Parquet files of finished runs when an experiment completes (and can
-be rebuilt from them at any time: Parquet is the source of truth).  Run folders directly under
-the root are registered by ``lipsteeth run`` and, when written otherwise, by the next
-``query`` (:func:`sync_run_folders`), which also drops the rows of a removed folder.
+be rebuilt from them at any time: Parquet is the source of truth).  Run folders
+directly under the root are registered by ``lipsteeth run`` (in a root that has a
+catalog) and otherwise by the next ``query`` (:func:`sync_run_folders`), which also
+drops the rows of a removed folder; ``sensitivity`` and ``discover`` load their
+results when they write them.
 
 The schema, connections, run folders' rows and the wide views live in
 ``adapters.catalog_tables`` (their names are this module's too).  Every read and load
-goes through DuckDB's relational API (``read_parquet``, ``table``,
-``filter``, ``aggregate``, ``insert_into``, ``create_view``): no path or value is
-spliced into SQL text; the few statements left (DELETE, the schema) are constants with
-bound parameters.
+goes through DuckDB's relational API (``read_parquet``, ``table``, ``filter``,
+``aggregate``, ``insert_into``, ``create_view``): no path or value is spliced into SQL
+text; the few statements left (DELETE, INSERT of one row, the schema) are constants
+with bound parameters.
 """
 
 from __future__ import annotations

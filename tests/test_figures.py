@@ -36,12 +36,12 @@ FIGURES = ADAPTERS / "figures"
 SHARED: dict[str, tuple[str, tuple[str, ...]]] = {
     "sensitivity indices": (
         "sensitivity_figure",
-        ("report/sections.py", "cli/experiments.py"),
+        ("report/sections.py", "cli/sensitivity.py"),
     ),
-    "posterior": ("posterior_figure", ("report/sections.py", "cli/experiments.py")),
-    "PRIM boxes": ("prim_figure", ("report/sections.py", "cli/experiments.py")),
+    "posterior": ("posterior_figure", ("report/sections.py", "cli/calibrate.py")),
+    "PRIM boxes": ("prim_figure", ("report/sections.py", "cli/discover.py")),
     "validation": ("validation_figure", ("report/sections.py", "cli/validate.py")),
-    "NPE certificate": ("certificate_figure", ("report/sections.py", "cli/experiments.py")),
+    "NPE certificate": ("certificate_figure", ("report/sections.py", "cli/calibrate.py")),
 }
 #: the duplicates they replace
 GONE = (

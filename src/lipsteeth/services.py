@@ -14,12 +14,11 @@ option parsing and refusals, progress display, printing.
   and figure as extra files of the same folder).
 - :func:`run_in_chunks` simulates replicates in chunks, reporting each chunk.
 
-The web service's jobs (``adapters/web/jobs.py``, ``_run_job``) still write
-their results folder themselves; they are to call :func:`run_into_folder`
-(``chunk_size=1`` reproduces their replicate-by-replicate progress,
-``check_facts=False``, ``argv=["serve", "job", job_id]``,
-``results_dir=f"run {job_id}"``, ``force=True``) once the dashboard rework
-lands.
+The web service's jobs simulate their replicates in several child processes
+(``adapters/web/worker.py``, streaming partial bands as replicates finish) and
+write the combined ensemble with :func:`record_run` (``argv=["serve", "job",
+job_id]``, ``results_dir=f"run {job_id}"``, ``force=True``, no fact checks): the
+results folder of every front end is written here, once.
 
 Layering: services sit between ``experiment`` and the front ends (``adapters.cli``,
 ``adapters.web``); they use the results store (``adapters.store``, file I/O)

@@ -3,7 +3,13 @@
 Layout of a results root (``--out``, default ``results``)::
 
     catalog.duckdb                                   experiments, runs, parameters,
-                                                     outcomes, outcomes_yearly (tables)
+                                                     outcomes, outcomes_yearly, posteriors,
+                                                     events (of run folders),
+                                                     sensitivity_indices, prim_boxes (tables);
+                                                     factors, outcomes_wide,
+                                                     outcomes_yearly_wide (views)
+    <run-id>/                                        a run folder (``adapters.store``),
+                                                     registered as experiment <run-id>, run 0
     outcomes/experiment=<id>/run=<n>/part-0.parquet          replicate, variable, value
     outcomes_yearly/experiment=<id>/run=<n>/part-0.parquet   replicate, year, variable, value
     runs/experiment=<id>/run=<n>/part-0.parquet              point, seed, replicates, ...
@@ -25,7 +31,18 @@ so a kill at any moment leaves only whole runs behind; ``--resume`` runs the
 rest (rewriting any orphan outcome file of an unfinished run) and the
 experiment ends with exactly the planned runs.  The DuckDB catalog is loaded
 from the Parquet files of finished runs when an experiment completes (and can
-be rebuilt from them at any time: Parquet is the source of truth).
+be rebuilt from them at any time: Parquet is the source of truth).  Run folders
+directly under the root are registered by ``lipsteeth run`` (in a root that has a
+catalog) and otherwise by the next ``query`` (:func:`sync_run_folders`), which also
+drops the rows of a removed folder; ``sensitivity`` and ``discover`` load their
+results when they write them.
+
+The schema, connections, run folders' rows and the wide views live in
+``adapters.catalog_tables`` (their names are this module's too).  Every read and load
+goes through DuckDB's relational API (``read_parquet``, ``table``, ``filter``,
+``aggregate``, ``insert_into``, ``create_view``): no path or value is spliced into SQL
+text; the few statements left (DELETE, INSERT of one row, the schema) are constants
+with bound parameters.
 """
 
 from __future__ import annotations
@@ -35,11 +52,10 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +66,33 @@ import pyarrow.parquet as pq
 
 from ..experiment.sweep import RunOutput, RunSpec, parse_metric
 from . import sql_readonly as sro
+from .catalog_tables import (  # noqa: F401 - some only re-exported: callers use catalog.<name>
+    ANALYSIS_TABLES,
+    CATALOG_FILE,
+    ID_PATTERN,
+    MANIFEST,
+    RUN_KIND,
+    SCHEMA_SQL,
+    STATUS_COMPLETE,
+    TABLES,
+    WIDE_VIEWS,
+    CatalogError,
+    RunFolderSync,
+    catalog_path,
+    connect,
+    delete_experiment,
+    equals,
+    experiment_column,
+    experiments_in,
+    is_run_folder,
+    load_run_folder,
+    refresh_views,
+    run_folder_plan,
+    run_folders_in,
+    sync_run_folders,
+    timestamp,
+    transaction,
+)
 from .store import dumps as store_dumps
 from .store import fsync_path, jsonable, variable_column
 
@@ -57,59 +100,11 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
-CATALOG_FILE = "catalog.duckdb"
 PART = "part-0.parquet"
-TABLES: tuple[str, ...] = ("outcomes", "outcomes_yearly", "runs", "parameters")
-MANIFEST = "manifest.json"
 PLAN = "plan.parquet"
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 STATUS_RUNNING = "running"
-STATUS_COMPLETE = "complete"
 
 _PARQUET: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "version": "2.6"}
-
-_SCHEMA_SQL = """
-CREATE TABLE IF NOT EXISTS experiments (
-    experiment VARCHAR PRIMARY KEY,
-    kind VARCHAR,
-    scenario VARCHAR,
-    design VARCHAR,
-    n_runs INTEGER,
-    n_done INTEGER,
-    replicates_per_run INTEGER,
-    status VARCHAR,
-    created TIMESTAMP,
-    finished TIMESTAMP,
-    path VARCHAR,
-    manifest JSON
-);
-CREATE TABLE IF NOT EXISTS runs (
-    experiment VARCHAR, run INTEGER, point INTEGER, seed BIGINT, replicates INTEGER,
-    wall_seconds DOUBLE, finished_at TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS parameters (
-    experiment VARCHAR, run INTEGER, name VARCHAR, kind VARCHAR, value DOUBLE
-);
-CREATE TABLE IF NOT EXISTS outcomes (
-    experiment VARCHAR, run INTEGER, replicate INTEGER, variable VARCHAR, value DOUBLE
-);
-CREATE TABLE IF NOT EXISTS outcomes_yearly (
-    experiment VARCHAR, run INTEGER, replicate INTEGER, year SMALLINT, variable VARCHAR,
-    value DOUBLE
-);
-CREATE TABLE IF NOT EXISTS posteriors (
-    experiment VARCHAR, generation INTEGER, particle INTEGER, weight DOUBLE, distance DOUBLE,
-    name VARCHAR, value DOUBLE
-);
-CREATE OR REPLACE VIEW run_means AS
-    SELECT experiment, run, variable, avg(value) AS mean, min(value) AS min,
-           max(value) AS max, count(*) AS replicates
-    FROM outcomes GROUP BY experiment, run, variable;
-"""
-
-
-class CatalogError(Exception):
-    """Results cannot be stored or found as asked (one-line message)."""
 
 
 # ---------------------------------------------------------------------------
@@ -481,20 +476,17 @@ class ExperimentStore:
         """
         outcome, year = parse_metric(name)
         table = "outcomes" if year is None else "outcomes_yearly"
-        where = "variable = ?" + ("" if year is None else " AND year = ?")
-        args: list[Any] = [outcome] if year is None else [outcome, year]
-        df = self._metric_from_catalog(table, where, args)
+        chosen = equals("variable", outcome)
+        if year is not None:
+            chosen = chosen & equals("year", year)
+        df = self._metric_from_catalog(table, chosen)
         if df is None:
             files = self.files(table)
             if not files:
                 raise CatalogError(f"experiment {self.experiment} has no finished runs")
             con = _duck()
             try:
-                df = con.execute(
-                    f"SELECT run, avg(value) AS value FROM read_parquet(?, "
-                    f"hive_partitioning=true) WHERE {where} GROUP BY run ORDER BY run",
-                    [files, *args],
-                ).df()
+                df = _means_by_run(con.read_parquet(files, hive_partitioning=True), chosen)
             finally:
                 con.close()
         if df.empty:
@@ -504,7 +496,7 @@ class ExperimentStore:
             )
         return df.set_index("run")["value"]
 
-    def _metric_from_catalog(self, table: str, where: str, args: list[Any]) -> pd.DataFrame | None:
+    def _metric_from_catalog(self, table: str, chosen: duckdb.Expression) -> pd.DataFrame | None:
         """The metric from the catalog tables, or None if this experiment is not loaded there."""
         import duckdb
 
@@ -515,17 +507,12 @@ class ExperimentStore:
             con = duckdb.connect(str(path), read_only=True)
         except duckdb.Error:
             return None
+        mine = equals("experiment", self.experiment)
         try:
-            row = con.execute(
-                "SELECT n_done FROM experiments WHERE experiment = ?", [self.experiment]
-            ).fetchone()
-            if row is None or int(row[0] or 0) != len(self.completed_runs()):
+            rows = con.table("experiments").filter(mine).select("n_done").fetchall()
+            if not rows or int(rows[0][0] or 0) != len(self.completed_runs()):
                 return None
-            return con.execute(
-                f"SELECT run, avg(value) AS value FROM {table} WHERE experiment = ? AND {where} "
-                "GROUP BY run ORDER BY run",
-                [self.experiment, *args],
-            ).df()
+            return _means_by_run(con.table(table).filter(mine), chosen)
         except duckdb.Error:
             return None
         finally:
@@ -536,10 +523,11 @@ class ExperimentStore:
         if not files:
             return []
         con = _duck()
-        rows = con.execute(
-            "SELECT DISTINCT variable FROM read_parquet(?) ORDER BY 1", [files]
-        ).fetchall()
-        return [r[0] for r in rows]
+        try:
+            rows = con.read_parquet(files).select("variable").distinct().order("variable")
+            return [r[0] for r in rows.fetchall()]
+        finally:
+            con.close()
 
     # --- analysis outputs -----------------------------------------------------------
 
@@ -593,46 +581,9 @@ def _duck() -> duckdb.DuckDBPyConnection:
     return duckdb.connect()
 
 
-def catalog_path(root: Path) -> Path:
-    return Path(root) / CATALOG_FILE
-
-
-def connect(
-    root: Path, *, read_only: bool = False, attempts: int = 50
-) -> duckdb.DuckDBPyConnection:
-    """Open the catalog (creating its tables); retries while another process holds the lock."""
-    import duckdb
-
-    path = catalog_path(root)
-    if read_only and not path.exists():
-        raise CatalogError(f"no catalog at {path}")
-    last: Exception | None = None
-    for _ in range(attempts):
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            if not read_only:
-                con.execute(_SCHEMA_SQL)
-            return con
-        except duckdb.IOException as exc:  # locked by another writer
-            last = exc
-            time.sleep(0.2)
-    raise CatalogError(f"catalog {path} is locked: {last}")
-
-
-@contextlib.contextmanager
-def _transaction(root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A catalog connection inside one transaction: committed, or rolled back on any error."""
-    con = connect(root)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        yield con
-        con.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(Exception):
-            con.execute("ROLLBACK")
-        raise
-    finally:
-        con.close()
+def _means_by_run(relation: duckdb.DuckDBPyRelation, chosen: duckdb.Expression) -> pd.DataFrame:
+    """Mean ``value`` by ``run`` of the rows ``chosen`` selects, ordered by run."""
+    return relation.filter(chosen).aggregate("run, avg(value) AS value", "run").order("run").df()
 
 
 def _insert_experiment(
@@ -656,8 +607,8 @@ def _insert_experiment(
             n_done,
             manifest.get("replicates"),
             manifest.get("status"),
-            _ts(manifest.get("created")),
-            _ts(finished),
+            timestamp(manifest.get("created")),
+            timestamp(finished),
             str(store.path),
             json.dumps(jsonable(manifest)),
         ],
@@ -667,8 +618,10 @@ def _insert_experiment(
 def register(store: ExperimentStore, manifest: Mapping[str, Any] | None = None) -> None:
     """(Re)load one experiment's finished runs from Parquet into the catalog tables."""
     manifest = dict(manifest) if manifest is not None else store.manifest()
-    with _transaction(store.root) as con:
+    with transaction(store.root) as con:
         _load_runs(con, store, manifest)
+        load_analyses(con, store)  # a resumed experiment may have analyses already
+        refresh_views(con)
 
 
 def _load_runs(
@@ -676,24 +629,19 @@ def _load_runs(
 ) -> None:
     """A sweep or sensitivity experiment's rows, replacing any it had (inside ``con``'s txn)."""
     exp = store.experiment
-    for table in ("experiments", *TABLES):
-        con.execute(f"DELETE FROM {table} WHERE experiment = ?", [exp])
+    delete_experiment(con, exp, ("experiments", *TABLES))
     done = sorted(store.completed_runs())
     if done:
-        for table, cols in (
-            ("outcomes", "replicate, variable, value"),
-            ("outcomes_yearly", "replicate, year, variable, value"),
-            ("runs", "point, seed, replicates, wall_seconds, finished_at"),
+        for table, columns in (
+            ("outcomes", ("replicate", "variable", "value")),
+            ("outcomes_yearly", ("replicate", "year", "variable", "value")),
+            ("runs", ("point", "seed", "replicates", "wall_seconds", "finished_at")),
         ):
-            con.execute(
-                f"INSERT INTO {table} SELECT ? AS experiment, run, {cols} "
-                "FROM read_parquet(?, hive_partitioning=true)",
-                [exp, store.files(table, done)],
-            )
-    con.execute(
-        "INSERT INTO parameters SELECT ? AS experiment, run, name, kind, value "
-        "FROM read_parquet(?)",
-        [exp, store.files("parameters")],
+            hive = con.read_parquet(store.files(table, done), hive_partitioning=True)
+            hive.select(experiment_column(exp), "run", *columns).insert_into(table)
+    parameters = con.read_parquet(store.files("parameters"))
+    parameters.select(experiment_column(exp), "run", "name", "kind", "value").insert_into(
+        "parameters"
     )
     _insert_experiment(
         con,
@@ -705,6 +653,54 @@ def _load_runs(
     )
 
 
+def register_analyses(store: ExperimentStore) -> None:
+    """(Re)load an experiment's analyses (sensitivity indices, PRIM boxes) into the catalog."""
+    with transaction(store.root) as con:
+        load_analyses(con, store)
+
+
+def load_analyses(con: duckdb.DuckDBPyConnection, store: ExperimentStore) -> None:
+    """The rows of ``sensitivity_indices`` and ``prim_boxes`` from an experiment's reports.
+
+    Read from what ``sensitivity`` and ``discover`` write into the experiment's folder
+    (``sensitivity_<method>.json``, ``prim_<outcome>_<gt|lt>_<threshold>.json``), which
+    name each outcome exactly: one row per factor and index (S1, ST, mu_star, ... with
+    their confidence half-widths), one per box and restricted factor.
+    """
+    exp = store.experiment
+    delete_experiment(con, exp, ANALYSIS_TABLES)
+    indices: list[tuple[Any, ...]] = []
+    for path in sorted(store.path.glob("sensitivity_*.json")):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        for outcome, item in (report.get("outcomes") or {}).items():
+            for row in item.get("indices") or []:
+                for index, value in row.items():
+                    if index != "factor" and isinstance(value, (int, float)):
+                        indices.append(
+                            (exp, report.get("method"), outcome, row["factor"], index, value)
+                        )
+    boxes: list[tuple[Any, ...]] = []
+    for path in sorted(store.path.glob("prim_*.json")):
+        found = json.loads(path.read_text(encoding="utf-8"))
+        for number, box in enumerate(found.get("boxes") or []):
+            for factor, (low, high) in (box.get("limits") or {}).items():
+                boxes.append(
+                    (exp, found["outcome"], found["threshold"], found["direction"], number)
+                    + (factor, low, high, box["coverage"], box["density"], box["mass"])
+                )
+    _insert_rows(con, "sensitivity_indices", indices)
+    _insert_rows(con, "prim_boxes", boxes)
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Rows (tuples in the table's column order) into ``table``, typed by the table."""
+    if not rows:
+        return
+    names = list(con.table(table).columns)
+    frame = pa.table({name: [row[k] for row in rows] for k, name in enumerate(names)})
+    con.from_arrow(frame).insert_into(table)
+
+
 def register_calibration(
     store: ExperimentStore,
     populations: pd.DataFrame,
@@ -714,8 +710,9 @@ def register_calibration(
 ) -> None:
     """Record a calibration (its manifest and every generation's particles) in the catalog."""
     manifest = store.manifest()
-    with _transaction(store.root) as con:
+    with transaction(store.root) as con:
         _load_calibration(con, store, manifest, populations, parameters, method=method)
+        refresh_views(con)
 
 
 def _load_calibration(
@@ -738,15 +735,9 @@ def _load_calibration(
         var_name="name",
         value_name="value",
     )
-    for table in ("experiments", "posteriors"):
-        con.execute(f"DELETE FROM {table} WHERE experiment = ?", [exp])
-    con.register("_posterior", long)
-    con.execute(
-        "INSERT INTO posteriors SELECT ?, generation, particle, weight, distance, name, value "
-        "FROM _posterior",
-        [exp],
-    )
-    con.unregister("_posterior")
+    delete_experiment(con, exp, ("experiments", "posteriors"))
+    columns = ("generation", "particle", "weight", "distance", "name", "value")
+    con.from_df(long).select(experiment_column(exp), *columns).insert_into("posteriors")
     # a calibration's runs all finish with it: every run is done when it is created
     _insert_experiment(
         con,
@@ -769,6 +760,7 @@ def _load_any(con: duckdb.DuckDBPyConnection, store: ExperimentStore) -> None:
     manifest = store.manifest()
     if manifest.get("kind") != "calibrate":
         _load_runs(con, store, manifest)
+        load_analyses(con, store)
         return
     posterior = store.path / POSTERIOR_FILE
     if not posterior.is_file():
@@ -782,10 +774,12 @@ def _load_any(con: duckdb.DuckDBPyConnection, store: ExperimentStore) -> None:
 RUN_FOLDER_FILES: tuple[str, ...] = ("outcomes", "outcomes_yearly", "events")
 
 
-def is_run_folder(path: Path) -> bool:
-    """A results folder of one ``lipsteeth run`` (manifest plus Parquet tables)."""
-    path = Path(path)
-    return (path / MANIFEST).is_file() and (path / "outcomes.parquet").is_file()
+# ---------------------------------------------------------------------------
+# run folders in the catalog
+
+
+# ---------------------------------------------------------------------------
+# wide views: one column per factor, one column per outcome
 
 
 def query_run_folder(
@@ -823,21 +817,8 @@ def query_run_folder(
         con.close()
 
 
-def _ts(text: Any) -> dt.datetime | None:
-    if not text:
-        return None
-    return dt.datetime.fromisoformat(str(text)).astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def experiments_in(root: Path) -> list[str]:
-    base = Path(root) / "experiments"
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if (p / MANIFEST).is_file())
-
-
 def rebuild(root: Path) -> int:
-    """Reload every experiment under ``root`` into a fresh catalog; returns how many.
+    """Reload every experiment and run folder under ``root`` into a fresh catalog; how many.
 
     The new catalog is built aside (``.catalog.duckdb.rebuild-<pid>``) and moved over the
     old one with one ``os.replace`` only once every experiment has loaded: a rebuild that
@@ -853,10 +834,14 @@ def rebuild(root: Path) -> int:
     try:
         con = duckdb.connect(str(aside))
         try:
-            con.execute(_SCHEMA_SQL)
+            con.execute(SCHEMA_SQL)
             con.execute("BEGIN TRANSACTION")
             for name in names:
                 _load_any(con, ExperimentStore(root, name))
+            runs, _, _ = run_folder_plan(root, {})
+            for name, folder in runs.items():
+                load_run_folder(con, name, folder)
+            refresh_views(con)
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:
@@ -873,7 +858,7 @@ def rebuild(root: Path) -> int:
         ) from None
     finally:
         _remove_database(aside)
-    return len(names)
+    return len(names) + len(runs)
 
 
 def _remove_database(path: Path) -> None:
@@ -887,9 +872,15 @@ def locate(results: Path) -> tuple[Path, str | None]:
     results = Path(results)
     if (results / MANIFEST).is_file() and results.parent.name == "experiments":
         return results.parent.parent, results.name
-    if (results / "experiments").is_dir() or catalog_path(results).exists():
+    if (
+        (results / "experiments").is_dir()
+        or catalog_path(results).exists()
+        or run_folders_in(results)
+    ):
         return results, None
-    raise CatalogError(f"{results}: not a results folder (no {CATALOG_FILE} or experiments/)")
+    raise CatalogError(
+        f"{results}: not a results folder (no {CATALOG_FILE}, experiments/ or run folder)"
+    )
 
 
 def query(
@@ -899,8 +890,13 @@ def query(
     timeout: float = sro.TIMEOUT_SECONDS,
     max_rows: int = sro.MAX_ROWS,
     attempts: int = 50,
+    sync: bool = True,
 ) -> sro.QueryResult:
-    """One SELECT on the catalog, opened read-only and sealed (see ``sql_readonly``)."""
+    """One SELECT on the catalog, opened read-only and sealed (see ``sql_readonly``).
+
+    A missing catalog is built from the files first; with ``sync`` the run folders
+    written since the last query are registered first (:func:`sync_run_folders`).
+    """
     import duckdb
 
     try:
@@ -909,6 +905,8 @@ def query(
         raise CatalogError(str(exc)) from None
     if not catalog_path(root).exists():
         rebuild(root)
+    elif sync:
+        sync_run_folders(root)  # run folders written since: registered before the query
     last: Exception | None = None
     for _ in range(attempts):
         try:

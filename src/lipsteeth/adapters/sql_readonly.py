@@ -113,9 +113,8 @@ def folder_connection(
     try:
         files = {name: str(Path(path).resolve()) for name, path in tables.items()}
         _seal(con, sorted(files.values()))
-        for name, file in files.items():
-            literal = file.replace("'", "''")
-            con.execute(f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{literal}')")
+        for name, file in files.items():  # a relation's view: no path is spliced into SQL text
+            con.read_parquet(file).create_view(name)
     except BaseException:
         con.close()
         raise

@@ -4,15 +4,18 @@ One module per command group, each adding its commands with ``register(app)``:
 
 - ``run``: simulate a scenario into a results folder (``lipsteeth.services``);
 - ``scenarios``: ``scenarios list | show | schema``;
-- ``experiments``: ``sweep``, ``sensitivity``, ``calibrate``, ``discover``, ``query``;
+- ``sweep``, ``sensitivity``, ``calibrate``, ``discover``, ``query``: the experiment
+  commands, one module each;
 - ``validate``: scores against observed series, frozen forecasts;
 - ``report``: ``report`` and ``compare``;
 - ``serve``: the API and dashboard.
 
 ``options`` declares the options several commands share; ``inputs`` holds
-:class:`UserError` and the checks every command makes.  Command modules import
-``options`` and ``inputs``, never this package or each other, so the package
-has no import cycle (tests/test_architecture.py).
+:class:`UserError` and the checks every command makes; ``experiment_inputs`` and
+``experiment_runs`` hold what the experiment commands share (their option checks;
+planned, checkpointed runs and their display).  Command modules import these,
+never this package or each other, so the package has no import cycle
+(tests/test_architecture.py).
 
 Every refused input (a bad scenario, a bad option value, a missing file, an
 occupied output folder, a missing optional dependency) ends with one line
@@ -29,7 +32,19 @@ import typer
 
 from ...core.simulate import NonFiniteOutcomeError
 from ...scenario import ScenarioError
-from . import experiments, facts, report, run, scenarios, serve, validate
+from . import (
+    calibrate,
+    discover,
+    facts,
+    query,
+    report,
+    run,
+    scenarios,
+    sensitivity,
+    serve,
+    sweep,
+    validate,
+)
 from .inputs import EXIT_USAGE, UserError, fail, missing_extra
 
 __all__ = ["UserError", "app", "fail", "main"]
@@ -46,7 +61,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # The order of registration is the order of ``lipsteeth --help``.
-for _group in (run, scenarios, experiments, report, serve, validate, facts):
+for _group in (
+    run,
+    scenarios,
+    sweep,
+    sensitivity,
+    calibrate,
+    discover,
+    query,
+    report,
+    serve,
+    validate,
+    facts,
+):
     _group.register(app)
 
 

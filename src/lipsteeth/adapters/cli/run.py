@@ -13,6 +13,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,8 +26,8 @@ from ...experiment.posterior import uncertainty_of
 from ...experiment.summary import KEY_OUTCOMES, levers_in_force
 from ...scenario import Scenario
 from ...scenario.events_csv import load_event_csv, with_events
+from .. import catalog, store
 from .. import console as views
-from .. import store
 from ..executors_dask import ExecutorError, open_executor
 from ..posterior_files import apply_uncertainty
 from .inputs import (
@@ -175,6 +176,8 @@ def run(
         fail(str(exc))
     except (store.ResultsFolderError, services.ResultsWriteError) as exc:
         fail(str(exc))
+    if catalog.catalog_path(target.parent).exists():  # a results root with its catalog
+        register_in_catalog(target)
     if report:
         from ..report import ReportError, write_report
 
@@ -205,6 +208,26 @@ def run(
     con.print(views.facts_table(record.facts, uncertainty_of(loaded).label))
     con.print(views.ledger_table(record.ledger))
     con.print(views.results_location(target))
+
+
+def register_in_catalog(target: Path) -> None:
+    """Register a run folder in the catalog of the results root it was written into.
+
+    Only a root that has a catalog already: a first run writes no catalog beside its
+    folder (the first ``lipsteeth query`` of the root builds it from the files).  The
+    folder is written whatever happens here: a catalog that cannot be written now
+    (locked by a long writer, a full disk) gets a one-line warning, and the next
+    ``lipsteeth query`` of the root registers the folder then.
+    """
+    import duckdb
+
+    try:
+        catalog.sync_run_folders(target.parent, only=target.name)
+    except (catalog.CatalogError, duckdb.Error, OSError) as exc:
+        sys.stderr.write(
+            f"warning: {target} is not in the catalog of {target.parent} yet "
+            f"({' '.join(str(exc).split())[:200]}); `lipsteeth query` registers it\n"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -206,11 +206,16 @@ def _work(
 def finalize(
     job_id: str, folder: Path, scenario_toml: str, seed: int, replicates: int, started: float
 ) -> None:
-    """Combine the replicate files into the results folder and the bands document."""
+    """Combine the replicate files into the results folder and the bands document.
+
+    The results folder (tables, manifest, summary) is written by
+    ``services.record_run``, the function ``lipsteeth run`` and ``validate`` write theirs
+    with: one implementation of what a results folder holds.
+    """
+    from ... import services
     from ...experiment.ensemble import combine
-    from ...experiment.posterior import uncertainty_of, with_uncertainty
+    from ...experiment.posterior import with_uncertainty
     from ...scenario import load_scenario_text
-    from .. import store
     from ..store import dumps
     from .bands import bands_of, uncertainty_text
 
@@ -222,47 +227,20 @@ def finalize(
     result = combine(parts)
     wall = max(time.time() - started, 0.0)
     doc = bands_of(result.monthly, result.months, result.outcome_names, uncertainty_text(scenario))
-    summary = {
-        "scenario": scenario.name,
-        "seed": int(seed),
-        "replicates": int(replicates),
-        "years": doc["years"],
-        "outcomes": {
-            name: {
-                "unit": doc["units"][name],
-                "median": doc["yearly"][name]["median"],
-                "p5": doc["yearly"][name]["p5"],
-                "p95": doc["yearly"][name]["p95"],
-            }
-            for name in result.outcome_names
-        },
-        "facts": [],
-        "results_dir": f"run {job_id}",
-        "uncertainty": uncertainty_of(scenario).describe(),
-        "wall_time_s": round(wall, 3),
-    }
-    manifest = store.run_manifest(
+    tmp = folder / f".{BANDS_FILE}.tmp"
+    tmp.write_text(dumps(doc))
+    services.record_run(
+        folder / RESULTS_DIR,
         run_id=job_id,
         scenario=scenario,
         result=result,
         seed=seed,
-        argv=["serve", "job", job_id],
         wall_time_s=wall,
-        facts=[],
-        ledger=store.ledger_checks(result),
+        force=True,  # a job finalized again after a crash replaces its half-done folder
+        argv=["serve", "job", job_id],
+        results_dir=f"run {job_id}",
     )
-    tmp = folder / f".{BANDS_FILE}.tmp"
-    tmp.write_text(dumps(doc))
-    store.write_results(
-        folder / RESULTS_DIR,
-        run_id=job_id,
-        result=result,
-        start=scenario.start,
-        manifest=manifest,
-        summary=summary,
-        force=True,
-    )
-    tmp.replace(folder / BANDS_FILE)
+    tmp.replace(folder / BANDS_FILE)  # last: its presence marks the job finished
     for index in range(replicates):  # the results folder holds them now
         with contextlib.suppress(OSError):
             rep_path(folder, index, ".result.pkl").unlink()
@@ -278,6 +256,7 @@ def preload() -> list[str]:
         "lipsteeth.scenario",
         "lipsteeth.experiment.ensemble",
         "lipsteeth.adapters.store",
+        "lipsteeth.services",
         "lipsteeth.adapters.web.worker",
         "lipsteeth.adapters.web._warm",
     ]

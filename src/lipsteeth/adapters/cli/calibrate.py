@@ -77,7 +77,11 @@ def calibrate(
     ] = None,
     params: Annotated[
         str | None,
-        typer.Option("--params", help="Comma-separated uncertainties to calibrate (default all)."),
+        typer.Option(
+            "--params",
+            help="Comma-separated uncertainties to calibrate (default: those of the "
+            "scenario's shipped posterior, else all declared if at most 30).",
+        ),
     ] = None,
     method: Annotated[
         str,

@@ -4,6 +4,7 @@ One module per command group, each adding its commands with ``register(app)``:
 
 - ``run``: simulate a scenario into a results folder (``lipsteeth.services``);
 - ``scenarios``: ``scenarios list | show | schema``;
+- ``policies``: ``policies list | show`` (the policy library);
 - ``experiments``: ``sweep``, ``sensitivity``, ``calibrate``, ``discover``, ``query``;
 - ``validate``: scores against observed series, frozen forecasts;
 - ``report``: ``report`` and ``compare``;
@@ -29,7 +30,7 @@ import typer
 
 from ...core.simulate import NonFiniteOutcomeError
 from ...scenario import ScenarioError
-from . import experiments, facts, report, run, scenarios, serve, validate
+from . import experiments, facts, policies, report, run, scenarios, serve, validate
 from .inputs import EXIT_USAGE, UserError, fail, missing_extra
 
 __all__ = ["UserError", "app", "fail", "main"]
@@ -46,7 +47,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # The order of registration is the order of ``lipsteeth --help``.
-for _group in (run, scenarios, experiments, report, serve, validate, facts):
+for _group in (run, scenarios, policies, experiments, report, serve, validate, facts):
     _group.register(app)
 
 

@@ -6,13 +6,15 @@ One module per command group, each adding its commands with ``register(app)``:
 - ``scenarios``: ``scenarios list | show | schema``;
 - ``policies``: ``policies list | show`` (the policy library);
 - ``experiments``: ``sweep``, ``sensitivity``, ``calibrate``, ``discover``, ``query``;
+- ``robust``: ``robust`` (policies over sampled futures) and ``optimize`` (NSGA-II);
 - ``validate``: scores against observed series, frozen forecasts;
 - ``report``: ``report`` and ``compare``;
 - ``serve``: the API and dashboard.
 
 ``options`` declares the options several commands share; ``inputs`` holds
 :class:`UserError` and the checks every command makes.  Command modules import
-``options`` and ``inputs``, never this package or each other, so the package
+``options`` and ``inputs`` (and ``robust`` the experiment helpers of
+``experiments``: progress bars, ``--set``), never this package, so the package
 has no import cycle (tests/test_architecture.py).
 
 Every refused input (a bad scenario, a bad option value, a missing file, an
@@ -30,7 +32,7 @@ import typer
 
 from ...core.simulate import NonFiniteOutcomeError
 from ...scenario import ScenarioError
-from . import experiments, facts, policies, report, run, scenarios, serve, validate
+from . import experiments, facts, policies, report, robust, run, scenarios, serve, validate
 from .inputs import EXIT_USAGE, UserError, fail, missing_extra
 
 __all__ = ["UserError", "app", "fail", "main"]
@@ -47,7 +49,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # The order of registration is the order of ``lipsteeth --help``.
-for _group in (run, scenarios, policies, experiments, report, serve, validate, facts):
+for _group in (run, scenarios, policies, experiments, robust, report, serve, validate, facts):
     _group.register(app)
 
 

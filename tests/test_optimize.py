@@ -202,3 +202,13 @@ def test_bad_spec_is_one_line_exit_2_nothing_written(
     assert code == 2
     assert err.startswith(f"error: {path}: ") and err.count("\n") == 1 and message in err, err
     assert not out.exists()
+
+
+def test_the_search_report_has_the_pareto_set(files: Path) -> None:
+    folder = files / "whole" / "experiments" / "search"
+    if not (folder / "summary.json").is_file():
+        assert run_cli(command(files, files / "whole")) == 0
+    assert run_cli(["report", str(folder)]) == 0
+    page = (folder / "report.html").read_text()
+    assert 'id="search"' in page and "Parallel coordinates of the Pareto set" in page
+    assert "Robustness of the Pareto set" in page and page.count("<svg") >= 2

@@ -287,3 +287,17 @@ def test_a_bad_objectives_or_policy_file_is_named(tmp_path: Path, small: Path, c
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(f"error: {policy}: levers.food_aid.value: ")
     assert not (tmp_path / "o").exists()
+
+
+def test_reports_show_the_robustness_section(small: Path, finished: Path) -> None:
+    assert run_cli(["report", str(finished)]) == 0
+    page = (finished / "report.html").read_text()
+    assert 'id="robustness"' in page and "Rankings by metric" in page
+    assert "<svg" in page and "robust_metrics" not in page  # the figure inline, no raw names
+    assert "fails in" in page and "coverage" in page
+    # a run of the same scenario in the same results root shows the experiment too
+    run = small / "results" / "run"
+    args = ["run", str(small / "small.toml"), "--replicates", "1", "--years", "0.3"]
+    assert run_cli([*args, "--no-facts", "--out", str(run)]) == 0
+    assert run_cli(["report", str(run)]) == 0
+    assert "Policies under deep uncertainty" in (run / "report.html").read_text()

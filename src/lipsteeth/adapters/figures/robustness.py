@@ -53,8 +53,8 @@ def regret_figure(
                 fontsize=7,
                 color="white" if shown[p, k] > 0.6 else "#111111",
             )
-    fig.colorbar(image, ax=ax, label=f"{metric}, share of the column's largest")
-    ax.set_title(f"{metric} by policy and objective (0: best in every future)", loc="left")
+    fig.colorbar(image, ax=ax, label="share of the column's largest")
+    ax.set_title(f"{metric} by policy and objective (0: no regret)", loc="left")
     return fig
 
 

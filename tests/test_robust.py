@@ -301,3 +301,13 @@ def test_reports_show_the_robustness_section(small: Path, finished: Path) -> Non
     assert run_cli([*args, "--no-facts", "--out", str(run)]) == 0
     assert run_cli(["report", str(run)]) == 0
     assert "Policies under deep uncertainty" in (run / "report.html").read_text()
+
+
+@pytest.mark.slow  # a Dask LocalCluster of two workers (about 30 s on the shared machine)
+def test_dask_workers_give_the_serial_numbers(small: Path, finished: Path) -> None:
+    out = small / "dask"
+    args = robust_args(small, out, "--workers", "2", "--executor", "dask")
+    assert run_cli(args) == 0
+    serial = pd.read_parquet(finished / "analysis" / "robust_values.parquet")
+    on_dask = pd.read_parquet(out / "experiments" / "crn" / "analysis" / "robust_values.parquet")
+    pd.testing.assert_frame_equal(serial, on_dask, check_exact=True)

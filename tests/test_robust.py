@@ -311,3 +311,24 @@ def test_dask_workers_give_the_serial_numbers(small: Path, finished: Path) -> No
     serial = pd.read_parquet(finished / "analysis" / "robust_values.parquet")
     on_dask = pd.read_parquet(out / "experiments" / "crn" / "analysis" / "robust_values.parquet")
     pd.testing.assert_frame_equal(serial, on_dask, check_exact=True)
+
+
+def test_default_objectives_cover_the_policy_question() -> None:
+    from lipsteeth.scenario import load_scenario
+
+    objectives = rb.default_objectives(load_scenario("baseline-2016"))
+    by_name = {o.name: o for o in objectives}
+    assert set(by_name) == {
+        "nuclear_tests",
+        "missile_tests",
+        "revenue_to_state",
+        "economy_margin",
+        "exodus_margin",
+        "arrivals",
+        "restaurant_revenue",
+    }
+    # the years the strategic model drives (endogenous from 2017) to the end
+    assert {(o.first_year, o.last_year) for o in objectives} == {(2017, 2020)}
+    assert by_name["economy_margin"].relative_to == "strategic.collapse_threshold"
+    assert by_name["economy_margin"].direction == "max" and by_name["economy_margin"].threshold == 0
+    assert by_name["nuclear_tests"].threshold == 0 and by_name["arrivals"].direction == "max"

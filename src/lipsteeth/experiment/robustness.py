@@ -157,67 +157,26 @@ def default_objectives(scenario: Scenario) -> list[Objective]:
     objectives file changes (``--objectives``).
     """
     first, last = decision_window(scenario)
-    window = {"first_year": first, "last_year": last}
+    rows: list[tuple[str, str, str, str, float | None, str | None, str]] = [
+        ("nuclear_tests", "nuclear_tests", "total", "min", 0.0, None,
+         "nuclear tests (none is the goal)"),
+        ("missile_tests", "missile_tests", "total", "min", None, None, "missile tests"),
+        ("revenue_to_state", "revenue_to_state_usd", "total", "min", None, None,
+         "hard currency to Pyongyang"),
+        ("economy_margin", "economy_index", "min_month", "max", 0.0,
+         "strategic.collapse_threshold",
+         "lowest month of the economy index above Beijing's collapse line"),
+        ("exodus_margin", "border_crossings", "max_year", "min", 0.0,
+         "strategic.exodus_threshold_per_year",
+         "peak yearly crossings into China above Beijing's exodus line"),
+        ("arrivals", "arrivals_south_korea", "total", "max", None, None,
+         "arrivals in South Korea"),
+        ("restaurant_revenue", "remittance_restaurants_usd", "total", "min", None, None,
+         "restaurant remittances to Pyongyang"),
+    ]  # fmt: skip
     return [
-        Objective(
-            "nuclear_tests",
-            "nuclear_tests",
-            "total",
-            "min",
-            0.0,
-            **window,
-            title="nuclear tests (none is the goal)",
-        ),
-        Objective(
-            "missile_tests", "missile_tests", "total", "min", None, **window, title="missile tests"
-        ),
-        Objective(
-            "revenue_to_state",
-            "revenue_to_state_usd",
-            "total",
-            "min",
-            None,
-            **window,
-            title="hard currency to Pyongyang",
-        ),
-        Objective(
-            "economy_margin",
-            "economy_index",
-            "min_month",
-            "max",
-            0.0,
-            **window,
-            relative_to="strategic.collapse_threshold",
-            title="lowest month of the economy index above Beijing's collapse line",
-        ),
-        Objective(
-            "exodus_margin",
-            "border_crossings",
-            "max_year",
-            "min",
-            0.0,
-            **window,
-            relative_to="strategic.exodus_threshold_per_year",
-            title="peak yearly crossings into China above Beijing's exodus line",
-        ),
-        Objective(
-            "arrivals",
-            "arrivals_south_korea",
-            "total",
-            "max",
-            None,
-            **window,
-            title="arrivals in South Korea",
-        ),
-        Objective(
-            "restaurant_revenue",
-            "remittance_restaurants_usd",
-            "total",
-            "min",
-            None,
-            **window,
-            title="restaurant remittances to Pyongyang",
-        ),
+        Objective(name, outcome, statistic, direction, threshold, first, last, relative, title)
+        for name, outcome, statistic, direction, threshold, relative, title in rows
     ]
 
 

@@ -163,7 +163,7 @@ def robust(
         Path | None,
         typer.Option(
             "--objectives",
-            help="TOML of [[objectives]] (name, outcome, statistic, direction, threshold, "
+            help="TOML of \\[\\[objectives]] (name, outcome, statistic, direction, threshold, "
             "from, to, relative_to); default: tests, revenue, economy vs Beijing's collapse "
             "line, exodus, arrivals, restaurant revenue.",
         ),
@@ -714,9 +714,10 @@ def optimize(
         Path,
         typer.Option(
             "--spec",
-            help="TOML: [optimize] (futures, population, generations, seed, from, "
-            "base_policy), [[levers]] (name, low, high), [[objectives]] (as for robust, plus "
-            "metric and optimize), [[constraints]] (objective, metric, at_least | at_most).",
+            help="TOML: \\[optimize] (futures, population, generations, seed, from, "
+            "base_policy), \\[\\[levers]] (name, low, high), \\[\\[objectives]] (as for "
+            "robust, plus metric and optimize), \\[\\[constraints]] (objective, metric, "
+            "at_least | at_most).",
         ),
     ],
     seed: Annotated[

@@ -64,13 +64,19 @@ def test_public_api_is_curated() -> None:
         [
             "ParameterDraws",
             "ParameterInfo",
+            "Policy",
             "Scenario",
             "ScenarioError",
+            "apply_policy",
             "check_population",
             "packaged_posterior",
+            "list_policies",
             "list_scenarios",
+            "load_policy",
+            "load_policy_text",
             "load_scenario",
             "load_scenario_text",
+            "policy_names",
             "scenario_schema",
         ]
     )

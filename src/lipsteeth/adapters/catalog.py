@@ -148,6 +148,22 @@ def atomic_text(text: str, path: Path) -> None:
         raise
 
 
+def atomic_bytes(raw: bytes, path: Path) -> None:
+    """Write bytes to ``path`` through a temporary file, fsync and one ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def dumps(obj: Any) -> str:
     """Strict, indented JSON text of ``obj`` for manifests (one trailing newline)."""
     return store_dumps(obj, indent=2) + "\n"

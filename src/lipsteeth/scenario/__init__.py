@@ -20,6 +20,14 @@ from typing import Any
 from ._errors import ScenarioError
 from ._load import list_scenarios, load_scenario, load_scenario_text
 from ._models import json_schema
+from ._policy import (
+    Policy,
+    apply_policy,
+    list_policies,
+    load_policy,
+    load_policy_text,
+    policy_names,
+)
 from ._scenario import (
     ParameterDraws,
     ParameterInfo,
@@ -31,13 +39,19 @@ from ._scenario import (
 __all__ = [
     "ParameterDraws",
     "ParameterInfo",
+    "Policy",
     "Scenario",
     "ScenarioError",
+    "apply_policy",
     "check_population",
+    "list_policies",
     "list_scenarios",
+    "load_policy",
+    "load_policy_text",
     "load_scenario",
     "load_scenario_text",
     "packaged_posterior",
+    "policy_names",
     "scenario_schema",
 ]
 

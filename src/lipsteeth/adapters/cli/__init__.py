@@ -6,6 +6,8 @@ One module per command group, each adding its commands with ``register(app)``:
 - ``scenarios``: ``scenarios list | show | schema``;
 - ``sweep``, ``sensitivity``, ``calibrate``, ``discover``, ``query``: the experiment
   commands, one module each;
+- ``policies``: ``policies list | show`` (the policy library);
+- ``robust``: ``robust`` (policies over sampled futures) and ``optimize`` (NSGA-II);
 - ``validate``: scores against observed series, frozen forecasts;
 - ``report``: ``report`` and ``compare``;
 - ``serve``: the API and dashboard.
@@ -36,8 +38,10 @@ from . import (
     calibrate,
     discover,
     facts,
+    policies,
     query,
     report,
+    robust,
     run,
     scenarios,
     sensitivity,
@@ -64,11 +68,13 @@ app = typer.Typer(
 for _group in (
     run,
     scenarios,
+    policies,
     sweep,
     sensitivity,
     calibrate,
     discover,
     query,
+    robust,
     report,
     serve,
     validate,

@@ -39,6 +39,7 @@ OPTIONAL_MODULES: dict[str, str] = {
     "scoringrules": "experiments",
     "sbi": "experiments",
     "torch": "experiments",
+    "pymoo": "experiments",
     "fastapi": "web",
     "uvicorn": "web",
     "plotly": "web",

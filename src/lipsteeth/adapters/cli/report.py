@@ -18,7 +18,13 @@ from .options import JsonOption, ReportFormatOption
 
 
 def report_command(
-    results: Annotated[Path, typer.Argument(help="A results folder (from `lipsteeth run`).")],
+    results: Annotated[
+        Path,
+        typer.Argument(
+            help="A results folder (from `lipsteeth run`), or a robust or optimize experiment "
+            "folder (results/experiments/<id>)."
+        ),
+    ],
     fmt: ReportFormatOption = "html",
     out: Annotated[
         Path | None,
@@ -27,11 +33,17 @@ def report_command(
 ) -> None:
     """Write a self-contained HTML (or PDF) report of a results folder, figures as PNG and SVG."""
     from ..report import ReportError, write_report
+    from ..report.policy_report import is_policy_experiment, write_policy_report
 
     if fmt not in ("html", "pdf"):
         _fail(f"--format must be html or pdf (got {fmt!r})")
     try:
-        path = write_report(results, fmt=fmt, out=out)  # type: ignore[arg-type]
+        if is_policy_experiment(results):  # a `robust` or `optimize` experiment folder
+            if fmt != "html":
+                _fail("a robust or optimize experiment's report is HTML only (--format html)")
+            path = write_policy_report(results, out)
+        else:
+            path = write_report(results, fmt=fmt, out=out)  # type: ignore[arg-type]
     except ReportError as exc:
         _fail(str(exc))
     except OSError as exc:

@@ -26,6 +26,8 @@ PRIM boxes             :func:`prim_figure`             :func:`prim_boxes_of`
 PRIM peeling           :func:`peeling_figure`
 levers set, in force   :func:`levers_figure`           (``LeverInForce`` rows)
 validation             :func:`validation_figure`       :func:`validation_panels`
+policy regret          :func:`regret_figure`
+Pareto set             :func:`parallel_figure`
 =====================  ==============================  ===========================
 """
 
@@ -44,6 +46,7 @@ from .discovery import PrimBox, peeling_figure, prim_boxes_of, prim_figure, scal
 from .fans import Observed, Series, comparison_grid, draw_fan, draw_observed, fan_grid
 from .flow import FlowLink, FlowNode, flow_figure, log_width
 from .levers import levers_figure
+from .robustness import parallel_figure, regret_figure
 from .sensitivity import (
     IndexBars,
     convergence_figure,
@@ -117,9 +120,11 @@ __all__ = [
     "peeling_figure",
     "png_bytes",
     "posterior_figure",
+    "parallel_figure",
     "posterior_note",
     "prim_boxes_of",
     "prim_figure",
+    "regret_figure",
     "revenue_figure",
     "save_figure",
     "scaled_limits",

@@ -24,6 +24,9 @@ EXTRA_PATTERNS: dict[str, tuple[str, ...]] = {
     "validation": ("validation*.parquet",),
     "discovery": ("prim*.parquet",),
 }
+#: tables of ``lipsteeth robust`` and ``lipsteeth optimize`` experiments (``analysis/``)
+ROBUST_TABLES = ("robust_metrics", "robust_ranking", "robust_prim")
+SEARCH_TABLES = ("pareto", "pareto_robustness")
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ def find_extras(folder: Path, scenario_name: str | None = None) -> dict[str, lis
     for path, manifest in experiment_dirs(folder, scenario_name):
         exp = str(manifest.get("experiment") or path.name)
         analysis = path / "analysis"
+        policy_analysis = policy_extra(path, manifest)
+        if policy_analysis is not None:
+            add(policy_analysis)
+            continue
         bounds = design_bounds(manifest)
         for table_path in sorted(analysis.glob("*.parquet")):
             stem = table_path.stem
@@ -163,3 +170,31 @@ def find_extras(folder: Path, scenario_name: str | None = None) -> dict[str, lis
                     )
                 )
     return out
+
+
+def policy_extra(path: Path, manifest: Mapping[str, Any]) -> Extra | None:
+    """A ``robust`` or ``optimize`` experiment folder as one report input (None otherwise).
+
+    ``robust``: family ``robustness``, its metrics table with the ranking and PRIM tables
+    in ``meta``; ``optimize``: family ``search``, its Pareto set with the set's robustness
+    table.  ``meta["summary"]`` is the experiment's ``summary.json``.
+    """
+    kind = manifest.get("kind")
+    analysis = path / "analysis"
+    exp = str(manifest.get("experiment") or path.name)
+    if kind == "robust":
+        names, family, main = ROBUST_TABLES, "robustness", "robust_metrics"
+    elif kind == "optimize":
+        names, family, main = SEARCH_TABLES, "search", "pareto"
+    else:
+        return None
+    main_path = analysis / f"{main}.parquet"
+    if not main_path.is_file():
+        return None
+    tables = {
+        name: read_parquet(analysis / f"{name}.parquet")
+        for name in names
+        if (analysis / f"{name}.parquet").is_file()
+    }
+    meta = {"tables": tables, "manifest": manifest, "summary": read_json(path / "summary.json")}
+    return Extra(family, f"experiment {exp}", main_path, tables[main], meta, f"{kind}_{exp}")

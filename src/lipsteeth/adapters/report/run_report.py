@@ -24,7 +24,9 @@ from .sections import (
     numbers_section,
     prim_section,
     revenue_section,
+    robustness_section,
     scenario_section,
+    search_section,
     sensitivity_section,
     validation_section,
 )
@@ -54,6 +56,10 @@ def build_report_html(res: Results, out_dir: Path) -> tuple[str, list[FigureFile
         sections.append(validation_section(extras["validation"], book))
     if "discovery" in extras:
         sections.append(prim_section(res, extras["discovery"], book))
+    if "robustness" in extras:
+        sections.append(robustness_section(extras["robustness"], book))
+    if "search" in extras:
+        sections.append(search_section(extras["search"], book))
     sections.append(scenario_section(res))
     sections.append(files_section(res, book.written))
     scenario = res.manifest.get("scenario", {}).get("scenario", {})

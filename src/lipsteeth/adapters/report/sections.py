@@ -518,3 +518,169 @@ def files_section(res: Results, written: Sequence[fg.FigureFiles]) -> Section:
         | {f"{FIGURES_DIR}/{f.svg.name}" for f in written}
     )
     return section("files", "Files", files=files, figures=figures)
+
+
+# ---------------------------------------------------------------------------
+# policy analysis: robust and optimize experiments (issue 15, item 5)
+
+ROBUST_METRIC_COLUMNS = (
+    "expected",
+    "p10",
+    "p90",
+    "maximin",
+    "minimax_regret",
+    "p90_regret",
+    "satisficing",
+)
+
+
+def _rows(table: pa.Table | None) -> list[dict[str, Any]]:
+    return [] if table is None else table.to_pylist()
+
+
+def regret_grid(
+    rows: Sequence[Mapping[str, Any]], row_key: str, metric: str = "p90_regret"
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """(P, K) ``metric`` of metric rows (``row_key``, ``objective``, metrics), in file order."""
+    names: list[str] = []
+    objectives: list[str] = []
+    for r in rows:
+        if r[row_key] not in names:
+            names.append(str(r[row_key]))
+        if r["objective"] not in objectives:
+            objectives.append(str(r["objective"]))
+    grid = np.full((len(names), len(objectives)), np.nan)
+    for r in rows:
+        value = r.get(metric)
+        grid[names.index(str(r[row_key])), objectives.index(str(r["objective"]))] = (
+            np.nan if value is None else float(value)
+        )
+    return grid, names, objectives
+
+
+def _objective_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "objective": o.get("name"),
+            "what": o.get("describe") or o.get("title") or "",
+            "unit": o.get("unit"),
+            "threshold": o.get("threshold"),
+        }
+        for o in summary.get("objectives") or []
+        if isinstance(o, Mapping)
+    ]
+
+
+def robustness_section(extras: Sequence[Extra], book: FigureBook) -> Section:
+    """Each ``lipsteeth robust`` experiment: metrics, ranks, regret heat map, PRIM boxes."""
+    items = []
+    for extra in extras:
+        tables = extra.meta.get("tables") or {}
+        summary = extra.meta.get("summary") or {}
+        metrics = _rows(extra.table)
+        shown = [
+            {"policy": r["policy"], "objective": r["objective"]}
+            | {m: r.get(m) for m in ROBUST_METRIC_COLUMNS}
+            for r in metrics
+        ]
+        grid, policies, objectives = regret_grid(metrics, "policy")
+        units = {o.get("name"): o.get("unit", "") for o in summary.get("objectives") or []}
+        figure = (
+            book.add(
+                fg.regret_figure(
+                    grid, policies, objectives, units=[units.get(o, "") for o in objectives]
+                ),
+                extra.figure_stem("regret"),
+            )
+            if metrics
+            else None
+        )
+        ranking = [
+            r for r in _rows(tables.get("robust_ranking")) if r.get("ranking") not in (None, "n/a")
+        ]
+        prim_rows = [
+            {
+                "policy": e.get("policy"),
+                "fails in": f"{e.get('fails')} of {e.get('futures')} futures",
+                "coverage": (e.get("boxes") or [{}])[0].get("coverage"),
+                "density": (e.get("boxes") or [{}])[0].get("density"),
+                "restricted": ", ".join((e.get("boxes") or [{}])[0].get("limits", {}) or []),
+                "note": e.get("note", ""),
+            }
+            for e in summary.get("prim") or []
+        ]
+        items.append(
+            {
+                "label": extra.label,
+                "policies": ", ".join(summary.get("policies") or policies),
+                "futures": summary.get("futures"),
+                "objectives": Table.of(_objective_rows(summary)),
+                "metrics": Table.of(shown, css="numbers"),
+                "ranking": Table.of(
+                    ranking,
+                    ["objective", "metric", "ranking", "metrics_disagree"],
+                    row_class=lambda r: "bad" if r.get("metrics_disagree") else "",
+                ),
+                "figure": figure,
+                "prim": Table.of(prim_rows),
+                "limits": _table_of(tables.get("robust_prim")),
+                "disagree": [k for k, v in (summary.get("metrics_disagree") or {}).items() if v],
+            }
+        )
+    return section("robustness", "Policies under deep uncertainty (robustness)", outputs=items)
+
+
+def search_section(extras: Sequence[Extra], book: FigureBook) -> Section:
+    """Each ``lipsteeth optimize`` search: the Pareto set, its coordinates and robustness."""
+    items = []
+    for extra in extras:
+        tables = extra.meta.get("tables") or {}
+        summary = extra.meta.get("summary") or {}
+        pareto = _rows(extra.table)
+        axes = [*summary.get("levers", []), *summary.get("goals", [])]
+        figures = []
+        if pareto and axes:
+            values = np.array([[float(r[a]) for a in axes] for r in pareto])
+            figures.append(
+                (
+                    book.add(
+                        fg.parallel_figure(values, axes, title="Pareto set"),
+                        extra.figure_stem("pareto"),
+                    ),
+                    "Parallel coordinates of the Pareto set: each line a solution through its "
+                    "lever values and objective metrics, each axis from its lowest to its "
+                    "highest value in the set.",
+                )
+            )
+        robust_rows = _rows(tables.get("pareto_robustness"))
+        if robust_rows:
+            grid, names, objectives = regret_grid(robust_rows, "policy")
+            figures.append(
+                (
+                    book.add(
+                        fg.regret_figure(grid, names, objectives),
+                        extra.figure_stem("pareto_regret"),
+                    ),
+                    "90th-percentile regret of each Pareto solution against the best of the "
+                    "set in each future, per objective (share of the column's largest).",
+                )
+            )
+        items.append(
+            {
+                "label": extra.label,
+                "generations": summary.get("generations"),
+                "evaluations": summary.get("evaluations"),
+                "rules": summary.get("rules", ""),
+                "pareto": Table.of(pareto, css="numbers"),
+                "figures": figures,
+                "robustness": Table.of(
+                    [
+                        {"solution": r["policy"], "objective": r["objective"]}
+                        | {m: r.get(m) for m in ROBUST_METRIC_COLUMNS}
+                        for r in robust_rows
+                    ],
+                    css="numbers",
+                ),
+            }
+        )
+    return section("search", "Policy search (NSGA-II Pareto set)", outputs=items)

@@ -1,0 +1,1017 @@
+"""Policy analysis under deep uncertainty: ``robust`` and ``optimize`` (issue 15, items 3-4).
+
+``lipsteeth robust SCENARIO --policies A,B,C --futures N`` runs every policy
+(``lipsteeth policies``) over the same N sampled futures: replicate indices
+``0..N-1`` under one root seed, each drawing its parameters from the scenario's
+uncertainty (its shipped posterior by default, ``--posterior`` / ``--uncertainty``
+as for ``run``) and its simulation streams, identical under every policy (common
+random numbers).  The runs are a checkpointed experiment like a sweep's (one run =
+one policy over a chunk of futures; ``adapters.catalog``): a killed ``robust``
+loses at most the runs in flight and ``--resume`` completes it with the same
+numbers.  The analysis (objectives, robustness metrics, the ranking table, PRIM
+boxes of the futures where each policy fails a threshold; ``experiment.robustness``,
+``experiment.discovery``) is recomputed from the stored runs, so new
+``--thresholds`` on a finished experiment cost no simulation.
+
+``lipsteeth optimize SCENARIO --spec FILE.toml`` searches lever values with NSGA-II
+(``experiment.optimize``), each candidate evaluated over a fixed set of futures, and
+checkpoints every generation (``--resume``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from ...experiment import budget
+from ...experiment import robustness as rb
+from ...experiment.sweep import RunOutput, RunSpec, run_sweep
+from ...scenario import Policy, Scenario, apply_policy, load_policy
+from .. import catalog as cat
+from .. import store as results_store
+from ..executors_dask import EXECUTORS, ExecutorError, open_executor
+from ..posterior_files import apply_uncertainty
+from .experiment_inputs import (
+    DEFAULT_OUT,
+    check_positive,
+    load_scenario_for,
+    require_experiment_extras,
+    split_names,
+    uses_dask,
+)
+from .experiment_runs import err_console, experiment_versions, fmt, out_console, progress_bar
+from .inputs import check_budget, fail
+from .options import (
+    AllowLargeOption,
+    ExecutorOption,
+    ExperimentNameOption,
+    OverridesOption,
+    PosteriorOption,
+    ResultsRootOption,
+    ResumeOption,
+    ScenarioArgument,
+    SchedulerOption,
+    SeedOption,
+    UncertaintyOption,
+    WorkersOption,
+    YearsOption,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MAX_FUTURES = 100_000
+MAX_POLICIES = 20
+#: the metrics shown in the terminal's robustness table (all are in the files)
+SHOWN_METRICS = ("expected", "p10", "p90", "maximin", "minimax_regret", "p90_regret", "satisficing")
+
+
+# ---------------------------------------------------------------------------
+# inputs shared by robust and optimize
+
+
+def read_objectives(path: Path | None, scenario: Scenario) -> list[rb.Objective]:
+    """Objectives from ``--objectives FILE`` (``[[objectives]]`` tables) or the defaults."""
+    if path is None:
+        return rb.default_objectives(scenario)
+    document = read_spec_file(path, "--objectives")
+    try:
+        return rb.parse_objectives(document, str(path), scenario)
+    except rb.RobustnessError as exc:
+        fail(str(exc))
+
+
+def read_spec_file(path: Path, option: str) -> dict[str, Any]:
+    """A TOML file named by an option, parsed, with one-line errors."""
+    if not path.is_file():
+        fail(f"{option} {path}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{option} {path}: cannot read: {exc}")
+    try:
+        return rb.read_toml(text, str(path))
+    except rb.RobustnessError as exc:
+        fail(str(exc))
+
+
+def load_policies(names: list[str]) -> list[Policy]:
+    """The policies named on the command line (shipped names or paths), names unique."""
+    if not names:
+        fail("--policies: name at least one policy (lipsteeth policies list)")
+    if len(names) > MAX_POLICIES:
+        fail(f"--policies: at most {MAX_POLICIES} policies (got {len(names)})")
+    policies = [load_policy(name) for name in names]
+    seen: dict[str, str] = {}
+    for given, policy in zip(names, policies, strict=True):
+        if policy.name in seen:
+            fail(
+                f"--policies: {given} and {seen[policy.name]} are both named {policy.name!r} "
+                "(a policy's [policy] name must be unique in one comparison)"
+            )
+        seen[policy.name] = given
+    return policies
+
+
+def prepared_scenario(
+    scenario: str,
+    years: float | None,
+    sets: list[str] | None,
+    uncertainty: str,
+    posterior: Path | None,
+) -> Scenario:
+    """The scenario named on the command line with ``--years``/``--set`` and its uncertainty."""
+    loaded = load_scenario_for(scenario, years, sets)
+    return apply_uncertainty(loaded, uncertainty, posterior)
+
+
+def check_executor(workers: int, executor: str) -> None:
+    check_positive("--workers", workers)
+    if executor not in EXECUTORS:
+        fail(f"--executor must be one of {', '.join(EXECUTORS)}")
+
+
+# ---------------------------------------------------------------------------
+# robust
+
+
+def robust(
+    scenario: ScenarioArgument,
+    policies: Annotated[
+        str,
+        typer.Option(
+            "--policies", help="Comma-separated policies: shipped names or policy TOML paths."
+        ),
+    ],
+    futures: Annotated[
+        int, typer.Option("--futures", help="Sampled futures (replicates), shared by policies.")
+    ] = 100,
+    objectives: Annotated[
+        Path | None,
+        typer.Option(
+            "--objectives",
+            help="TOML of \\[\\[objectives]] (name, outcome, statistic, direction, threshold, "
+            "from, to, relative_to); default: tests, revenue, economy vs Beijing's collapse "
+            "line, exodus, arrivals, restaurant revenue.",
+        ),
+    ] = None,
+    thresholds: Annotated[
+        str | None,
+        typer.Option(
+            "--thresholds",
+            help="Satisficing thresholds NAME=VALUE,... (<= for min objectives, >= for max).",
+        ),
+    ] = None,
+    seed: SeedOption = None,
+    years: YearsOption = None,
+    sets: OverridesOption = None,
+    uncertainty: UncertaintyOption = "auto",
+    posterior: PosteriorOption = None,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
+    executor: ExecutorOption = "auto",
+    out: ResultsRootOption = DEFAULT_OUT,
+    name: ExperimentNameOption = None,
+    resume: ResumeOption = False,
+    density: Annotated[
+        float, typer.Option("--density", help="PRIM's density threshold for a box.")
+    ] = 0.5,
+    min_coverage: Annotated[
+        float, typer.Option("--min-coverage", help="PRIM: the densest box with this coverage.")
+    ] = 0.5,
+    allow_large: AllowLargeOption = False,
+) -> None:
+    """Every policy over the same sampled futures: robustness metrics, ranks, PRIM boxes."""
+    check_positive("--futures", futures)
+    if futures > MAX_FUTURES:
+        fail(f"--futures must be at most {MAX_FUTURES:,} (got {futures})")
+    check_executor(workers, executor)
+    for option, value in (("--density", density), ("--min-coverage", min_coverage)):
+        if not (math.isfinite(value) and 0 < value <= 1):
+            fail(f"{option} must be above 0 and at most 1 (got {value:g})")
+    require_experiment_extras(
+        "robust", ["pandas", "ema_workbench"], on_dask=uses_dask(executor, workers, scheduler)
+    )
+    try:
+        threshold_items = rb.parse_thresholds(thresholds)
+    except rb.RobustnessError as exc:
+        fail(str(exc))
+    names = split_names(policies) or []
+    chosen = load_policies(names)
+    base = prepared_scenario(scenario, years, sets, uncertainty, posterior)
+    goals = read_objectives(objectives, base)
+    try:
+        goals = rb.with_thresholds(goals, threshold_items)
+    except rb.RobustnessError as exc:
+        fail(str(exc))
+    root_seed = base.seed if seed is None else seed
+    if root_seed < 0:
+        fail(f"--seed must be >= 0 (got {root_seed})")
+    applied = tuple(apply_policy(base, policy) for policy in chosen)
+    n_base = len(base.events)
+    for policy, s in zip(chosen, applied, strict=True):
+        outside = [e for e in s.events_outside_horizon() if int(e["key"][7:-1]) >= n_base]
+        if outside:
+            err_console().print(
+                f"warning: policy {policy.name}: {len(outside)} dated event(s) outside the "
+                f"horizon {base.start} to {base.end} are not simulated"
+            )
+    estimate = budget.run_budget(
+        base.params, base.calendar.n_days, futures * len(applied), rb.future_chunk_size(futures)
+    )
+    check_budget(
+        f"{len(applied)} policies x {futures} futures over {base.calendar.n_days} days",
+        estimate,
+        allow_large=allow_large,
+    )
+    store, info = run_policy_experiment(
+        base=base,
+        policies=chosen,
+        scenarios=applied,
+        objectives=goals,
+        futures=futures,
+        seed=root_seed,
+        out=out,
+        name=name,
+        resume=resume,
+        executor=executor,
+        workers=workers,
+        scheduler=scheduler,
+    )
+    summary = analyse_robustness(
+        store, base, chosen, goals, futures, root_seed, density=density, min_coverage=min_coverage
+    )
+    summary.update(info)
+    store.write_json("summary.json", summary)
+    out_console().print(f"results: {store.path}  (summary.json, analysis/, figures/)")
+
+
+def robust_digest(
+    base: Scenario,
+    scenarios: tuple[Scenario, ...],
+    objectives: list[rb.Objective],
+    futures: int,
+    seed: int,
+) -> str:
+    """What fixes the runs (not the thresholds: those are analysis only)."""
+    from ...experiment.posterior import uncertainty_of
+
+    return cat.plan_hash(
+        {
+            "kind": "robust",
+            "scenarios": [s.to_dict() for s in scenarios],
+            "objectives": [
+                {k: v for k, v in o.to_dict().items() if k not in ("threshold", "title")}
+                for o in objectives
+            ],
+            "futures": futures,
+            "seed": seed,
+            "uncertainty": uncertainty_of(base).describe(),
+        }
+    )
+
+
+def run_policy_experiment(
+    *,
+    base: Scenario,
+    policies: list[Policy],
+    scenarios: tuple[Scenario, ...],
+    objectives: list[rb.Objective],
+    futures: int,
+    seed: int,
+    out: Path,
+    name: str | None,
+    resume: bool,
+    executor: str,
+    workers: int,
+    scheduler: str | None,
+) -> tuple[cat.ExperimentStore, dict[str, Any]]:
+    """Create or resume the checkpointed runs of every policy over the futures (with its lock)."""
+    digest = robust_digest(base, scenarios, objectives, futures, seed)
+    exp = name or f"robust-{base.name}-{len(policies)}p{futures}f-{digest[:10]}"
+    try:
+        cat.check_id(exp)
+    except cat.CatalogError as exc:
+        fail(str(exc))
+    try:
+        with results_store.target_lock(
+            Path(out) / "experiments" / exp, Path(out) / f".experiment-{exp}.lock"
+        ):
+            return _run_policy_experiment(
+                exp,
+                digest,
+                base,
+                policies,
+                scenarios,
+                objectives,
+                futures,
+                seed,
+                out,
+                resume,
+                executor,
+                workers,
+                scheduler,
+            )
+    except results_store.ResultsFolderError as exc:
+        fail(str(exc))
+
+
+def _run_policy_experiment(
+    exp: str,
+    digest: str,
+    base: Scenario,
+    policies: list[Policy],
+    scenarios: tuple[Scenario, ...],
+    objectives: list[rb.Objective],
+    futures: int,
+    seed: int,
+    out: Path,
+    resume: bool,
+    executor: str,
+    workers: int,
+    scheduler: str | None,
+) -> tuple[cat.ExperimentStore, dict[str, Any]]:
+    from ...experiment.posterior import uncertainty_of
+    from ...scenario import ScenarioError
+
+    chunk = rb.future_chunk_size(futures)
+    plan = rb.plan_policy_runs(len(scenarios), futures, seed, chunk)
+    err = err_console()
+    store = cat.ExperimentStore(out, exp)
+    done: set[int] = set()
+    if store.exists():
+        manifest = store.manifest()
+        if manifest.get("plan_sha256") != digest:
+            fail(
+                f"experiment {exp} in {out} has a different plan (other policies, scenario, "
+                "objectives, futures or seed): choose another --name"
+            )
+        done, problems = store.verified_runs(plan, remove=resume)
+        for problem in problems[:10]:
+            err.print(f"checkpoint rejected{', will rerun' if resume else ''}: {problem}")
+        if manifest.get("status") == cat.STATUS_COMPLETE and len(done) == len(plan):
+            err.print(f"experiment {exp} is complete ({len(done)} runs): reusing its runs")
+            return store, {"wall_seconds": 0.0, "new_runs": 0, "resumed": False}
+        if not resume:
+            fail(
+                f"experiment {exp} is incomplete ({len(done)} of {len(plan)} runs done): "
+                "rerun with --resume to complete it"
+            )
+        store.clean_temporaries()
+        err.print(f"resuming {exp}: {len(done)} of {len(plan)} runs already done")
+    else:
+        manifest = {
+            "kind": "robust",
+            "scenario": base.name,
+            "scenario_source": str(base.source),
+            "plan_sha256": digest,
+            "design": {
+                "method": "policies x futures",
+                "n_base": futures,
+                "space": [
+                    {
+                        "name": rb.POLICY_FACTOR,
+                        "kind": "policy",
+                        "low": 0,
+                        "high": len(policies) - 1,
+                    },
+                    {"name": rb.CHUNK_FACTOR, "kind": "futures", "low": 0, "high": futures - 1},
+                ],
+            },
+            "policies": [
+                {
+                    "index": i,
+                    "name": p.name,
+                    "title": p.title,
+                    "source": p.source,
+                    "sha256": hashlib.sha256(p.text.encode()).hexdigest(),
+                    "scenario_sha256": hashlib.sha256(s.to_toml().encode()).hexdigest(),
+                }
+                for i, (p, s) in enumerate(zip(policies, scenarios, strict=True))
+            ],
+            "futures": futures,
+            "futures_per_run": chunk,
+            "objectives": [o.to_dict() for o in objectives],
+            "uncertainty": uncertainty_of(base).describe(),
+            "seed": seed,
+            "replicates": chunk,
+            "command_line": ["lipsteeth", *sys.argv[1:]],
+            "versions": experiment_versions(),
+        }
+        store = cat.ExperimentStore.create(
+            out,
+            exp,
+            manifest=manifest,
+            plan=plan,
+            factor_kinds={rb.POLICY_FACTOR: "policy", rb.CHUNK_FACTOR: "futures"},
+            scenario_toml=base.to_toml(),
+        )
+        for policy, s in zip(policies, scenarios, strict=True):
+            cat.atomic_text(s.to_toml(), store.path / "policies" / f"{policy.name}.toml")
+    model = rb.PolicyModel(scenarios, tuple(objectives))
+    started = time.perf_counter()
+    todo = len(plan) - len(done)
+
+    def checkpoint(spec: RunSpec, output: RunOutput) -> None:
+        store.write_run(spec, output)
+
+    try:
+        with (
+            open_executor(executor, workers, scheduler) as ex,
+            progress_bar(f"robust {exp}", "runs") as update,
+        ):
+            err.print(
+                f"{todo} runs ({len(policies)} policies x {futures} futures, {chunk} per run) "
+                f"to do on {ex.name} ({ex.workers} worker(s))"
+            )
+            run_sweep(model, plan, ex, done=done, on_result=checkpoint, progress=update)
+    except ExecutorError as exc:
+        fail(str(exc))
+    except ScenarioError as exc:
+        fail(f"a run reached an invalid scenario ({exc}); finished runs are kept, see --resume")
+    wall = time.perf_counter() - started
+    try:
+        store.finalize(last_session_seconds=round(wall, 3))
+    except cat.CatalogError as exc:
+        fail(f"{exc}; every run is checkpointed: rerun with --resume to finish")
+    return store, {"wall_seconds": round(wall, 3), "new_runs": todo, "resumed": bool(done)}
+
+
+def objective_matrix(
+    store: cat.ExperimentStore, n_policies: int, futures: int, objectives: list[rb.Objective]
+) -> np.ndarray:
+    """(P, N, K) objective values of every policy in every future, from the stored runs."""
+    con = cat._duck()
+    try:
+        frame = con.execute(
+            "SELECT run, replicate, variable, value FROM read_parquet(?, hive_partitioning=true) "
+            "WHERE starts_with(variable, ?)",
+            [store.files("outcomes"), rb.OBJECTIVE_PREFIX],
+        ).df()
+    finally:
+        con.close()
+    plan = store.plan_frame().set_index("run")
+    values = np.full((n_policies, futures, len(objectives)), np.nan)
+    column = {rb.OBJECTIVE_PREFIX + o.name: k for k, o in enumerate(objectives)}
+    policy_of = plan[rb.POLICY_FACTOR].astype(int)
+    runs = frame["run"].to_numpy(dtype=int)
+    p = policy_of.reindex(runs).to_numpy(dtype=int)
+    k = frame["variable"].astype(str).map(column).to_numpy(dtype=float)
+    keep = np.isfinite(k)
+    values[p[keep], frame["replicate"].to_numpy(dtype=int)[keep], k[keep].astype(int)] = frame[
+        "value"
+    ].to_numpy(dtype=float)[keep]
+    if not np.all(np.isfinite(values)):
+        fail(f"experiment {store.experiment}: objective values missing from its runs")
+    return values
+
+
+def analyse_robustness(
+    store: cat.ExperimentStore,
+    base: Scenario,
+    policies: list[Policy],
+    objectives: list[rb.Objective],
+    futures: int,
+    seed: int,
+    *,
+    density: float,
+    min_coverage: float,
+) -> dict[str, Any]:
+    """Metrics, ranks, regret, PRIM boxes: tables, figures and the summary dict."""
+    import pandas as pd
+
+    from .. import figures as figs
+
+    names = [p.name for p in policies]
+    values = objective_matrix(store, len(policies), futures, objectives)
+    try:
+        table = rb.robustness(values, names, objectives)
+    except rb.RobustnessError as exc:
+        fail(str(exc))
+    long = pd.DataFrame(
+        {
+            "policy": np.repeat(names, futures * len(objectives)),
+            "future": np.tile(np.repeat(np.arange(futures), len(objectives)), len(policies)),
+            "objective": np.tile([o.name for o in objectives], len(policies) * futures),
+            "value": values.reshape(-1),
+            "regret": table.regret.reshape(-1),
+        }
+    )
+    store.write_analysis("robust_values", long)
+    metrics = pd.DataFrame(table.records())
+    store.write_analysis("robust_metrics", metrics)
+    ranking = pd.DataFrame(table.ranking_records())
+    store.write_analysis("robust_ranking", ranking)
+    frame = rb.futures_frame(base, seed, futures)
+    store.write_analysis("robust_futures", frame.reset_index())
+    boxes = prim_boxes(store, frame, values, names, objectives, density, min_coverage)
+    regret90 = table.metrics["p90_regret"]
+    fig = figs.write_png(
+        figs.regret_figure(
+            regret90,
+            names,
+            [o.name for o in objectives],
+            units=[o.to_dict()["unit"] for o in objectives],
+        ),
+        store.figure_path("robust_regret.png"),
+    )
+    con = out_console()
+    for t in metrics_tables(table):
+        con.print(t)
+    con.print(ranking_table(table))
+    for entry in boxes:
+        con.print(box_table(entry))
+    con.print(f"figure: {fig}")
+    return {
+        "experiment": store.experiment,
+        "scenario": base.name,
+        "policies": names,
+        "futures": futures,
+        "seed": seed,
+        "objectives": [o.to_dict() | {"describe": o.describe()} for o in objectives],
+        "metrics": table.records(),
+        "ranking": table.ranking_records(),
+        "metrics_disagree": {o.name: bool(table.disagree[k]) for k, o in enumerate(objectives)},
+        "prim": boxes,
+        "figures": [str(fig)],
+    }
+
+
+def prim_boxes(
+    store: cat.ExperimentStore,
+    frame: pd.DataFrame,
+    values: np.ndarray,
+    names: list[str],
+    objectives: list[rb.Objective],
+    density: float,
+    min_coverage: float,
+) -> list[dict[str, Any]]:
+    """Per policy: PRIM boxes of the futures where it misses at least one threshold."""
+    import pandas as pd
+
+    from ...experiment.discovery import DiscoveryError, prim
+
+    fails = rb.failures(values, objectives)
+    X = frame[[c for c in frame.columns if frame[c].nunique() > 1]]
+    out: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    with_threshold = [o.name for o in objectives if o.threshold is not None]
+    for p, policy in enumerate(names):
+        entry: dict[str, Any] = {
+            "policy": policy,
+            "fails": int(fails[p].sum()),
+            "futures": int(fails.shape[1]),
+            "thresholds": with_threshold,
+            "failing_by_objective": {
+                o.name: int((~o.satisfied(values[p, :, k])).sum())
+                for k, o in enumerate(objectives)
+                if o.threshold is not None
+            },
+            "boxes": [],
+            "note": "",
+        }
+        if not with_threshold:
+            entry["note"] = "no objective has a threshold (--thresholds)"
+        elif X.shape[1] == 0:
+            entry["note"] = "no parameter varies across the futures (--uncertainty none)"
+        else:
+            try:
+                result = prim(
+                    X.reset_index(drop=True),
+                    fails[p],
+                    outcome=f"{policy} fails a threshold",
+                    threshold=0.5,
+                    density_threshold=density,
+                    min_coverage=min_coverage,
+                    max_boxes=1,
+                )
+            except DiscoveryError as exc:
+                entry["note"] = str(exc)
+            else:
+                for box in result.boxes:
+                    entry["boxes"].append(
+                        {
+                            "box": box.index,
+                            "coverage": box.coverage,
+                            "density": box.density,
+                            "mass": box.mass,
+                            "n_futures": box.n_points,
+                            "n_failing": box.n_of_interest,
+                            "meets_density": box.meets_threshold,
+                            "limits": {k: list(v) for k, v in box.limits.items()},
+                        }
+                    )
+                    for factor, (lo, hi) in box.limits.items():
+                        rows.append(
+                            {
+                                "policy": policy,
+                                "box": box.index,
+                                "coverage": box.coverage,
+                                "density": box.density,
+                                "factor": factor,
+                                "low": lo,
+                                "high": hi,
+                                "full_low": float(X[factor].min()),
+                                "full_high": float(X[factor].max()),
+                            }
+                        )
+                if not result.boxes:
+                    entry["note"] = "PRIM found no box"
+        out.append(entry)
+    columns = ["policy", "box", "coverage", "density", "factor", "low", "high"]
+    store.write_analysis(
+        "robust_prim", pd.DataFrame(rows, columns=[*columns, "full_low", "full_high"])
+    )
+    return out
+
+
+def metrics_tables(table: rb.RobustnessTable) -> list[Table]:
+    """One table per objective: policies by metric, the best of each metric in bold."""
+    out = []
+    for k, objective in enumerate(table.objectives):
+        flag = " [bold yellow](metrics disagree)[/]" if table.disagree[k] else ""
+        t = Table(title=f"{objective.name}: {objective.describe()}{flag}", title_justify="left")
+        t.add_column("policy", style="cyan")
+        for metric in SHOWN_METRICS:
+            t.add_column(metric.replace("_", " "), justify="right")
+        for p, policy in enumerate(table.policies):
+            cells = []
+            for metric in SHOWN_METRICS:
+                value = table.metrics[metric][p, k]
+                rank = table.ranks[metric][p, k]
+                text = "n/a" if not math.isfinite(value) else fmt(value)
+                if math.isfinite(rank) and len(table.policies) > 1:
+                    text = f"[bold]{text}[/]" if rank == 1 else text
+                    text += f" ({int(rank)})"
+                cells.append(text)
+            t.add_row(policy, *cells)
+        out.append(t)
+    return out
+
+
+def ranking_table(table: rb.RobustnessTable) -> Table:
+    """Per objective: the policy each metric ranks first, and whether the metrics disagree."""
+    out = Table(
+        title="Best policy by metric; 'yes': two metrics order some pair of policies oppositely",
+        title_justify="left",
+    )
+    out.add_column("objective", style="cyan")
+    out.add_column("disagree")
+    for metric in SHOWN_METRICS:
+        out.add_column(metric.replace("_", " "))
+    for k, objective in enumerate(table.objectives):
+        best = [rb.best_policies(table.policies, table.ranks[m][:, k]) for m in SHOWN_METRICS]
+        out.add_row(objective.name, "[bold yellow]yes[/]" if table.disagree[k] else "no", *best)
+    return out
+
+
+def box_table(entry: dict[str, Any]) -> Table:
+    head = (
+        f"policy {entry['policy']}: fails a threshold in {entry['fails']} of "
+        f"{entry['futures']} futures"
+    )
+    if not entry["boxes"]:
+        table = Table(title=f"{head}; no PRIM box: {entry['note']}")
+        table.add_column("factor")
+        return table
+    box = entry["boxes"][0]
+    table = Table(
+        title=f"{head}; PRIM box: coverage {box['coverage']:.2f}, density {box['density']:.2f}, "
+        f"{box['n_failing']} of {box['n_futures']} futures in it fail"
+    )
+    table.add_column("factor", style="cyan")
+    table.add_column("low", justify="right")
+    table.add_column("high", justify="right")
+    for factor, (lo, hi) in box["limits"].items():
+        table.add_row(factor, f"{lo:.4g}", f"{hi:.4g}")
+    return table
+
+
+# ---------------------------------------------------------------------------
+# optimize
+
+CHECKPOINT = "checkpoint.pkl"
+CHECKPOINT_INFO = "checkpoint.json"
+CHECKPOINT_MAGIC = b"lipsteeth-optimize-checkpoint sha256="
+
+
+def optimize(
+    scenario: ScenarioArgument,
+    spec: Annotated[
+        Path,
+        typer.Option(
+            "--spec",
+            help="TOML: \\[optimize] (futures, population, generations, seed, from, "
+            "base_policy), \\[\\[levers]] (name, low, high), \\[\\[objectives]] (as for "
+            "robust, plus metric and optimize), \\[\\[constraints]] (objective, metric, "
+            "at_least | at_most).",
+        ),
+    ],
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Root seed of the futures (default: the scenario's)."),
+    ] = None,
+    years: YearsOption = None,
+    sets: OverridesOption = None,
+    uncertainty: UncertaintyOption = "auto",
+    posterior: PosteriorOption = None,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
+    executor: ExecutorOption = "auto",
+    out: ResultsRootOption = DEFAULT_OUT,
+    name: ExperimentNameOption = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue a killed search from its last generation.")
+    ] = False,
+    allow_large: AllowLargeOption = False,
+) -> None:
+    """Multi-objective search (NSGA-II) over lever values, robust over a fixed set of futures."""
+    from ...experiment import optimize as opt
+
+    check_executor(workers, executor)
+    require_experiment_extras(
+        "optimize", ["pymoo", "pandas"], on_dask=uses_dask(executor, workers, scheduler)
+    )
+    base = prepared_scenario(scenario, years, sets, uncertainty, posterior)
+    document = read_spec_file(spec, "--spec")
+    try:
+        search_spec = opt.parse_spec(document, str(spec), base)
+    except opt.SearchError as exc:
+        fail(str(exc))
+    root_seed = base.seed if seed is None else seed
+    if root_seed < 0:
+        fail(f"--seed must be >= 0 (got {root_seed})")
+    base = opt.with_base_policy(base, search_spec)
+    for corner in (
+        [lo for _, lo, _ in search_spec.levers],
+        [hi for _, _, hi in search_spec.levers],
+    ):
+        apply_policy(base, opt.candidate_policy(search_spec, corner))  # refused in one line
+    runs = search_spec.population * search_spec.generations * search_spec.futures
+    estimate = budget.run_budget(base.params, base.calendar.n_days, runs, search_spec.futures)
+    check_budget(
+        f"about {runs:,} simulations over {base.calendar.n_days} days",
+        estimate,
+        allow_large=allow_large,
+    )
+    digest = opt.spec_digest(search_spec, base, root_seed)
+    exp = name or f"optimize-{base.name}-{digest[:10]}"
+    try:
+        cat.check_id(exp)
+    except cat.CatalogError as exc:
+        fail(str(exc))
+    folder = Path(out) / "experiments" / exp
+    try:
+        with results_store.target_lock(folder, Path(out) / f".experiment-{exp}.lock"):
+            _optimize(
+                opt,
+                search_spec,
+                base,
+                root_seed,
+                digest,
+                folder,
+                exp,
+                resume,
+                executor,
+                workers,
+                scheduler,
+            )
+    except results_store.ResultsFolderError as exc:
+        fail(str(exc))
+    out_console().print(f"results: {folder}  (summary.json, analysis/, figures/)")
+
+
+def _read_checkpoint(opt: Any, folder: Path, digest: str) -> Any:
+    path = folder / CHECKPOINT
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        fail(f"{path}: cannot read the checkpoint: {exc.strerror or exc}")
+    head, _, payload = raw.partition(b"\n")
+    if not head.startswith(CHECKPOINT_MAGIC):
+        fail(f"{path}: not a lipsteeth optimize checkpoint")
+    if hashlib.sha256(payload).hexdigest().encode() != head[len(CHECKPOINT_MAGIC) :]:
+        fail(f"{path}: the checkpoint does not match its SHA-256 (damaged): start afresh")
+    try:
+        return opt.load_checkpoint(payload, digest, str(path))
+    except opt.SearchError as exc:
+        fail(str(exc))
+
+
+def _write_checkpoint(opt: Any, folder: Path, search: Any, spec: Any) -> None:
+    """The whole search (atomic), then a readable summary of it beside it."""
+    payload = opt.checkpoint_bytes(search)
+    digest = hashlib.sha256(payload).hexdigest().encode()
+    path = folder / CHECKPOINT
+    cat.atomic_bytes(CHECKPOINT_MAGIC + digest + b"\n" + payload, path)
+    algorithm = search.algorithm
+    pop = algorithm.pop
+    cat.atomic_text(
+        cat.dumps(
+            {
+                "generation": search.generation,
+                "generations": spec.generations,
+                "evaluations": len(search.history),
+                "checkpoint_sha256": digest.decode(),
+                "population": {
+                    "X": np.asarray(pop.get("X"), dtype=float).tolist(),
+                    "F": np.asarray(pop.get("F"), dtype=float).tolist(),
+                },
+                "random_state": algorithm.random_state.bit_generator.state,
+            }
+        ),
+        folder / CHECKPOINT_INFO,
+    )
+
+
+def _optimize(
+    opt: Any,
+    spec: Any,
+    base: Scenario,
+    seed: int,
+    digest: str,
+    folder: Path,
+    exp: str,
+    resume: bool,
+    executor: str,
+    workers: int,
+    scheduler: str | None,
+) -> dict[str, Any]:
+    err = err_console()
+    manifest_path = folder / cat.MANIFEST
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("plan_sha256") != digest:
+            fail(
+                f"experiment {exp} in {folder.parent.parent} is another search (spec, scenario "
+                "or seed): choose another --name"
+            )
+        if manifest.get("status") == cat.STATUS_COMPLETE:
+            err.print(f"search {exp} is complete: reusing it")
+            return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        if not resume:
+            fail(f"search {exp} is incomplete: rerun with --resume to continue it")
+        if (folder / CHECKPOINT).is_file():
+            search = _read_checkpoint(opt, folder, digest)
+            err.print(f"resuming {exp} after generation {search.generation} of {spec.generations}")
+        else:
+            search = opt.new_search(spec, digest)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = {
+            "kind": "optimize",
+            "experiment": exp,
+            "scenario": base.name,
+            "scenario_source": str(base.source),
+            "plan_sha256": digest,
+            "spec": spec.to_dict(),
+            "spec_source": spec.source,
+            "seed": seed,
+            "rules": "not searched: this version's loader has no [[rules]] (levers only)",
+            "status": cat.STATUS_RUNNING,
+            "command_line": ["lipsteeth", *sys.argv[1:]],
+            "versions": {**experiment_versions(), "pymoo": _pymoo_version()},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        cat.atomic_text(base.to_toml(), folder / "scenario.toml")
+        cat.atomic_text(cat.dumps(manifest), manifest_path)
+        search = opt.new_search(spec, digest)
+    model = opt.CandidateModel(base, spec, seed)
+    started = time.perf_counter()
+    try:
+        with open_executor(executor, workers, scheduler) as ex:
+            err.print(
+                f"NSGA-II: population {spec.population}, {spec.generations} generations, "
+                f"{spec.futures} futures per candidate, on {ex.name} ({ex.workers} worker(s))"
+            )
+            with progress_bar(f"optimize {exp}", "generations") as update:
+                update(search.generation, spec.generations)
+                while not search.done():
+                    opt.step(search, spec, model, ex)
+                    _write_checkpoint(opt, folder, search, spec)
+                    update(search.generation, spec.generations)
+    except ExecutorError as exc:
+        fail(str(exc))
+    wall = time.perf_counter() - started
+    summary = analyse_search(opt, search, spec, folder, exp)
+    summary.update({"wall_seconds_last_session": round(wall, 3), "seed": seed})
+    cat.atomic_text(cat.dumps(summary), folder / "summary.json")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest.update(status=cat.STATUS_COMPLETE, generations_done=search.generation)
+    cat.atomic_text(cat.dumps(manifest), manifest_path)
+    return summary
+
+
+def _pymoo_version() -> str | None:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("pymoo")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+        return None
+
+
+def analyse_search(opt: Any, search: Any, spec: Any, folder: Path, exp: str) -> dict[str, Any]:
+    """The Pareto set, its robustness table (every metric, regret among the set), figures."""
+    import pandas as pd
+
+    from .. import figures as figs
+
+    front = opt.pareto(search, spec)
+    lever_names = [n for n, _, _ in spec.levers]
+    goal_labels = [g.label for g in spec.goals]
+    n = front["X"].shape[0]
+    labels = [f"solution-{i}" for i in range(n)]
+    rows = []
+    for i in range(n):
+        row: dict[str, Any] = {"solution": labels[i]}
+        row.update({lever: float(front["X"][i, j]) for j, lever in enumerate(lever_names)})
+        row.update({label: float(front["metrics"][i, j]) for j, label in enumerate(goal_labels)})
+        for j, c in enumerate(spec.constraints):
+            row[f"violation:{c.goal.label}"] = float(front["violations"][i, j])
+        rows.append(row)
+    pareto_frame = pd.DataFrame(rows)
+    analysis = folder / "analysis"
+    cat.atomic_parquet(_arrow(pareto_frame), analysis / "pareto.parquet")
+    history = pd.DataFrame(
+        [
+            {
+                "generation": h["generation"],
+                **{lever: h["x"][j] for j, lever in enumerate(lever_names)},
+                **{label: h["metrics"][j] for j, label in enumerate(goal_labels)},
+            }
+            for h in search.history
+        ]
+    )
+    cat.atomic_parquet(_arrow(history), analysis / "history.parquet")
+    table_records: list[dict[str, Any]] = []
+    ranking: list[dict[str, Any]] = []
+    if n:
+        table = rb.robustness(np.asarray(front["values"]), labels, list(spec.objectives))
+        table_records = table.records()
+        ranking = table.ranking_records()
+        cat.atomic_parquet(
+            _arrow(pd.DataFrame(table_records)), analysis / "pareto_robustness.parquet"
+        )
+        figure = figs.parallel_figure(
+            np.column_stack([front["X"], front["metrics"]]),
+            [*lever_names, *goal_labels],
+            title=f"Pareto set of {exp}",
+        )
+        fig_path = figs.write_png(figure, folder / "figures" / "pareto_parallel.png")
+        regret_path = figs.write_png(
+            figs.regret_figure(
+                table.metrics["p90_regret"],
+                labels,
+                [o.name for o in spec.objectives],
+                units=[o.to_dict()["unit"] for o in spec.objectives],
+            ),
+            folder / "figures" / "pareto_regret.png",
+        )
+        figures = [str(fig_path), str(regret_path)]
+    else:
+        figures = []
+    con = out_console()
+    t = Table(title=f"Pareto set: {n} solution(s) after {search.generation} generations")
+    t.add_column("solution", style="cyan")
+    for column in [*lever_names, *goal_labels]:
+        t.add_column(column, justify="right")
+    for row in rows:
+        t.add_row(row["solution"], *[fmt(row[c]) for c in [*lever_names, *goal_labels]])
+    con.print(t)
+    return {
+        "experiment": exp,
+        "generations": search.generation,
+        "evaluations": len(search.history),
+        "levers": lever_names,
+        "goals": goal_labels,
+        "pareto": rows,
+        "robustness": table_records,
+        "ranking": ranking,
+        "rules": "not searched: this version's loader has no [[rules]] (levers only)",
+        "figures": figures,
+    }
+
+
+def _arrow(frame: pd.DataFrame) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+# ---------------------------------------------------------------------------
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``robust`` and ``optimize`` to the main app."""
+    app.command("robust")(robust)
+    app.command("optimize")(optimize)

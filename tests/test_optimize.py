@@ -212,3 +212,81 @@ def test_the_search_report_has_the_pareto_set(files: Path) -> None:
     page = (folder / "report.html").read_text()
     assert 'id="search"' in page and "Parallel coordinates of the Pareto set" in page
     assert "Robustness of the Pareto set" in page and page.count("<svg") >= 2
+
+
+RULE_SPEC = """
+[optimize]
+futures = 2
+population = 4
+generations = 2
+seed = 5
+from = "2016-11-01"
+
+[[rules]]
+name = "sticks after a test"
+when = "missile_tests"
+above = 0.5
+days = 30
+source = "assumption: the stick whose size and length the search chooses"
+actions = [{lever = "china_sanctions", add = 0.2}]
+
+[[levers]]
+name = "rules.sticks after a test.actions[0].add"
+low = 0.0
+high = 0.8
+
+[[levers]]
+name = "rules.sticks after a test.days"
+low = 10
+high = 120
+
+[[objectives]]
+name = "missile_tests"
+outcome = "missile_tests"
+metric = "expected"
+
+[[objectives]]
+name = "revenue"
+outcome = "revenue_to_state_usd"
+direction = "max"
+metric = "expected"
+"""
+
+
+def test_rule_parameters_are_decision_variables(files: Path) -> None:
+    """Issue 15 item 4: a conditional policy's numbers are searched, and reach the core."""
+    import tomllib
+
+    scenario = load_scenario(str(files / "small.toml"))
+    spec = opt.parse_spec(tomllib.loads(RULE_SPEC), "rules.toml", scenario)
+    policy = opt.candidate_policy(spec, [0.45, 61.6])
+    (rule,) = policy.rules
+    assert rule["actions"][0]["add"] == 0.45 and rule["days"] == 62
+    from lipsteeth.scenario import apply_policy
+
+    applied = apply_policy(scenario, policy)
+    core_rule = applied.timeline.rules[-1]
+    assert core_rule.days == 62 and core_rule.actions[0].value == 0.45
+    assert core_rule.first_day == applied.calendar.day_of("2016-11-01")
+    # a search over them runs end to end and its front holds the rule fields
+    (files / "rules.toml").write_text(RULE_SPEC)
+    out = files / "rules-search"
+    args = ["optimize", str(files / "small.toml"), "--spec", str(files / "rules.toml")]
+    assert run_cli([*args, "--out", str(out), "--name", "search", *SHRINK]) == 0
+    assert "rules.sticks after a test.days" in front(out).columns
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ('name = "rules.sticks after a test.days"', 'name = "rules.sticks after a tst.days"'),
+        ("high = 120", "high = 120\nextra = 1"),
+    ],
+)
+def test_bad_rule_variables_are_refused(files: Path, change: str, message: str) -> None:
+    import tomllib
+
+    scenario = load_scenario(str(files / "small.toml"))
+    with pytest.raises(opt.SearchError) as err:
+        opt.parse_spec(tomllib.loads(RULE_SPEC.replace(change, message)), "r.toml", scenario)
+    assert "levers[1]" in str(err.value) and "\n" not in str(err.value)

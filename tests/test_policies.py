@@ -54,9 +54,12 @@ def test_shipped_policy_is_valid_sourced_and_applies(name: str, baseline) -> Non
     assert len(applied.events) == len(baseline.events) + len(policy.events) + (
         len(policy.levers) if policy.start else 0
     )
-    # the file as shipped parses as TOML and its rules, if any, are still TODO comments
+    # its rules reach the scenario (and its core timeline), after the scenario's own
     document = tomllib.loads(policy.text)
-    assert "rules" not in document
+    assert len(applied.rules) == len(baseline.rules) + len(document.get("rules", []))
+    assert len(applied.timeline.rules) == len(applied.rules)
+    for rule in policy.rules:
+        assert rule["source"].strip(), rule["name"]
 
 
 def test_max_pressure_sets_its_levers_from_2017_only(baseline) -> None:
@@ -118,7 +121,13 @@ def test_applying_keeps_the_parameter_draws(baseline) -> None:
             "levers.food_aid.range",
             "unknown key",
         ),
-        ('[[rules]]\nname = "r"\n', "rules", "not accepted by this version"),
+        ('[[rules]]\nname = "r"\n', "rules[0].when", "required key"),
+        (
+            '[[rules]]\nname = "r"\nwhen = "envoys"\nabove = 0.5\nsource = "a"\n'
+            'actions = [{lever = "food_aid", add = 0.3}]\n',
+            "rules[0].days",
+            "required for mode 'after'",
+        ),
         (
             '[[events]]\ndate = "2017-01-01"\nkind = "lever"\nlever = "food_aid"\nvalue = 3.0\n'
             'source = "a"\n',
@@ -174,3 +183,13 @@ def test_cli_refuses_a_bad_policy_file_in_one_line(tmp_path: Path, capsys) -> No
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(f"error: {bad}: levers.food_aid.value: ")
+
+
+def test_policy_rules_fire_from_the_policy_date(baseline) -> None:
+    """calibrated-sticks: its test rule may fire from 2017 (the policy's from), not before."""
+    policy = load_policy("calibrated-sticks")
+    applied = apply_policy(baseline, policy)
+    rule = applied.timeline.rules[0]
+    assert rule.name == "sticks after a nuclear test"
+    assert rule.first_day == applied.calendar.day_of("2017-01-01")
+    assert applied.rules[0]["source"].startswith("policy calibrated-sticks: ")

@@ -11,9 +11,12 @@ numbers), and each objective is a robustness metric over those futures
 Pareto set afterwards).  Constraints bound such metrics (``at_least`` /
 ``at_most``).  pymoo's NSGA-II (Deb et al. 2002) searches the levers.
 
-Conditional-policy parameters (``[[rules]]``, issue 15 item 1) are not decision
-variables yet: the loader of this version does not accept rules, so the search is
-over levers only.
+Conditional-policy parameters are decision variables too: the spec's ``[[rules]]``
+(the format of a scenario's rules) are part of every candidate, and a ``[[levers]]``
+entry named ``rules.<rule name>.<field>`` searches one of their numbers: ``above``,
+``below``, ``days``, ``window_days``, ``cooldown_days``, ``max_activations`` (rounded
+to whole days and counts) or ``actions[k].add`` / ``actions[k].set``, within the
+entry's ``low`` and ``high`` (required for rule fields).
 
 The search runs generation by generation through pymoo's ask-and-tell interface.
 After each generation :class:`Search` is checkpointed whole (the algorithm with its
@@ -45,7 +48,16 @@ if TYPE_CHECKING:
     from .executors import Executor
 
 OPTIMIZE_METRICS: tuple[str, ...] = ("expected", "p10", "p90", "maximin", "satisficing")
-SPEC_KEYS: tuple[str, ...] = ("optimize", "levers", "objectives", "constraints")
+SPEC_KEYS: tuple[str, ...] = ("optimize", "levers", "rules", "objectives", "constraints")
+#: the numbers of a rule the search may choose (``rules.<name>.<field>``), and whether whole
+RULE_FIELDS: dict[str, bool] = {
+    "above": False,
+    "below": False,
+    "days": True,
+    "window_days": True,
+    "cooldown_days": True,
+    "max_activations": True,
+}
 OPTIMIZE_KEYS: tuple[str, ...] = (
     "futures",
     "population",
@@ -104,7 +116,7 @@ class Constraint:
 class SearchSpec:
     """A validated ``--spec`` file."""
 
-    levers: tuple[tuple[str, float, float], ...]  # (lever, low, high)
+    levers: tuple[tuple[str, float, float], ...]  # (lever or rules.<name>.<field>, low, high)
     goals: tuple[Goal, ...]  # optimized
     constraints: tuple[Constraint, ...]
     objectives: tuple[rb.Objective, ...]  # every objective simulated (goals and constraints)
@@ -115,10 +127,12 @@ class SearchSpec:
     start: dt.date | None
     base_policy: str | None
     source: str
+    rules: tuple[Mapping[str, Any], ...] = ()  # conditional policies of every candidate
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "levers": [{"name": n, "low": lo, "high": hi} for n, lo, hi in self.levers],
+            "rules": [_plain(rule) for rule in self.rules],
             "objectives": [o.to_dict() for o in self.objectives],
             "goals": [{"objective": g.objective.name, "metric": g.metric} for g in self.goals],
             "constraints": [
@@ -137,6 +151,50 @@ class SearchSpec:
             "from": self.start.isoformat() if self.start else None,
             "base_policy": self.base_policy,
         }
+
+
+def _plain(rule: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: [dict(a) for a in v] if k == "actions" else v for k, v in rule.items()}
+
+
+def _spec_rules(document: Mapping[str, Any], source: str) -> tuple[Mapping[str, Any], ...]:
+    """The spec's ``[[rules]]``, validated as a policy's rules are."""
+    from ..scenario import ScenarioError
+    from ..scenario._policy import validate_policy
+
+    raw = document.get("rules")
+    if raw is None:
+        return ()
+    header = {"name": "candidate", "title": "optimize candidate"}
+    try:
+        return validate_policy({"policy": header, "rules": raw}, source).rules
+    except ScenarioError as exc:
+        raise SearchError(f"{source}: {exc.path}: {exc.reason}") from None
+
+
+def _rule_variable(name: str, rules: Sequence[Mapping[str, Any]], here: str) -> tuple[float, float]:
+    """The bounds the field ``rules.<rule>.<field>`` of a spec rule must keep."""
+    rule_name, _, item = name.removeprefix("rules.").rpartition(".")
+    if item.startswith("add") or item.startswith("set"):  # actions[k].add
+        rule_name, _, tail = name.removeprefix("rules.").rpartition(".actions[")
+        item = "actions[" + tail
+    rule = next((r for r in rules if r["name"] == rule_name), None)
+    if rule is None:
+        known = [str(r["name"]) for r in rules]
+        raise SearchError(f"{here}.name: no rule named {rule_name!r}{rb._hint(rule_name, known)}")
+    if item in RULE_FIELDS:
+        if item not in rule and item in ("above", "below"):
+            raise SearchError(f"{here}.name: rule {rule_name!r} has no {item} threshold")
+        return (1.0, 73_050.0) if RULE_FIELDS[item] else (-math.inf, math.inf)
+    if item.startswith("actions[") and "]." in item:
+        index, op = item[len("actions[") :].split("].", 1)
+        actions = rule["actions"]
+        if index.isdigit() and int(index) < len(actions) and op in actions[int(index)]:
+            meta = field_specs(Levers)[actions[int(index)]["lever"]]
+            span = meta["hi"] - meta["lo"]
+            return (-span, span) if op == "add" else (meta["lo"], meta["hi"])
+    fields = [*RULE_FIELDS, "actions[k].add", "actions[k].set"]
+    raise SearchError(f"{here}.name: {name!r}: a rule field is one of {', '.join(fields)}")
 
 
 def _unknown(
@@ -193,6 +251,7 @@ def parse_spec(document: Mapping[str, Any], source: str, scenario: Scenario) -> 
     if base_policy is not None and (not isinstance(base_policy, str) or not base_policy):
         raise SearchError(f"{where}.base_policy: expected a policy name or path")
     specs = field_specs(Levers)
+    rules = _spec_rules(document, source)
     levers: list[tuple[str, float, float]] = []
     entries = document.get("levers")
     if not isinstance(entries, list) or not entries:
@@ -203,10 +262,22 @@ def parse_spec(document: Mapping[str, Any], source: str, scenario: Scenario) -> 
             raise SearchError(f"{here}: expected a table")
         _unknown(entry, LEVER_KEYS, here)
         name = entry.get("name")
-        if name not in specs:
-            raise SearchError(f"{here}.name: not a lever{rb._hint(str(name), list(specs))}")
         if any(name == lever for lever, _, _ in levers):
             raise SearchError(f"{here}.name: lever {name!r} repeats")
+        if isinstance(name, str) and name.startswith("rules."):
+            bound_low, bound_high = _rule_variable(name, rules, here)
+            low, high = _number(entry, "low", here), _number(entry, "high", here)
+            if low is None or high is None:
+                raise SearchError(f"{here}: a rule field needs low and high")
+            if not bound_low <= low < high <= bound_high:
+                raise SearchError(
+                    f"{here}: need {bound_low:g} <= low < high <= {bound_high:g} "
+                    f"(got low {low:g}, high {high:g})"
+                )
+            levers.append((name, low, high))
+            continue
+        if name not in specs:
+            raise SearchError(f"{here}.name: not a lever{rb._hint(str(name), list(specs))}")
         meta = specs[name]
         span = scenario.lever_ranges.get(name, (meta["lo"], meta["hi"]))
         low = _number(entry, "low", here)
@@ -275,6 +346,7 @@ def parse_spec(document: Mapping[str, Any], source: str, scenario: Scenario) -> 
         start=start,
         base_policy=base_policy,
         source=source,
+        rules=rules,
     )
 
 
@@ -295,13 +367,24 @@ def _check_metric(metric: Any, objective: rb.Objective, where: str) -> None:
 
 
 def candidate_policy(spec: SearchSpec, values: Sequence[float]) -> Policy:
-    """The policy of one candidate: its lever values from the spec's ``from`` date."""
+    """The policy of one candidate: its lever values from the spec's ``from`` date, and the
+    spec's rules with the candidate's values of their searched fields."""
     from ..scenario import Policy
 
-    levers = {
-        name: (float(v), "optimize: candidate lever value")
-        for (name, _, _), v in zip(spec.levers, values, strict=True)
-    }
+    levers = {}
+    rules = {str(rule["name"]): _plain(rule) for rule in spec.rules}
+    for (name, _, _), v in zip(spec.levers, values, strict=True):
+        if not name.startswith("rules."):
+            levers[name] = (float(v), "optimize: candidate lever value")
+            continue
+        path = name.removeprefix("rules.")
+        if ".actions[" in path:
+            rule_name, _, tail = path.rpartition(".actions[")
+            index, op = tail.split("].", 1)
+            rules[rule_name]["actions"][int(index)][op] = float(v)
+        else:
+            rule_name, _, item = path.rpartition(".")
+            rules[rule_name][item] = int(round(float(v))) if RULE_FIELDS[item] else float(v)
     return Policy(
         name="candidate",
         title="optimize candidate",
@@ -311,6 +394,7 @@ def candidate_policy(spec: SearchSpec, values: Sequence[float]) -> Policy:
         levers=levers,
         events=(),
         text="",
+        rules=tuple(rules.values()),
     )
 
 

@@ -20,7 +20,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -547,7 +547,7 @@ def check_rule(record: Mapping[str, Any], index: int, source: str) -> None:
             )
 
 
-def check_rule_names(rules: list[Mapping[str, Any]], source: str) -> None:
+def check_rule_names(rules: Sequence[Mapping[str, Any]], source: str) -> None:
     """Rule names are unique in a resolved scenario (the report and the log use them)."""
     seen: set[str] = set()
     for index, rule in enumerate(rules):

@@ -25,8 +25,12 @@ calibrated years of ``baseline-2016``) is left as it was; a scenario event of
 the same lever dated later still wins from its date (events apply in date
 order).  The policy's own events come after its levers, in file order.
 
-Conditional ``[[rules]]`` (issue 15, item 1) are not accepted by this version of
-the loader: a policy file that has them is refused with one line naming the key.
+    [[rules]]                       # a scenario's [[rules]] (conditional policies)
+    ...
+
+A policy's ``[[rules]]`` are appended to the scenario's; with ``from``, a rule
+without its own ``from`` may fire from the policy's day on (the scenario's
+history before it stays as it was).
 
 Every failure is one-line :class:`ScenarioError` naming the policy file and the key
 path (``max-pressure.toml: levers.china_sanctions.value: ...``).
@@ -51,10 +55,12 @@ from ..core.params import Levers, field_specs
 from ._errors import ScenarioError
 from ._files import read_regular_file
 from ._models import (
+    MAX_RULES,
     NAME_PATTERN,
     STRICT,
     Event,
     IsoDate,
+    RuleEntry,
     Text,
     _bounded,
     _camel,
@@ -62,7 +68,10 @@ from ._models import (
     _event_record,
     _optional_fields,
     _reason,
+    _rule_record,
     absent,
+    check_rule,
+    check_rule_names,
     format_path,
     hint,
 )
@@ -70,7 +79,7 @@ from ._scenario import Scenario, from_document
 
 MAX_POLICY_BYTES = 1_000_000
 MAX_POLICY_EVENTS = 1_000
-POLICY_KEYS: tuple[str, ...] = ("policy", "levers", "events")
+POLICY_KEYS: tuple[str, ...] = ("policy", "levers", "events", "rules")
 LEVER_SPECS = field_specs(Levers)
 
 
@@ -114,6 +123,7 @@ PolicyFile: Any = create_model(
     policy=(PolicyHeader, ...),
     levers=(PolicyLevers, absent()),
     events=(list[Event], absent(max_length=MAX_POLICY_EVENTS)),
+    rules=(list[RuleEntry], absent(max_length=MAX_RULES)),
 )
 
 
@@ -129,6 +139,7 @@ class Policy:
     levers: Mapping[str, tuple[float, str]]
     events: tuple[Mapping[str, Any], ...]
     text: str  # the file as read (manifests record its SHA-256)
+    rules: tuple[Mapping[str, Any], ...] = ()  # conditional policies (core.conditional)
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as a JSON-able dict (``policies show`` prints it as TOML)."""
@@ -141,7 +152,12 @@ class Policy:
             "policy": header,
             "levers": {k: {"value": v, "source": s} for k, (v, s) in self.levers.items()},
             "events": [dict(e) for e in self.events],
+            **({"rules": [_plain_rule(r) for r in self.rules]} if self.rules else {}),
         }
+
+
+def _plain_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: [dict(a) for a in v] if k == "actions" else v for k, v in rule.items()}
 
 
 def _policy_reason(error: Mapping[str, Any]) -> tuple[str, str]:
@@ -149,11 +165,6 @@ def _policy_reason(error: Mapping[str, Any]) -> tuple[str, str]:
     if loc and loc[-1] == "from_":
         loc = (*loc[:-1], "from")
     if error["type"] == "extra_forbidden" and len(loc) == 1:
-        if loc[0] == "rules":
-            return "rules", (
-                "conditional [[rules]] are not accepted by this version (issue 15, item 1): "
-                "express the policy with [levers] and dated [[events]]"
-            )
         reason = "unknown key" + hint(str(loc[0]), list(POLICY_KEYS))
     elif error["type"] == "extra_forbidden" and len(loc) == 3 and loc[0] == "levers":
         reason = "unknown key" + hint(str(loc[-1]), ["value", "source"])
@@ -186,7 +197,14 @@ def validate_policy(data: Any, source: str, text: str = "") -> Policy:
         events = [_event_record(event) for event in model.events]
         for index, record in enumerate(events):
             _check_event(record, index, source)
+    rules: list[dict[str, Any]] = []
+    if "rules" in model.model_fields_set:
+        rules = [_rule_record(rule) for rule in model.rules]
+        for index, record in enumerate(rules):
+            check_rule(record, index, source)
+        check_rule_names(rules, source)
     return Policy(
+        rules=tuple(rules),
         name=header.name,
         title=header.title,
         description=header.description or "",
@@ -313,6 +331,15 @@ def policy_document(scenario_document: Mapping[str, Any], policy: Policy) -> dic
     for event in policy.events:
         added.append({**event, "source": f"policy {policy.name}: {event['source']}"})
     document["events"].extend(added)
+    rules = [_plain_rule(rule) for rule in scenario_document.get("rules", ())]
+    for rule in policy.rules:
+        own = _plain_rule(rule)
+        own["source"] = f"policy {policy.name}: {rule['source']}"
+        if policy.start is not None and "from" not in own:
+            own["from"] = policy.start.isoformat()
+        rules.append(own)
+    if rules:
+        document["rules"] = rules
     return document
 
 
@@ -333,6 +360,7 @@ def apply_policy(scenario: Scenario | Mapping[str, Any], policy: Policy) -> Scen
         draws = None
     merged = policy_document(document, policy)
     n_before = len(document.get("events", ()))
+    n_rules_before = len(document.get("rules", ()))
     try:
         applied = from_document(merged, f"{source_name} + {policy.source}")
     except ScenarioError as exc:
@@ -343,6 +371,13 @@ def apply_policy(scenario: Scenario | Mapping[str, Any], policy: Policy) -> Scen
             if index >= n_before:
                 offset = index - n_before - (len(policy.levers) if policy.start else 0)
                 where = f"events[{offset}]" if offset >= 0 else "policy.from"
+                raise ScenarioError(
+                    policy.source, where + path[path.index("]") + 1 :], exc.reason
+                ) from None
+        if path.startswith("rules[") and "]" in path:
+            index = int(path[len("rules[") : path.index("]")])
+            if index >= n_rules_before:
+                where = f"rules[{index - n_rules_before}]"
                 raise ScenarioError(
                     policy.source, where + path[path.index("]") + 1 :], exc.reason
                 ) from None

@@ -876,7 +876,7 @@ def _optimize(
             "spec": spec.to_dict(),
             "spec_source": spec.source,
             "seed": seed,
-            "rules": "not searched: this version's loader has no [[rules]] (levers only)",
+            "rules": [str(rule["name"]) for rule in spec.rules],
             "status": cat.STATUS_RUNNING,
             "command_line": ["lipsteeth", *sys.argv[1:]],
             "versions": {**experiment_versions(), "pymoo": _pymoo_version()},
@@ -997,7 +997,7 @@ def analyse_search(opt: Any, search: Any, spec: Any, folder: Path, exp: str) -> 
         "pareto": rows,
         "robustness": table_records,
         "ranking": ranking,
-        "rules": "not searched: this version's loader has no [[rules]] (levers only)",
+        "rules": [str(rule["name"]) for rule in spec.rules],
         "figures": figures,
     }
 

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from lipsteeth.core.params import PARAM_GROUPS, Levers, field_specs
 from lipsteeth.scenario import Scenario, ScenarioError, load_scenario, load_scenario_text
 from lipsteeth.scenario import scenario_schema as make_schema
+from lipsteeth.scenario._scenario import MAX_CROSSINGS_PER_YEAR
 from lipsteeth.scenario._toml import dumps
 
 BASELINE_TEXT = resources.files("lipsteeth").joinpath("scenarios/baseline-2016.toml").read_text()
@@ -182,11 +183,16 @@ def test_a_parameter_value_loads_exactly_when_it_is_admissible(
     entry["value"] = number
     low, high = entry.get("range", (meta["lo"], meta["hi"]))
     admissible = math.isfinite(number) and max(low, meta["lo"]) <= number <= min(high, meta["hi"])
+    if admissible and group == "wider_flow":  # the one cross-field rule on these (M10)
+        flow = {n: e["value"] for n, e in document["parameters"]["wider_flow"].items()}
+        at_full_hardship = flow["crossing_rate_per_year"] * math.exp(flow["beta_economy"])
+        admissible = at_full_hardship <= MAX_CROSSINGS_PER_YEAR
     try:
         loaded = load_scenario_text(dumps(document), "fuzz.toml")
     except ScenarioError as error:
         assert not admissible, str(error)
-        assert error.path.startswith(f"parameters.{group}.{name}")
+        if "exp(beta_economy)" not in str(error):
+            assert error.path.startswith(f"parameters.{group}.{name}")
         return
     assert admissible
     assert getattr(getattr(loaded.params, group), name) == float(number)

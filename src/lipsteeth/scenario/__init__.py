@@ -25,6 +25,7 @@ from ._scenario import (
     ParameterInfo,
     Scenario,
     check_population,
+    check_wider_flow,
     packaged_posterior,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "check_population",
+    "check_wider_flow",
     "list_scenarios",
     "load_scenario",
     "load_scenario_text",

@@ -29,6 +29,7 @@ import typer
 
 from ...core.simulate import NonFiniteOutcomeError
 from ...scenario import ScenarioError
+from ..catalog import CatalogError
 from . import experiments, facts, report, run, scenarios, serve, validate
 from .inputs import EXIT_USAGE, UserError, fail, missing_extra
 
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         code = app(args=args, prog_name="lipsteeth", standalone_mode=False)
-    except (UserError, ScenarioError, NonFiniteOutcomeError) as exc:
+    except (UserError, ScenarioError, NonFiniteOutcomeError, CatalogError) as exc:
         _refuse(str(exc))
     except ModuleNotFoundError as exc:
         message = missing_extra(exc, _command(args))

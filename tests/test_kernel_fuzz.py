@@ -30,12 +30,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from lipsteeth.core.m05_defection import SKIP_MAX, skip, skip_scale
@@ -141,11 +143,31 @@ def simulate_extreme(
     return "ran"
 
 
-def _fuzz(small: Scenario, examples: int, counts: Counter[str]) -> None:
+#: called with (params, levers, seed) before a set is simulated (the runner's record of it)
+BeforeSet = Callable[[dict[str, float], dict[str, float], int], None]
+#: called with (kind, message, params, levers, seed) for a defect; the fuzz goes on
+OnDefect = Callable[[str, str, dict[str, float], dict[str, float], int], None]
+
+
+def _fuzz(
+    small: Scenario,
+    examples: int,
+    counts: Counter[str],
+    *,
+    seed: int | None = None,
+    before: BeforeSet | None = None,
+    on_defect: OnDefect | None = None,
+) -> None:
+    """``examples`` accepted sets; a defect raises, or goes to ``on_defect`` and is counted.
+
+    ``seed`` None is hypothesis's derandomised sequence (the tests); an integer picks
+    another reproducible sequence (``scripts/fuzz_kernel.py`` runs chunks of 500).
+    """
+
     @settings(
         max_examples=examples,
         deadline=None,
-        derandomize=True,
+        derandomize=seed is None,
         database=None,
         # no shrinking: a failing set is printed whole, and shrinking a simulation takes minutes
         phases=[Phase.explicit, Phase.reuse, Phase.generate],
@@ -153,10 +175,21 @@ def _fuzz(small: Scenario, examples: int, counts: Counter[str]) -> None:
     )
     @given(inputs=accepted_inputs(), seed=st.integers(0, 2**32 - 1))
     def check(inputs: tuple[dict[str, float], dict[str, float]], seed: int) -> None:
-        outcome = simulate_extreme(small, *inputs, seed)
+        if before is not None:
+            before(*inputs, seed)
+        try:
+            outcome = simulate_extreme(small, *inputs, seed)
+        except Exception as defect:  # NonFiniteOutcomeError, a negative stock, any other
+            if on_defect is None:
+                raise
+            kind = "negative stock" if "negative stock" in str(defect) else type(defect).__name__
+            on_defect(kind, str(defect)[:2000], *inputs, seed)
+            outcome = f"defect: {kind}"
         counts[outcome] += 1
-        assume(outcome == "ran")
+        assume(outcome == "ran" or outcome.startswith("defect"))
 
+    if seed is not None:
+        check = hypothesis_seed(seed)(check)
     check()
 
 
@@ -168,6 +201,7 @@ def test_kernel_fuzz_fast(small: Scenario) -> None:
 
 @pytest.mark.slow
 def test_kernel_fuzz_10000(small: Scenario) -> None:
+    """In one process; ``scripts/fuzz_kernel.py`` runs the same in resumable chunks."""
     counts: Counter[str] = Counter()
     started = time.perf_counter()
     _fuzz(small, 10_000, counts)

@@ -6,7 +6,10 @@ AttributeError or ArrowInvalid traceback (a garbage plan only after the sweep ha
 printed its results as if complete); a run folder's manifest holding JSON that is not
 an object was read as empty.  Each is now one ``error:`` line naming the file or the
 option, exit 2, and no file of the folder changes.  Two fresh sweeps into one root are
-in ``test_two_fresh_sweeps_into_one_root``.
+in ``test_two_fresh_sweeps_into_one_root`` (it did not fail on the previous main: the
+experiment locks of item 10 already refuse the second of the same experiment, and two
+experiments of different names both complete; it guards that), and a sweep finishing
+while another writer holds the catalog past its retries says to ``--resume``.
 """
 
 from __future__ import annotations
@@ -190,3 +193,33 @@ def run_cli_rows(root: Path) -> list[tuple[str, int]]:
     with duckdb.connect(str(root / "catalog.duckdb"), read_only=True) as con:
         rows = con.execute("SELECT experiment, n_done FROM experiments ORDER BY 1").fetchall()
     return [(str(name), int(done)) for name, done in rows]
+
+
+@pytest.mark.slow  # 10 s of the catalog's lock retries
+def test_sweep_finishing_while_another_writer_holds_the_catalog(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The catalog held past the retries (another sweep loading a large experiment): one
+    line saying the runs are kept, exit 2; ``--resume`` then loads them."""
+    root = tmp_path / "results"
+    root.mkdir()
+    code = (
+        "import sys, duckdb\n"
+        f"con = duckdb.connect({str(root / 'catalog.duckdb')!r})\n"
+        "print('held', flush=True); sys.stdin.read()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+        capsys.readouterr()
+        assert run_cli([*SWEEP, "--out", str(root), "--name", "late"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress lines
+        assert err.startswith("error: ") and "is locked" in err and "--resume" in err, err
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert run_cli([*SWEEP, "--out", str(root), "--name", "late", "--resume"]) == 0
+    assert run_cli_rows(root) == [("late", 2)]

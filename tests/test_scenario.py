@@ -67,6 +67,7 @@ def test_public_api_is_curated() -> None:
             "Scenario",
             "ScenarioError",
             "check_population",
+            "check_wider_flow",
             "packaged_posterior",
             "list_scenarios",
             "load_scenario",

@@ -393,3 +393,24 @@ def test_crossings_beyond_the_population_exit_2(
     assert err.startswith("error: ") and "\n" not in err, err
     assert "crossing_rate_per_year" in err and "beta_economy" in err
     assert not out.exists()
+
+
+def test_drawn_crossings_beyond_the_population_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A declared range reaching past the limit: the drawn set is refused, one line."""
+    from tests.support import run_cli
+
+    scenario = tmp_path / "wide.toml"
+    scenario.write_text(
+        '[scenario]\nname = "wide"\nextends = "baseline-2016"\n'
+        "[parameters.wider_flow.beta_economy]\n"
+        'value = 1.5\nrange = [0, 20]\nprovenance = "assumption: fuzz"\n'
+    )
+    out = tmp_path / "results"
+    args = ["run", str(scenario), "--uncertainty", "ranges", "--replicates", "8", "--years", "1"]
+    assert run_cli([*args, "--no-facts", "--seed", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: ") and "(drawn parameters)" in err, err
+    assert "crossing_rate_per_year*exp(beta_economy)" in err
+    assert not out.exists()

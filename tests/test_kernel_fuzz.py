@@ -414,3 +414,18 @@ def test_drawn_crossings_beyond_the_population_exit_2(
     assert err.startswith("error: ") and "(drawn parameters)" in err, err
     assert "crossing_rate_per_year*exp(beta_economy)" in err
     assert not out.exists()
+
+
+def test_economy_index_never_below_zero() -> None:
+    """M9 in the core, as in the reference (tests/test_reference_model.py, same setting):
+    the economy index is floored at 0 when the formula gives about -1."""
+    from tests.test_reference_model import ECONOMY_CRUSHED
+
+    scenario = load_scenario("baseline-2016").with_overrides(
+        params={f"strategic.{name}": value for name, value in ECONOMY_CRUSHED.items()},
+        levers={"beijing_discretion": 0.0, "china_sanctions": 1.0},
+        years=1,
+    )
+    scenario = scenario.with_overrides(params=SMALL)
+    economy = run_scenario(scenario, replicates=1, seed=5).outcome("economy_index")
+    assert economy.min() == 0.0

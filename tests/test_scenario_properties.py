@@ -40,6 +40,7 @@ KNOWN_KEYS = (
     set(BASELINE)
     | set(BASELINE["scenario"])
     | {"extends", "replace_events", "range", "until", "count", "resolution", "value", "lever"}
+    | {"unit", "provenance", "name", "events_file"}
     | {key for event in BASELINE["events"] for key in event}
     | set(PARAM_SPECS)
     | {name for specs in PARAM_SPECS.values() for name in specs}
@@ -120,11 +121,15 @@ def schema_accepts(document: Any) -> bool:
     return bool(jsonschema_rs.Draft202012Validator(SCHEMA).is_valid(document))
 
 
+Mutated = tuple[dict[str, Any], list[str], list[tuple[dict[str, Any], str]]]
+
+
 @st.composite
-def mutated_documents(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
-    """The baseline after one to three random mutations, and what they were."""
+def mutated_documents(draw: st.DrawFn) -> Mutated:
+    """The baseline after one to three random mutations, what they were, the keys added."""
     document = copy.deepcopy(BASELINE)
     done: list[str] = []
+    added: list[tuple[dict[str, Any], str]] = []  # (table, unknown key put into it)
     for _ in range(draw(st.integers(1, 3))):
         action = draw(st.sampled_from(["delete", "unknown", "set"]))
         if action == "unknown":
@@ -134,7 +139,9 @@ def mutated_documents(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
                 continue  # removed by an earlier mutation
             if not isinstance(table, dict):
                 continue
-            table[draw(unknown_keys)] = draw(toml_values)
+            key = draw(unknown_keys)
+            table[key] = draw(toml_values)
+            added.append((table, key))
             done.append("unknown")
             continue
         path = draw(st.sampled_from(ALL_PATHS))
@@ -148,13 +155,27 @@ def mutated_documents(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
         else:
             parent[path[-1]] = draw(toml_values)
         done.append(action)
-    return document, done
+    return document, done, added
 
 
-def check_mutated_document(case: tuple[dict[str, Any], list[str]]) -> str:
-    document, done = case
+def tables_of(node: Any) -> Iterator[dict[str, Any]]:
+    """Every table (dict) of a document, itself included."""
+    if isinstance(node, dict):
+        yield node
+        for child in node.values():
+            yield from tables_of(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from tables_of(child)
+
+
+def check_mutated_document(case: Mutated) -> str:
+    document, _done, added = case
     loaded = load_or_refuse(dumps(document))
-    if "unknown" in done:
+    # an unknown key is still there unless a later mutation deleted or replaced its table
+    # (the 5,000-input fuzz found one: a key added to an event, then the event deleted)
+    reachable = {id(table) for table in tables_of(document)}
+    if any(id(table) in reachable and key in table for table, key in added):
         assert loaded is None, "an unknown key was accepted"
     if loaded is not None:
         data = json_or_none(document)
@@ -165,7 +186,7 @@ def check_mutated_document(case: tuple[dict[str, Any], list[str]]) -> str:
 
 @FAST
 @given(mutated_documents())
-def test_mutated_documents_load_or_are_refused(case: tuple[dict[str, Any], list[str]]) -> None:
+def test_mutated_documents_load_or_are_refused(case: Mutated) -> None:
     check_mutated_document(case)
 
 
@@ -331,6 +352,29 @@ def test_random_tables_never_escape(document: dict[str, Any]) -> None:
     check_random_table(document)
 
 
+def check_dotted_key(form: str, depth: int, part: str) -> str:
+    """A dotted key of ``depth`` parts as a line, table header or inline-table key: refused
+    or loaded within a second whatever its depth (tomllib's time is quadratic in it)."""
+    key = ".".join([part] * depth)
+    text = {
+        "line": f"{key} = 1",
+        "header": f"[{key}]",
+        "inline": f"x = {{{key} = 1}}",
+        "array": f"x = [{{b = 2, {key} = 1}}]",
+    }[form]
+    started = time.perf_counter()
+    outcome = check_random_text(f'[scenario]\nname = "x"\n{text}\n')
+    assert time.perf_counter() - started < 1.0, f"{depth} parts took over a second"
+    return outcome
+
+
+dotted_keys = (
+    st.sampled_from(["line", "header", "inline", "array"]),
+    st.integers(1, 70_000),
+    st.sampled_from(["a", "scenario", '"q"', "'r'", "b-c"]),
+)
+
+
 #: the 5,000-input scenario fuzz (issue 17): kind -> (check, its strategies, inputs)
 FUZZ_KINDS: dict[str, tuple[Callable[..., str], tuple[st.SearchStrategy[Any], ...], int]] = {
     "mutated document": (check_mutated_document, (mutated_documents(),), 1500),
@@ -338,6 +382,7 @@ FUZZ_KINDS: dict[str, tuple[Callable[..., str], tuple[st.SearchStrategy[Any], ..
     "random text": (check_random_text, (st.text(max_size=400),), 700),
     "random table": (check_random_table, (random_tables,), 600),
     "random bytes in a file": (check_random_bytes, (st.binary(max_size=300),), 400),
+    "dotted key": (check_dotted_key, dotted_keys, 300),
     "parameter value": (check_parameter_value, (st.sampled_from(NON_POPULATION), numbers), 450),
     "lever override": (
         check_lever_override,
@@ -349,7 +394,7 @@ FUZZ_KINDS: dict[str, tuple[Callable[..., str], tuple[st.SearchStrategy[Any], ..
 
 @pytest.mark.slow
 def test_scenario_fuzz_5000(scratch: Path) -> None:
-    """5,000 hostile inputs (a new sequence: not the fast tests' derandomised one).
+    """5,300 hostile inputs (a new sequence: not the fast tests' derandomised one).
 
     Every input loads or is refused with a well-formed one-line ``ScenarioError``; any
     other exception or a failed check is collected by kind (type and first line), so

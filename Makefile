@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test test-all lint typecheck bench bench-quick browser clean
+.PHONY: run test test-all test-debug lint typecheck bench bench-quick browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,22 @@ test: $(STAMP_DEV) browser
 
 test-all: $(STAMP_DEV) browser
 	$(PYTEST)
+
+# Debug build (issue 17, item 4): the compiled core with every array index checked
+# (NUMBA_BOUNDSCHECK=1: IndexError instead of an out-of-bounds read or write), cached apart
+# from the normal build (core/jit.py), on the core's unit, mechanism and identity tests,
+# the golden runs, the fast kernel fuzz and a short run of the command line.
+DEBUG_TESTS := tests/test_kernel.py tests/test_mechanisms.py tests/test_core_identities.py \
+	tests/test_golden.py tests/test_kernel_fuzz.py tests/test_run_horizon.py
+DEBUG_OUT := $(or $(TMPDIR),/tmp)/lipsteeth-test-debug
+
+test-debug: $(STAMP_DEV)
+	NUMBA_BOUNDSCHECK=1 $(BIN)/python -m pytest -p no:xdist -q -m "not slow" $(DEBUG_TESTS)
+	NUMBA_BOUNDSCHECK=1 $(BIN)/lipsteeth run baseline-2016 --years 3 --replicates 4 \
+		--out $(DEBUG_OUT) --force
+	NUMBA_BOUNDSCHECK=1 $(BIN)/lipsteeth run history --replicates 2 --no-facts \
+		--uncertainty ranges --out $(DEBUG_OUT) --force
+	rm -rf $(DEBUG_OUT)
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests reference benchmarks

@@ -94,3 +94,47 @@ def test_an_edited_mechanism_is_recompiled(tmp_path: Path) -> None:
         _probe(tmp_path)
     caches = list((tmp_path / "lipsteeth" / "core" / "__pycache__").glob("numba-*"))
     assert len(caches) == 1 + KEEP_OLDER_CACHES
+
+
+OUT_OF_BOUNDS = """
+import numpy as np
+from lipsteeth.core.jit import cache_dir, compiled
+
+@compiled
+def post_after(posts, index):
+    return posts[index + 1]
+
+posts = np.arange(3)
+try:
+    print("read", post_after(posts, 2))
+except IndexError as error:
+    print("IndexError", error)
+"""
+
+
+def test_debug_build_checks_bounds_in_its_own_cache(tmp_path: Path) -> None:
+    """With NUMBA_BOUNDSCHECK=1 (``make test-debug``) an index past the end raises
+    IndexError, and the code is cached under ``__pycache__/boundscheck`` only."""
+    package = tmp_path / "probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "index.py").write_text(OUT_OF_BOUNDS)
+
+    def run(**env: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "probe.index"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(tmp_path), **env},
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip()
+
+    assert run(NUMBA_BOUNDSCHECK="1").startswith("IndexError")
+    pycache = package / "__pycache__"
+    assert [d.name for d in (pycache / "boundscheck").glob("numba-*")]
+    assert not list(pycache.glob("numba-*"))  # the normal cache is untouched
+    assert run(NUMBA_BOUNDSCHECK="0").startswith("read")  # unchecked: no error raised
+    assert len(list(pycache.glob("numba-*"))) == 1
+    assert run(NUMBA_BOUNDSCHECK="1").startswith("IndexError")  # from its own cache

@@ -741,3 +741,26 @@ def test_quota_renegotiation_knockout() -> None:
         "pay level",
     )
     sh.check()
+
+
+#: weights and Chinese sanctions that push the economy index's formula below 0 (M9):
+#: 1 + (remittances / first day - 1) - trade lost (1) - oil cut (1)
+ECONOMY_CRUSHED = {
+    "economy_weight_overseas": 1.0,
+    "economy_weight_trade": 1.0,
+    "economy_weight_oil": 1.0,
+    "trade_loss_china_sanctions": 1.0,
+    "oil_from_china_sanctions": 1.0,
+    "aid_economy_effect": 0.0,
+}
+
+
+def test_economy_index_never_below_zero() -> None:
+    """M9: the index is floored at 0 (issue 17: -1.8e12 made crossings e^(1e12) a day);
+    full Chinese sanctions with unit weights put its formula at about -1."""
+    s = sc.set_params(tiny(2016, 1), strategic=ECONOMY_CRUSHED)
+    s = sc.set_levers(s, beijing_discretion=0.0, china_sanctions=1.0)
+    model = ref_model.LipsteethModel(s.params, s.levers, s.calendar, s.timeline, seed=5)
+    model.run()
+    economy = np.asarray(model.datacollector.model_vars["economy_index"])
+    assert economy.min() == 0.0  # the floor binds, and nothing is below it

@@ -69,6 +69,7 @@ def test_public_api_is_curated() -> None:
             "ScenarioError",
             "apply_policy",
             "check_population",
+            "check_wider_flow",
             "packaged_posterior",
             "list_policies",
             "list_scenarios",

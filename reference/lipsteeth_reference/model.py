@@ -867,12 +867,14 @@ class StrategicLayer:
             + un["un_seafood"] * e_china * sp.trade_loss_seafood
             + cond.china_sanctions * sp.trade_loss_china_sanctions
         )
-        self.economy = (
+        # an activity index cannot fall below none: the squeeze stays in [0, 1]
+        self.economy = max(
             1.0
             + sp.economy_weight_overseas * (self.remit_ema / self.remit_ref - 1.0)
             - sp.economy_weight_trade * trade_loss
             + sp.aid_economy_effect * cond.aid
-            - sp.economy_weight_oil * cond.oil_cut
+            - sp.economy_weight_oil * cond.oil_cut,
+            0.0,
         )
         discretion = cond.levers.beijing_discretion > 0
         self.laxity_on = self.displeasure > sp.laxity_threshold and discretion

@@ -107,6 +107,35 @@ STATUS_RUNNING = "running"
 _PARQUET: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "version": "2.6"}
 
 
+#: what to do about a corrupted file of an experiment (it is never rewritten for you)
+SET_ASIDE = "nothing was changed: move the experiment aside or choose another --name or --out"
+
+
+def read_manifest_file(path: Path) -> dict[str, Any]:
+    """A ``manifest.json`` as a dict, or a CatalogError naming the file (issue 17, item 7).
+
+    Garbage, a truncated file or JSON that is not an object used to escape as a
+    traceback; the message names the file and the place, never its content.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: the manifest is missing; {SET_ASIDE}") from None
+    except json.JSONDecodeError as exc:
+        raise CatalogError(
+            f"{path}: corrupted manifest, not JSON ({exc.msg}: line {exc.lineno} column "
+            f"{exc.colno}); {SET_ASIDE}"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise CatalogError(f"{path}: unreadable manifest ({reason}); {SET_ASIDE}") from None
+    if not isinstance(data, dict):
+        raise CatalogError(
+            f"{path}: corrupted manifest (a JSON {type(data).__name__}, not an object); {SET_ASIDE}"
+        )
+    return data
+
+
 # ---------------------------------------------------------------------------
 # atomic writes
 
@@ -345,8 +374,7 @@ class ExperimentStore:
     # --- manifest and plan ----------------------------------------------------------
 
     def manifest(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
-        return data
+        return read_manifest_file(self.path / MANIFEST)
 
     def update_manifest(self, **changes: Any) -> dict[str, Any]:
         data = self.manifest()
@@ -355,7 +383,21 @@ class ExperimentStore:
         return data
 
     def plan_frame(self) -> pd.DataFrame:
-        return pq.read_table(self.path / PLAN).to_pandas()
+        """The stored plan; a CatalogError naming the file if it is not a whole plan."""
+        path = self.path / PLAN
+        try:
+            table = pq.read_table(path)
+        except FileNotFoundError:
+            raise CatalogError(f"{path}: the plan is missing; {SET_ASIDE}") from None
+        except (OSError, pa.ArrowException) as exc:
+            reason = "not a readable Parquet file" if isinstance(exc, pa.ArrowException) else exc
+            raise CatalogError(f"{path}: corrupted plan ({reason}); {SET_ASIDE}") from None
+        missing = {"run", "point", "seed", "replicates"} - set(table.column_names)
+        if missing:
+            raise CatalogError(
+                f"{path}: corrupted plan (no column {', '.join(sorted(missing))}); {SET_ASIDE}"
+            )
+        return table.to_pandas()
 
     def plan(self) -> list[RunSpec]:
         """The planned runs, as stored."""

@@ -13,6 +13,12 @@ The directory is ``__pycache__/numba-<digest>`` beside the sources, or, if the
 package is installed read-only, under ``$LIPSTEETH_CACHE_DIR`` (default
 ``~/.cache/lipsteeth``).  When a new one is made, directories of older
 digests are removed but the two most recent.
+
+The debug build (``NUMBA_BOUNDSCHECK=1``, ``make test-debug``; issue 17, item 4)
+checks every array index and raises ``IndexError`` instead of reading or writing
+out of bounds.  Its code goes to a ``boundscheck`` directory beside the normal
+caches (``__pycache__/boundscheck/numba-<digest>``), so the normal build never
+loads it and neither build removes the other's.
 """
 
 from __future__ import annotations
@@ -62,10 +68,14 @@ def _writable(directory: Path) -> bool:
 def cache_dir(package_dir: str) -> str:
     """The Numba cache directory of a package's current sources (created, writable)."""
     name = f"numba-{source_digest(package_dir)[:20]}"
+    # code compiled with bounds checks is kept apart (debug build, module doc)
+    config: Any = numba.config  # its settings are set at import time, unknown to mypy
+    build = "boundscheck" if config.BOUNDSCHECK else ""
     for parent in (
-        Path(package_dir) / "__pycache__",
+        Path(package_dir) / "__pycache__" / build,
         Path(os.environ.get("LIPSTEETH_CACHE_DIR", Path.home() / ".cache" / "lipsteeth"))
-        / Path(package_dir).name,
+        / Path(package_dir).name
+        / build,
     ):
         if _writable(parent / name):
             # older digests' code is dead weight; the newest few are kept, as another

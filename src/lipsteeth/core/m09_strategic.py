@@ -63,7 +63,11 @@ from the timeline.
 
 The economy index is 1 at the start and moves with overseas remittances relative
 to the first day (smoothed over ``economy_smoothing_days``), with trade lost to
-sanctions and the oil cut; aid props it up by ``aid_economy_effect``.
+sanctions and the oil cut; aid props it up by ``aid_economy_effect``.  It never falls
+below 0: an activity index cannot be less than no activity, so the squeeze
+max(0, 1 - economy) stays in [0, 1].  (Issue 17: a shut site's seized debt, a
+negative remittance, over a first-day revenue of nearly 0 gave an index of -1.8e12 and
+crossings of e^(1e12) a day, M10.)
 All numbers are scenario parameters; their sources are in the scenario file.
 """
 
@@ -383,12 +387,13 @@ def economy_and_guards(
         0.0,
         1.0,
     )
-    net.economy = (
+    net.economy = max(
         1.0
         + sp.economy_weight_overseas * (net.remit_ema / net.remit_ref - 1.0)
         - sp.economy_weight_trade * trade_loss
         - sp.economy_weight_oil * policy.oil_cut
-        + sp.aid_economy_effect * policy.food_aid
+        + sp.aid_economy_effect * policy.food_aid,
+        0.0,
     )
     discretion_on = lever.beijing_discretion > 0
     laxity = net.displeasure > sp.laxity_threshold and discretion_on

@@ -423,7 +423,7 @@ class ParameterUncertainty:
         self, scenario: Scenario, seed: int, replicates: Sequence[int] | np.ndarray
     ) -> list[Params] | None:
         """One ``Params`` per replicate index, or None when nothing is drawn."""
-        from ..scenario import check_population
+        from ..scenario import check_population, check_wider_flow
 
         if not self.drawn:
             return None
@@ -433,6 +433,9 @@ class ParameterUncertainty:
             if any(n.startswith("population.") for n in values):
                 population = dataclasses.asdict(params.population)
                 check_population(population, f"{scenario.source} (drawn parameters)")
+            if any(n.startswith("wider_flow.") for n in values):
+                wider_flow = dataclasses.asdict(params.wider_flow)
+                check_wider_flow(wider_flow, f"{scenario.source} (drawn parameters)")
             out.append(params)
         return out
 

@@ -33,6 +33,7 @@ from ._scenario import (
     ParameterInfo,
     Scenario,
     check_population,
+    check_wider_flow,
     packaged_posterior,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "ScenarioError",
     "apply_policy",
     "check_population",
+    "check_wider_flow",
     "list_policies",
     "list_scenarios",
     "load_policy",

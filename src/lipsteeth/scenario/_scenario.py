@@ -31,6 +31,11 @@ from ._timeline import compile_timeline, outside_horizon
 MAX_HORIZON_YEARS = 200
 MAX_DAYS = int(MAX_HORIZON_YEARS * 365.25)
 MAX_POSTS = 5_000_000
+#: crossings into China a year at full hardship (M10) a scenario may imply: North Korea's
+#: whole population, about 25 million (UN World Population Prospects, 2016).  Above it
+#: the wider flow empties the country within a year and the kernel schedules up to 1e12
+#: crossers a day (issue 17, item 4: the kernel fuzz's hang)
+MAX_CROSSINGS_PER_YEAR = 25_000_000
 DAYS_PER_YEAR = 365.25
 REQUIRED_HEADER: tuple[str, ...] = ("title", "start", "end", "seed", "replicates")
 
@@ -462,6 +467,32 @@ def check_population(pop: Mapping[str, Any], source: str) -> None:
             )
 
 
+def _check_wider_flow(document: Mapping[str, Any], source: str) -> None:
+    wider_flow = {
+        name: entry["value"] for name, entry in document["parameters"]["wider_flow"].items()
+    }
+    check_wider_flow(wider_flow, source)
+
+
+def check_wider_flow(wider_flow: Mapping[str, Any], source: str) -> None:
+    """Crossings at full hardship (M10) within North Korea's population a year.
+
+    The squeeze is at most 1 (M9: the economy index is never below 0), so the
+    highest crossing rate a run can reach, before border control, closure and aid,
+    is ``crossing_rate_per_year`` x exp(``beta_economy``).
+    """
+    rate, beta = wider_flow["crossing_rate_per_year"], wider_flow["beta_economy"]
+    at_full_hardship = rate * math.exp(beta)
+    if at_full_hardship > MAX_CROSSINGS_PER_YEAR:
+        raise ScenarioError(
+            source,
+            "parameters.wider_flow.beta_economy.value",
+            f"crossing_rate_per_year*exp(beta_economy) = {rate:g}*exp({beta:g}) = "
+            f"{at_full_hardship:.3g} crossings a year at full hardship exceed North Korea's "
+            f"population of {MAX_CROSSINGS_PER_YEAR:,}",
+        )
+
+
 def build_scenario(document: Mapping[str, Any], source: str) -> Scenario:
     """The frozen ``Scenario`` of a complete, validated document (see module doc)."""
     header = document["scenario"]
@@ -480,6 +511,7 @@ def build_scenario(document: Mapping[str, Any], source: str) -> Scenario:
         )
     _check_ranges(document, source)
     _check_population(document, source)
+    _check_wider_flow(document, source)
 
     infos: dict[str, ParameterInfo] = {}
     uncertainties: dict[str, tuple[float, float]] = {}

@@ -34,6 +34,7 @@ import typer
 
 from ...core.simulate import NonFiniteOutcomeError
 from ...scenario import ScenarioError
+from ..catalog import CatalogError
 from . import (
     calibrate,
     discover,
@@ -115,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         code = app(args=args, prog_name="lipsteeth", standalone_mode=False)
-    except (UserError, ScenarioError, NonFiniteOutcomeError) as exc:
+    except (UserError, ScenarioError, NonFiniteOutcomeError, CatalogError) as exc:
         _refuse(str(exc))
     except ModuleNotFoundError as exc:
         message = missing_extra(exc, _command(args))

@@ -99,12 +99,33 @@ def serve_command(
         settings.check()
     except ValueError as exc:
         _fail(str(exc))
+    check_state_dir(settings.state_dir)
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     sys.stderr.write(
         f"lipsteeth: serving http://{shown}:{port}/ (API docs /api/docs), state in "
         f"{settings.state_dir}\n"
     )
     serve(settings, log_level=log_level)
+
+
+def check_state_dir(state_dir: Path) -> None:
+    """Refuse a state directory that is a file, or under one, or cannot be made (item 7).
+
+    ``--state-dir /etc/passwd`` ended in a NotADirectoryError traceback; now one line,
+    exit 2, before anything is created.
+    """
+    existing = state_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is" if existing == state_dir else f"is under {existing}, which is"
+        _fail(f"--state-dir {state_dir} {what} not a directory")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"--state-dir {state_dir}: cannot create it ({exc.strerror or exc})")
+    if not os.access(state_dir, os.W_OK | os.X_OK):
+        _fail(f"--state-dir {state_dir} is not writable")
 
 
 def register(app: typer.Typer) -> None:

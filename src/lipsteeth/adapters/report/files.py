@@ -27,14 +27,20 @@ def check_format(fmt: str) -> None:
         raise ReportError(f"unknown report format {fmt!r} (html or pdf)")
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from ``path``; ``{}`` when the file is missing or holds no object."""
+def read_json(path: Path, *, object_required: bool = False) -> dict[str, Any]:
+    """A JSON object from ``path``; ``{}`` when the file is missing or holds no object.
+
+    With ``object_required`` (a results folder's manifest) JSON that is not an object
+    is a ReportError naming the file (issue 17, item 7: a corrupted manifest).
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
         raise ReportError(f"{path}: cannot read JSON: {exc}") from None
+    if object_required and not isinstance(data, dict):
+        raise ReportError(f"{path}: corrupted, a JSON {type(data).__name__} and not an object")
     return data if isinstance(data, dict) else {}
 
 

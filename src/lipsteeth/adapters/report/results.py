@@ -155,7 +155,7 @@ def load_results(folder: str | Path) -> Results:
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
         raise ReportError(f"{folder}: not a results folder (no manifest.json)")
-    manifest = read_json(manifest_path)
+    manifest = read_json(manifest_path, object_required=True)
     summary = read_json(folder / "summary.json")
     monthly_path = folder / "outcomes.parquet"
     if not monthly_path.is_file():

@@ -236,35 +236,15 @@ def _run_planned_experiment(
         cat.check_id(exp)
     except cat.CatalogError as exc:
         fail(str(exc))
-    err = err_console()
     store = cat.ExperimentStore(out, exp)
     model = ScenarioModel.for_design(scenario, design)
     if store.exists():
-        manifest = store.manifest()  # a corrupted manifest or plan: one line, nothing touched
-        store.plan_frame()
-        if manifest.get("plan_sha256") != digest:
-            fail(
-                f"experiment {exp} in {out} has a different plan "
-                "(another scenario, design, seed or replicates): choose another --name"
-            )
-        done, problems = store.verified_runs(plan, remove=resume)
-        for problem in problems[:10]:
-            err.print(f"checkpoint rejected{', will rerun' if resume else ''}: {problem}")
-        if len(problems) > 10:
-            err.print(f"... and {len(problems) - 10} more checkpoints rejected")
-        if manifest.get("status") == cat.STATUS_COMPLETE and len(done) != len(plan):
-            # a status edited to complete does not make missing runs done (issue 17, item 9)
-            manifest["status"] = cat.STATUS_RUNNING
-        if manifest.get("status") == cat.STATUS_COMPLETE:
-            err.print(f"experiment {exp} is complete ({len(done)} runs): reusing its results")
+        resumed = resume_experiment(
+            store, plan, digest, resume, "another scenario, design, seed or replicates"
+        )
+        if resumed is None:
             return store, {"wall_seconds": 0.0, "new_runs": 0, "resumed": False}
-        if not resume:
-            fail(
-                f"experiment {exp} is incomplete ({len(done)} of {len(plan)} runs done): "
-                "rerun with --resume to complete it"
-            )
-        store.clean_temporaries()
-        err.print(f"resuming {exp}: {len(done)} of {len(plan)} runs already done")
+        done = resumed
     else:
         validate_points(model, design)
         manifest = {
@@ -289,19 +269,86 @@ def _run_planned_experiment(
             scenario_toml=scenario.to_toml(),
         )
         done = set()
+    info = run_and_finalize(
+        store,
+        model,
+        plan,
+        done,
+        (executor, workers, scheduler),
+        f"{kind} {exp}",
+        lambda ex, todo: f"{todo} runs to do on {ex.name} ({ex.workers} worker(s))",
+    )
+    return store, info
+
+
+def resume_experiment(
+    store: cat.ExperimentStore, plan: Any, digest: str, resume: bool, what_differs: str
+) -> set[int] | None:
+    """The checks of an experiment folder that already exists: the runs done, None if complete.
+
+    A corrupted manifest or plan ends in one line with nothing touched; another plan
+    (``what_differs`` says what that means for the command), or an incomplete experiment
+    without ``--resume``, is refused; rejected checkpoints are listed (and removed with
+    ``--resume``).  A status edited to complete does not make missing runs done (issue 17,
+    item 9).  Shared by every checkpointed experiment command (sweep, sensitivity,
+    discover, robust).
+    """
+    err = err_console()
+    exp, out = store.experiment, store.root
+    manifest = store.manifest()
+    store.plan_frame()
+    if manifest.get("plan_sha256") != digest:
+        fail(
+            f"experiment {exp} in {out} has a different plan ({what_differs}): "
+            "choose another --name"
+        )
+    done, problems = store.verified_runs(plan, remove=resume)
+    for problem in problems[:10]:
+        err.print(f"checkpoint rejected{', will rerun' if resume else ''}: {problem}")
+    if len(problems) > 10:
+        err.print(f"... and {len(problems) - 10} more checkpoints rejected")
+    if manifest.get("status") == cat.STATUS_COMPLETE and len(done) == len(plan):
+        err.print(f"experiment {exp} is complete ({len(done)} runs): reusing its runs and results")
+        return None
+    if not resume:
+        fail(
+            f"experiment {exp} is incomplete ({len(done)} of {len(plan)} runs done): "
+            "rerun with --resume to complete it"
+        )
+    store.clean_temporaries()
+    err.print(f"resuming {exp}: {len(done)} of {len(plan)} runs already done")
+    return done
+
+
+def run_and_finalize(
+    store: cat.ExperimentStore,
+    model: Any,
+    plan: Any,
+    done: set[int],
+    executor_options: tuple[str, int, str | None],
+    label: str,
+    describe: Callable[[Executor, int], str],
+) -> dict[str, Any]:
+    """Run the plan's missing runs on an executor, checkpointing each, then finalize the store.
+
+    ``executor_options`` is (executor, workers, scheduler); ``describe`` the line printed
+    once the executor is up.  Every failure is one line; finished runs stay checkpointed.
+    """
+    from ...scenario import ScenarioError
+
+    err = err_console()
     started = time.perf_counter()
     todo = len(plan) - len(done)
-    from ...scenario import ScenarioError
 
     def checkpoint(spec: RunSpec, output: RunOutput) -> None:
         store.write_run(spec, output)
 
     try:
         with (
-            open_executor(executor, workers, scheduler) as ex,
-            progress_bar(f"{kind} {exp}", "runs") as update,
+            open_executor(*executor_options) as ex,
+            progress_bar(label, "runs") as update,
         ):
-            _describe_executor(err, ex, todo)
+            err.print(describe(ex, todo))
             run_sweep(model, plan, ex, done=done, on_result=checkpoint, progress=update)
     except ExecutorError as exc:
         fail(str(exc))
@@ -312,11 +359,7 @@ def _run_planned_experiment(
         store.finalize(last_session_seconds=round(wall, 3))
     except cat.CatalogError as exc:
         fail(f"{exc}; every run is checkpointed: rerun with --resume to finish")
-    return store, {"wall_seconds": wall, "new_runs": todo, "resumed": bool(done)}
-
-
-def _describe_executor(console: Console, ex: Executor, todo: int) -> None:
-    console.print(f"{todo} runs to do on {ex.name} ({ex.workers} worker(s))")
+    return {"wall_seconds": wall, "new_runs": todo, "resumed": bool(done)}
 
 
 def experiment_versions() -> dict[str, str | None]:

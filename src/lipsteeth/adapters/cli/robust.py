@@ -34,7 +34,6 @@ from rich.table import Table
 
 from ...experiment import budget
 from ...experiment import robustness as rb
-from ...experiment.sweep import RunOutput, RunSpec, run_sweep
 from ...scenario import Policy, Scenario, apply_policy, load_policy
 from .. import catalog as cat
 from .. import store as results_store
@@ -48,7 +47,15 @@ from .experiment_inputs import (
     split_names,
     uses_dask,
 )
-from .experiment_runs import err_console, experiment_versions, fmt, out_console, progress_bar
+from .experiment_runs import (
+    err_console,
+    experiment_versions,
+    fmt,
+    out_console,
+    progress_bar,
+    resume_experiment,
+    run_and_finalize,
+)
 from .inputs import check_budget, fail
 from .options import (
     AllowLargeOption,
@@ -341,33 +348,17 @@ def _run_policy_experiment(
     scheduler: str | None,
 ) -> tuple[cat.ExperimentStore, dict[str, Any]]:
     from ...experiment.posterior import uncertainty_of
-    from ...scenario import ScenarioError
 
     chunk = rb.future_chunk_size(futures)
     plan = rb.plan_policy_runs(len(scenarios), futures, seed, chunk)
-    err = err_console()
     store = cat.ExperimentStore(out, exp)
     done: set[int] = set()
     if store.exists():
-        manifest = store.manifest()
-        if manifest.get("plan_sha256") != digest:
-            fail(
-                f"experiment {exp} in {out} has a different plan (other policies, scenario, "
-                "objectives, futures or seed): choose another --name"
-            )
-        done, problems = store.verified_runs(plan, remove=resume)
-        for problem in problems[:10]:
-            err.print(f"checkpoint rejected{', will rerun' if resume else ''}: {problem}")
-        if manifest.get("status") == cat.STATUS_COMPLETE and len(done) == len(plan):
-            err.print(f"experiment {exp} is complete ({len(done)} runs): reusing its runs")
+        what = "other policies, scenario, objectives, futures or seed"
+        resumed = resume_experiment(store, plan, digest, resume, what)
+        if resumed is None:
             return store, {"wall_seconds": 0.0, "new_runs": 0, "resumed": False}
-        if not resume:
-            fail(
-                f"experiment {exp} is incomplete ({len(done)} of {len(plan)} runs done): "
-                "rerun with --resume to complete it"
-            )
-        store.clean_temporaries()
-        err.print(f"resuming {exp}: {len(done)} of {len(plan)} runs already done")
+        done = resumed
     else:
         manifest = {
             "kind": "robust",
@@ -418,32 +409,19 @@ def _run_policy_experiment(
         for policy, s in zip(policies, scenarios, strict=True):
             cat.atomic_text(s.to_toml(), store.path / "policies" / f"{policy.name}.toml")
     model = rb.PolicyModel(scenarios, tuple(objectives))
-    started = time.perf_counter()
-    todo = len(plan) - len(done)
-
-    def checkpoint(spec: RunSpec, output: RunOutput) -> None:
-        store.write_run(spec, output)
-
-    try:
-        with (
-            open_executor(executor, workers, scheduler) as ex,
-            progress_bar(f"robust {exp}", "runs") as update,
-        ):
-            err.print(
-                f"{todo} runs ({len(policies)} policies x {futures} futures, {chunk} per run) "
-                f"to do on {ex.name} ({ex.workers} worker(s))"
-            )
-            run_sweep(model, plan, ex, done=done, on_result=checkpoint, progress=update)
-    except ExecutorError as exc:
-        fail(str(exc))
-    except ScenarioError as exc:
-        fail(f"a run reached an invalid scenario ({exc}); finished runs are kept, see --resume")
-    wall = time.perf_counter() - started
-    try:
-        store.finalize(last_session_seconds=round(wall, 3))
-    except cat.CatalogError as exc:
-        fail(f"{exc}; every run is checkpointed: rerun with --resume to finish")
-    return store, {"wall_seconds": round(wall, 3), "new_runs": todo, "resumed": bool(done)}
+    info = run_and_finalize(
+        store,
+        model,
+        plan,
+        done,
+        (executor, workers, scheduler),
+        f"robust {exp}",
+        lambda ex, todo: (
+            f"{todo} runs ({len(policies)} policies x {futures} futures, {chunk} per run) "
+            f"to do on {ex.name} ({ex.workers} worker(s))"
+        ),
+    )
+    return store, {**info, "wall_seconds": round(info["wall_seconds"], 3)}
 
 
 def objective_matrix(

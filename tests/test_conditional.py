@@ -69,7 +69,9 @@ def _core_days(s: sc.Setting, replicates: int = 6) -> tuple[dict[int, set], dict
 
 def test_core_rule_fires_the_day_after_every_test_and_only_then() -> None:
     s = _setting((STICKS,))
-    tests, fired = _core_days(s)
+    # 16 replicates: enough that some have tests of the strategic model in 2017 (the rule
+    # must fire after those too, not only after the two dated ones)
+    tests, fired = _core_days(s, replicates=16)
     n_days = s.calendar.n_days
     assert sum(len(t) for t in tests.values()) >= 2 * len(tests)  # the two 2016 tests at least
     assert any(len(t) > 2 for t in tests.values()), "no endogenous test in 2017: weak test"

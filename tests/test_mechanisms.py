@@ -293,6 +293,117 @@ def test_flight_bound_covers_every_hazard(world):
         assert min(np.exp(worst), d.flight_probability_cap) <= bounds[sector] * (1 + 1e-12)
 
 
+def _day_scratch(world, rng):
+    """A site-day scratch with the pressure a day can leave: surveillance, opportunity, wanted."""
+    layout = world.inputs.layout
+    site_day = np.zeros(layout.posts.shape[0], dtype=SITE_DAY_DTYPE).view(np.recarray)
+    site_day.surveillance = rng.uniform(0.0, 1.0, site_day.shape[0])
+    site_day.opportunity = rng.uniform(0.0, 1.0, site_day.shape[0])
+    site_day.wanted = layout.posts
+    return site_day
+
+
+def test_daily_flight_bound_covers_every_hazard_and_is_tighter(world):
+    """M5 thinning at today's bound: no worker in post has a higher daily flight chance, and
+    the bound is below the static one (which takes the worst stress and opportunity at the
+    weakest watch everywhere).  Deterministic (seeded states)."""
+    p, layout = world.p, world.inputs.layout
+    d = p.defection
+    rep = world.rep(0)
+    for t in range(1, 120):  # a varied state: hires, departures, stress building
+        world.day(0, t)
+    rng = np.random.default_rng(3)
+    site_day = _day_scratch(world, rng)
+    rep.sites.stress[:] = rng.uniform(0.0, 0.8, rep.sites.shape[0])
+    static = m05.flight_bounds(p)
+    today = m05.daily_flight_bounds(p, rep.sites, site_day, layout, static)
+    assert np.all(today <= static) and today[0] < 0.5 * static[0]
+    decay = world_decay(world)
+    n_rest_posts = layout.n_restaurant_posts
+    for post in np.flatnonzero(rep.posts.in_post):
+        s = layout.post_site[post]
+        stress = m04.worker_stress(post, 119, rep.posts, rep.sites[s].stress, decay)
+        log_h = (
+            rep.posts.log_base[post]
+            + d.beta_stress * stress
+            - d.beta_surveillance * site_day[s].surveillance
+            + d.beta_opportunity * site_day[s].opportunity
+        )
+        hazard = min(np.exp(log_h), d.flight_probability_cap)
+        assert hazard <= today[0 if post < n_rest_posts else 1], post
+
+
+def test_wanted_vacancies_counts_the_vacant_wanted_posts():
+    """M5 hires: the vacancy count (from either side of the wanted rank) is the brute count."""
+    rng = np.random.default_rng(8)
+    for _ in range(2000):
+        site_posts = int(rng.integers(1, 40))
+        start = int(rng.integers(0, 5))
+        in_post = rng.random(start + site_posts + 3) < rng.random()
+        wanted = int(rng.integers(0, site_posts + 1))
+        staff = int(in_post[start : start + site_posts].sum())
+        expected = int((~in_post[start : start + wanted]).sum())
+        assert m05.wanted_vacancies(in_post, start, wanted, site_posts, staff) == expected
+
+
+def test_hires_and_manager_starts_follow_their_chances(world):
+    """M5: each wanted vacancy is hired into with chance 1/hiring_days a day, held posts and
+    posts above the wanted rank never; each open site's manager starts with chance
+    manager_hazard / 365 x pressure.  2,000 days of draws from one fixed state: hires per
+    vacancy and starts per site against their binomial means, each within 5 standard errors
+    (false-failure rate below 1e-4 for the whole test, Bonferroni over the cells).
+    """
+    p, layout = world.p, world.inputs.layout
+    lp = p.labour
+    rep = world.rep(0)
+    rng = np.random.default_rng(21)
+    site_day = _day_scratch(world, rng)
+    n_sites = layout.posts.shape[0]
+    labour = np.arange(layout.n_restaurants, n_sites)
+    site_day.wanted[labour] = (layout.posts[labour] * 0.6).astype(np.int64)
+    rep.posts.in_post[:] = rng.random(rep.posts.in_post.shape[0]) < 0.7
+    for s in range(n_sites):
+        first = layout.start[s]
+        rep.sites[s].staff = int(rep.posts.in_post[first : first + layout.posts[s]].sum())
+    rep.hosts.workers_provision[:] = 0.0
+    rep.sites.open[:] = True
+    rep.sites.open[1] = False
+    site_day.manager_pressure = rng.uniform(0.0, 1.0, n_sites)
+    bounds = np.zeros(2)  # no flights: only hires are drawn below
+    decay = world_decay(world)
+    moves = m05.new_post_moves(layout.post_site.shape[0])
+    g = np.random.default_rng(99)
+    hired = np.zeros(layout.post_site.shape[0])
+    starts = np.zeros(n_sites)
+    days = 2000
+    scaled = dataclasses.replace(world.params.defection, manager_hazard_per_year=60.0)
+    record = param_record(dataclasses.replace(world.params, defection=scaled)).view(np.recarray)[0]
+    for _ in range(days):
+        moves = m05.draw_post_transitions(
+            g, 150, 0.0, rep.hosts, p, rep.posts, rep.sites, site_day, layout, decay, bounds, moves
+        )
+        hired[moves.hires[: moves.counts[3]]] += 1
+        moves.mark[:] = m05.NO_MOVE
+        for s in range(n_sites):
+            m05.manager_initiation(rep.sites[s], site_day[s])
+        m05.manager_starts(g, rep.sites, site_day, record.defection)
+        starts += site_day.manager_start
+    rank = np.arange(layout.post_site.shape[0]) - layout.start[layout.post_site]
+    wanted_post = rank < site_day.wanted[layout.post_site]
+    open_post = rep.sites.open[layout.post_site]
+    eligible = ~rep.posts.in_post & wanted_post & open_post
+    assert hired[~eligible].sum() == 0
+    chance = 1.0 / lp.hiring_days
+    cells = int(eligible.sum()) + n_sites
+    z = stats.norm.isf(1e-4 / cells / 2)
+    sd = np.sqrt(days * chance * (1 - chance))
+    assert np.all(np.abs(hired[eligible] - days * chance) < z * sd)
+    start_chance = np.where(rep.sites.open, 60.0 / 365.0 * site_day.manager_pressure, 0.0)
+    sd = np.sqrt(days * start_chance * (1 - start_chance))
+    assert np.all(np.abs(starts - days * start_chance) <= z * sd + 1e-9)
+    assert starts[1] == 0
+
+
 def test_manager_led_plots_are_bigger_and_harder_to_detect(world):
     """M5 (F4): with a leading manager more co-workers join and detection is scaled down.
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -477,3 +478,33 @@ def test_no_sql_text_is_built_from_values(module: str) -> None:
         if built or "read_parquet" in str(text):
             offenders.append(f"{module}:{node.lineno}")
     assert offenders == []
+
+
+def test_a_read_only_root_is_queried_as_it_is(
+    tree: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A results root on a read-only file system (a shared archive, issue 16): a run folder
+    written since the last query cannot be registered, so the query reads the catalog as
+    it is, with one warning line, and exits 0."""
+    root = copy_of(tree, tmp_path)
+    sql = "SELECT DISTINCT experiment FROM factors ORDER BY experiment"
+    before = [r["experiment"] for r in query_json(root, sql, capsys)]
+    record(root / "sanctions-later", 0.2)  # not registered: no query since
+    mount = tmp_path / "read-only"
+    mount.mkdir()
+    bind = ["mount", "--bind", "-o", "ro", str(root), str(mount)]
+    if subprocess.run(bind, capture_output=True).returncode != 0:
+        pytest.skip("a read-only bind mount needs root (mount --bind -o ro)")
+    try:
+        with pytest.raises(OSError):
+            (mount / "probe").write_text("")
+        capsys.readouterr()
+        assert run_cli(["query", str(mount), sql, "--format", "json"]) == 0
+        captured = capsys.readouterr()
+        assert [r["experiment"] for r in json.loads(captured.out)] == before
+        assert "sanctions-later" not in before
+        warnings = captured.err.strip().splitlines()
+        assert len(warnings) == 1, warnings
+        assert warnings[0].startswith("warning: run folders written since are not in the catalog")
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)

@@ -274,10 +274,11 @@ def run_days(
             m04.step_site_stress(site, today.arrears_index, p)
             today.surveillance = m04.surveillance(is_rest, net.control, site.watch, p.workers)
             today.wanted = m01.wanted_headcount(host.fill, lay.posts[s], lay.offset[s], is_rest)
-            m05.manager_initiation(g, site, today, p.defection)
+            m05.manager_initiation(site, today)
             today.opportunity = m05.opportunity(host, is_rest, today.manager_pressure, p.defection)
             if is_rest and site.open:
                 m08.closure_order(g, t, s, site, today, host, policy, lay, p.restaurants, log, out)
+        m05.manager_starts(g, sites, site_day, p.defection)
         c0 = _lap(section_cycles, 1, c0)
 
         moves = m05.draw_post_transitions(

@@ -37,7 +37,7 @@ Each post also faces the end of its posting (rotation home, mean
 of a recruit (mean ``hiring_days``); a border closure stops rotations and
 hiring, a UN hiring ban stops postings to labour sites.  All are drawn per
 post without touching every post every day (DESIGN.md "What is fast here"):
-flight by thinning (candidates at the sector's bound, accepted with
+flight by thinning (candidates at the sector's bound of the day, accepted with
 probability hazard / bound), the rest by geometric skips through the posts
 where they can apply; both are exact in law.
 """
@@ -138,6 +138,51 @@ def flight_bounds(p: Any) -> np.ndarray:
     return bounds
 
 
+#: relative margin on today's bound: posts hold log_base in float32 (M4), whose rounding
+#: can lift a hazard above the float64 bound by about 1e-7 of itself
+_BOUND_MARGIN = 1e-5
+
+
+@compiled
+def daily_flight_bounds(
+    p: Any, sites: np.ndarray, site_day: np.ndarray, layout: Any, caps: np.ndarray
+) -> np.ndarray:
+    """Today's bound of any worker's daily flight chance, per sector: the thinning rate.
+
+    A worker's hazard at site s is at most
+    exp(log(sector base / 365) + beta_stress x E_s - beta_surveillance x surveillance_s
+    + beta_opportunity x opportunity_s): loyalty and family only lower it (M4), and a
+    worker's stress E_s(t) - decay x E_s(hired) never exceeds the site's average of
+    pressure E_s (pressure is non-negative: pay at most full, hours at least normal,
+    arrears at least 0, M3).  The largest over the sector's sites, capped by
+    ``caps`` (``flight_bounds``), is exact for thinning on the day, and far tighter
+    than the static bound, which assumes the worst stress and opportunity at the
+    weakest watch at every site at once: at ``baseline-2016``'s point values it draws
+    about 8 candidates a day instead of about 870 (BENCHMARKS.md, "Issue 16: the
+    what-if time").
+    """
+    d = p.defection
+    n_restaurants, n_sites = layout.n_restaurants, layout.posts.shape[0]
+    bounds = np.empty(2)
+    for sector in range(2):
+        lo = 0 if sector == 0 else n_restaurants
+        hi = n_restaurants if sector == 0 else n_sites
+        base = (d.restaurant_hazard_per_year if sector == 0 else d.labour_hazard_per_year) / 365.0
+        worst = -np.inf  # the largest log excess over the base rate (one exp a sector)
+        for s in range(lo, hi):
+            today = site_day[s]
+            worst = max(
+                worst,
+                d.beta_stress * max(sites[s].stress, 0.0)
+                - d.beta_surveillance * today.surveillance
+                + d.beta_opportunity * today.opportunity,
+            )
+        bounds[sector] = (
+            min(base * np.exp(worst) * (1.0 + _BOUND_MARGIN), caps[sector]) if hi > lo else 0.0
+        )
+    return bounds
+
+
 @compiled
 def perceive_exit_checks(hosts: np.ndarray, exit_strictness: float, p: Any, first: bool) -> None:
     """Workers' perception of each host's exit check follows its effective strictness."""
@@ -166,12 +211,56 @@ def opportunity(host: Any, is_restaurant: bool, manager_pressure: float, d: Any)
     )
 
 
-@compiled
-def manager_initiation(g: Any, site: Any, today: Any, d: Any) -> None:
-    """The pressure on the site's manager and whether the manager starts a flight today."""
+@compiled(inline="always")
+def manager_initiation(site: Any, today: Any) -> None:
+    """The pressure on the site's manager (``manager_starts`` draws who acts on it)."""
     today.manager_pressure = clip(max(today.arrears_index, 1.0 - site.pay_level), 0.0, 1.0)
-    p_manager = d.manager_hazard_per_year / 365.0 * today.manager_pressure if site.open else 0.0
-    today.manager_start = p_manager > 0 and g.random() < p_manager
+    today.manager_start = False
+
+
+@compiled
+def manager_starts(g: Any, sites: np.ndarray, site_day: np.ndarray, d: Any) -> None:
+    """Which managers start a flight today: at an open site, chance
+    ``manager_hazard_per_year`` / 365 x the manager's pressure.
+
+    Drawn by thinning over the sites (candidates at the chance under full
+    pressure, accepted with probability pressure): exact in law, with about one
+    draw a day instead of one per site.
+    """
+    bound = min(d.manager_hazard_per_year / 365.0, 1.0)
+    if bound <= 0.0:
+        return
+    scale = skip_scale(bound)
+    n_sites = sites.shape[0]
+    s = -1
+    while True:
+        s += skip(g, scale)
+        if s >= n_sites:
+            return
+        chance = min(d.manager_hazard_per_year / 365.0 * site_day[s].manager_pressure, 1.0)
+        if sites[s].open and g.random() * bound < chance:
+            site_day[s].manager_start = True
+
+
+@compiled(inline="always")
+def wanted_vacancies(
+    in_post: np.ndarray, start: int, wanted: int, site_posts: int, staff: int
+) -> int:
+    """Vacant posts ranked below the site's wanted headcount (where recruits go).
+
+    Counted over the shorter side: the wanted posts themselves, or the posts
+    above them, whose holders (awaiting recall) are the site's staff not in the
+    wanted posts.
+    """
+    if site_posts - wanted < wanted:
+        held_above = 0
+        for post in range(start + wanted, start + site_posts):
+            held_above += in_post[post]
+        return wanted - (staff - held_above)
+    held = 0
+    for post in range(start, start + wanted):
+        held += in_post[post]
+    return wanted - held
 
 
 @compiled
@@ -195,10 +284,12 @@ def draw_post_transitions(  # noqa: C901 - one pass per kind of move, kept toget
     that day.  Recalls and hires are Bernoulli per post and day, but only
     some posts can be recalled (held, ranked at or above the site's wanted
     headcount: labour sites only; shut sites hold nobody) or hired into
-    (vacant, below it, at an open site).  Skipping runs through those ranges
-    only, carrying the gap to the next success from one range to the next
-    (the geometric gaps are memoryless), so the draws are the same in law as
-    over all posts.
+    (vacant, below it, at an open site).  Skipping runs through those posts
+    only (recalls through the ranges above the wanted headcount, hires through
+    the wanted vacancies, counted by ``wanted_vacancies``), carrying the gap to
+    the next success from one site to the next (the geometric gaps are
+    memoryless), so the draws are the same in law as over all posts.  Flight
+    candidates come at the day's bound (``daily_flight_bounds``).
     """
     d, lp = p.defection, p.labour
     mark = moves.mark
@@ -207,10 +298,11 @@ def draw_post_transitions(  # noqa: C901 - one pass per kind of move, kept toget
     n_sites, n_posts = layout.posts.shape[0], post_site.shape[0]
     n_rest_posts = layout.n_restaurant_posts
     n_init = 0
+    today_bounds = daily_flight_bounds(p, sites, site_day, layout, bounds)
     for sector in range(2):
         lo = 0 if sector == 0 else n_rest_posts
         hi = n_rest_posts if sector == 0 else n_posts
-        bound = bounds[sector]
+        bound = today_bounds[sector]
         if bound <= 0.0 or hi <= lo:
             continue
         bound_scale = skip_scale(bound)
@@ -272,14 +364,23 @@ def draw_post_transitions(  # noqa: C901 - one pass per kind of move, kept toget
             banned = hosts[layout.country[s]].workers_provision >= lp.un_hiring_ban_level
             if s >= n_restaurants and banned:
                 continue
-            end = layout.start[s] + site_day[s].wanted
-            post = layout.start[s] + gap
-            while post < end:
-                if not posts.in_post[post]:
-                    hires = push(hires, n_hire, post)
-                    n_hire += 1
-                post += skip(g, hire_scale)
-            gap = post - end
+            start, wanted = layout.start[s], site_day[s].wanted
+            vacant = wanted_vacancies(posts.in_post, start, wanted, layout.posts[s], sites[s].staff)
+            # the trials run through the wanted vacancies only (a held post cannot be
+            # hired into); each hit is found in post order by counting vacant posts
+            hit, seen, post, end = gap, -1, start - 1, start + wanted
+            while hit < vacant:
+                while seen < hit and post + 1 < end:
+                    post += 1
+                    if not posts.in_post[post]:
+                        seen += 1
+                if seen < hit:  # staff miscounted: never read past the site's wanted posts
+                    hit = vacant
+                    break
+                hires = push(hires, n_hire, post)
+                n_hire += 1
+                hit += skip(g, hire_scale)
+            gap = hit - vacant
     moves.counts[0] = n_init
     moves.counts[1] = n_end
     moves.counts[2] = n_recall

@@ -7,7 +7,8 @@ One module per command group, each adding its commands with ``register(app)``:
 - ``sweep``, ``sensitivity``, ``calibrate``, ``discover``, ``query``: the experiment
   commands, one module each;
 - ``policies``: ``policies list | show`` (the policy library);
-- ``robust``: ``robust`` (policies over sampled futures) and ``optimize`` (NSGA-II);
+- ``robust``: ``robust`` (policies over sampled futures); ``optimize``: the lever
+  search (NSGA-II);
 - ``validate``: scores against observed series, frozen forecasts;
 - ``report``: ``report`` and ``compare``;
 - ``serve``: the API and dashboard.
@@ -39,6 +40,7 @@ from . import (
     calibrate,
     discover,
     facts,
+    optimize,
     policies,
     query,
     report,
@@ -76,6 +78,7 @@ for _group in (
     discover,
     query,
     robust,
+    optimize,
     report,
     serve,
     validate,

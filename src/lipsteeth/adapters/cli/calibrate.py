@@ -22,9 +22,10 @@ import typer
 from rich.table import Table
 
 from .. import catalog as cat
-from ..executors_dask import EXECUTORS, ExecutorError, open_executor
+from ..executors_dask import ExecutorError, open_executor
 from .experiment_inputs import (
     DEFAULT_OUT,
+    check_executor,
     check_positive,
     load_scenario_for,
     require_experiment_extras,
@@ -558,8 +559,7 @@ def _calibrate_npe(
     """NPE calibration: posterior, certificate (SBC, coverage, recovery, misspecification)."""
     import shutil
 
-    if executor not in EXECUTORS:
-        fail(f"--executor must be one of {', '.join(EXECUTORS)}")
+    check_executor(workers, executor)
     require_experiment_extras(
         "calibrate --method npe",
         ["pandas", "sbi", "torch"],

@@ -1,5 +1,5 @@
 """Options and checks the experiment commands share (``sweep``, ``sensitivity``,
-``calibrate``, ``discover``, ``query``).
+``calibrate``, ``discover``, ``query``, ``robust``, ``optimize``).
 
 ``--set`` overrides, ``--years``, factor lists, the design/run options, the work
 budget (issue 17, item 6), the optional extras and ``--outcome NAME[@YEAR]`` are
@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...core.outcomes import OUTCOMES
 from ...core.params import LEVER_NAMES
 from ...experiment import budget
+from ...experiment import robustness as rb
 from ...experiment.designs import Space
 from ...experiment.sweep import (
     parse_metric,
 )
 from .. import catalog as cat
 from ..executors_dask import EXECUTORS
+from ..posterior_files import apply_uncertainty
 from .inputs import check_budget, fail, load, require_extra
 
 if TYPE_CHECKING:
@@ -82,9 +84,7 @@ def check_positive(option: str, value: int | float | None, low: float = 1) -> No
 def check_design_run(replicates: int, workers: int, executor: str, space: str) -> None:
     """Options shared by sweep and sensitivity, checked before anything is written."""
     check_positive("--replicates", replicates)
-    check_positive("--workers", workers)
-    if executor not in EXECUTORS:
-        fail(f"--executor must be one of {', '.join(EXECUTORS)}")
+    check_executor(workers, executor)
     if space not in SPACES:
         fail(f"--space must be one of {', '.join(SPACES)}")
 
@@ -154,3 +154,36 @@ def metric_or_fail(store: cat.ExperimentStore, name: str) -> np.ndarray:
     y = np.full(n_runs, np.nan)
     y[series.index.to_numpy(dtype=int)] = series.to_numpy(dtype=float)
     return y
+
+
+def check_executor(workers: int, executor: str) -> None:
+    """``--workers`` positive and ``--executor`` one of the executors."""
+    check_positive("--workers", workers)
+    if executor not in EXECUTORS:
+        fail(f"--executor must be one of {', '.join(EXECUTORS)}")
+
+
+def read_spec_file(path: Path, option: str) -> dict[str, Any]:
+    """A TOML file named by an option, parsed, with one-line errors."""
+    if not path.is_file():
+        fail(f"{option} {path}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{option} {path}: cannot read: {exc}")
+    try:
+        return rb.read_toml(text, str(path))
+    except rb.RobustnessError as exc:
+        fail(str(exc))
+
+
+def prepared_scenario(
+    scenario: str,
+    years: float | None,
+    sets: list[str] | None,
+    uncertainty: str,
+    posterior: Path | None,
+) -> Scenario:
+    """The scenario named on the command line with ``--years``/``--set`` and its uncertainty."""
+    loaded = load_scenario_for(scenario, years, sets)
+    return apply_uncertainty(loaded, uncertainty, posterior)

@@ -5,6 +5,8 @@ Usage (from the repository root, with the dev environment)::
     python benchmarks/calibration.py --workers 2                  # the full benchmark
     python benchmarks/calibration.py --quick --workers 2          # a few minutes
     python benchmarks/calibration.py --workers 2 --json benchmarks/calibration.json
+    python benchmarks/calibration.py --budgets 1000,3000,10000 --abc-budgets 1000,3000
+    python benchmarks/calibration.py --checkpoint /tmp/cal-bench ...  # resumes after a kill
 
 The setting (stated in the table): ``baseline-2016`` with a reduced network
 (1,000 labour workers at up to 15 sites, 50 restaurants, 20,000 hidden
@@ -40,11 +42,31 @@ simulations used and the wall time on the workers.  ABC wall times at the
 intermediate budgets are the run's wall time times its share of simulations.
 Writes one JSON object (``--json`` appends it as a line) and prints a
 Markdown table.
+
+**Budgets.**  ``--budgets`` sets NPE's training budgets and ABC-SMC's readings;
+``--abc-budgets`` sets ABC's apart (its runs stop at the largest, so
+``--abc-budgets 1000,3000`` costs about 3,000 simulations a truth instead of
+10,000).
+
+**Resume after a kill.**  Every finished unit of work (the truths'
+observations, one NPE budget, one truth's ABC-SMC run) is written atomically
+as one JSON file in ``--checkpoint`` (default: a folder in the system's
+temporary directory), under a key of the plan's settings that decide its
+contents (truths, held-out simulations, posterior samples, ABC population,
+horizon, seed).  Running the same command again loads the finished units and
+runs only the rest; the table is the same as an uninterrupted run's (every
+unit is deterministic in the seed).  An NPE budget is reused by any plan that
+names it; a truth's ABC run by any plan whose largest ABC budget is at most
+the one it ran to (a run read at a smaller budget is that budget's run).  Wall
+times of resumed units are those measured when they ran; ABC-SMC's wall on
+the workers is then the truths' seconds over the workers.  ``--fresh`` ignores
+(and replaces) what the checkpoint holds.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -88,6 +110,24 @@ class Plan:
     abc_default_min_acceptance: float
     holdout: int
     posterior_samples: int
+    end: str = END  # last simulated day (targets up to its year)
+    npe_options: tuple[tuple[str, Any], ...] = ()  # NPESettings fields (tests: a small network)
+
+    def unit_key(self) -> str:
+        """Hash of what decides a unit's contents (not the budgets: units are per budget)."""
+        fields = {
+            "truths": self.truths,
+            "holdout": self.holdout,
+            "posterior_samples": self.posterior_samples,
+            "abc_population": self.abc_population,
+            "end": self.end,
+            "npe_options": [list(kv) for kv in self.npe_options],
+            "seed": SEED,
+            "overrides": REDUCED,
+            "parameters": list(ABC_PARAMS),
+        }
+        text = json.dumps(fields, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 FULL = Plan(20, (1000, 3000, 10000), (1000, 3000, 10000), 100, 6, 0.02, 300, 1000)
@@ -102,12 +142,49 @@ def shipped_targets() -> list[Target]:
     return out
 
 
-def setting() -> tuple[Any, list[cal.Prior], list[Target]]:
+def setting(end: str = END) -> tuple[Any, list[cal.Prior], list[Target]]:
     base = load_scenario("baseline-2016")
-    scenario = base.with_overrides(params=REDUCED, end=END)
+    scenario = base.with_overrides(params=REDUCED, end=end)
     priors = cal.priors_from_scenario(scenario, list(ABC_PARAMS))
-    usable = [t for t in in_horizon(shipped_targets(), range(2012, 2017)) if t.last_year <= 2016]
+    last = min(2016, int(end[:4]))
+    usable = [
+        t for t in in_horizon(shipped_targets(), range(2012, last + 1)) if t.last_year <= last
+    ]
     return scenario, priors, usable
+
+
+class Checkpoint:
+    """Finished units of a benchmark run: one JSON file each, written atomically.
+
+    ``folder`` None keeps nothing (every unit runs).  ``loaded`` lists the
+    units read back instead of run, in order.
+    """
+
+    def __init__(self, folder: Path | None, *, fresh: bool = False) -> None:
+        self.folder = folder
+        self.fresh = fresh
+        self.loaded: list[str] = []
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, unit: str) -> Path | None:
+        return None if self.folder is None else self.folder / f"{unit}.json"
+
+    def load(self, unit: str) -> dict[str, Any] | None:
+        path = self._path(unit)
+        if path is None or self.fresh or not path.is_file():
+            return None
+        payload = json.loads(path.read_text("utf-8"))
+        self.loaded.append(unit)
+        return payload
+
+    def save(self, unit: str, payload: dict[str, Any]) -> None:
+        path = self._path(unit)
+        if path is None:
+            return
+        part = path.with_name(f".{path.name}.{os.getpid()}.part")
+        part.write_text(json.dumps({**payload, "code": code_version()}), "utf-8")
+        os.replace(part, path)  # atomic: a kill leaves the old file or the new, never half
 
 
 def point_targets(template: list[Target], values: np.ndarray) -> list[Target]:
@@ -163,16 +240,34 @@ def abc_truth(context: ABCContext, task: tuple[int, np.ndarray]) -> dict[str, An
     per_gen = gens["simulations"].to_numpy(dtype=float)
     offset = result.n_simulations - per_gen.sum()  # pyabc's calibration sample
     cumulative = offset + np.cumsum(per_gen)
+    return {
+        "truth": index,
+        "max_simulations": max(plan.abc_budgets),
+        "wall": wall,
+        "n_sims": result.n_simulations,
+        "generations": [
+            {
+                **_abc_reading(result, g, cumulative, wall),
+                "acceptance_rate": float(gens["acceptance_rate"].iloc[g]),
+            }
+            for g in range(len(cumulative))
+        ],
+    }
+
+
+def abc_readings(unit: dict[str, Any], plan: Plan) -> dict[str, dict[str, Any]]:
+    """One truth's run read at each ABC budget (the generation that reaches it) and default."""
+    gens = unit["generations"]
+    cumulative = np.array([g["simulations"] for g in gens], dtype=float)
     readings: dict[str, dict[str, Any]] = {}
     for budget in plan.abc_budgets:
         hit = np.nonzero(cumulative >= budget)[0]
-        g = int(hit[0]) if hit.size else len(cumulative) - 1
-        readings[str(budget)] = _abc_reading(result, g, cumulative, wall)
-    low = np.nonzero(gens["acceptance_rate"].to_numpy() < plan.abc_default_min_acceptance)[0]
+        readings[str(budget)] = gens[int(hit[0]) if hit.size else len(gens) - 1]
+    acceptance = np.array([g["acceptance_rate"] for g in gens], dtype=float)
+    low = np.nonzero(acceptance < plan.abc_default_min_acceptance)[0]
     g_default = min(plan.abc_default_generations - 1, int(low[0]) if low.size else 10**9)
-    g_default = min(g_default, len(cumulative) - 1)
-    readings["default"] = _abc_reading(result, g_default, cumulative, wall)
-    return {"truth": index, "readings": readings, "wall": wall, "n_sims": result.n_simulations}
+    readings["default"] = gens[min(g_default, len(gens) - 1)]
+    return readings
 
 
 def _abc_reading(
@@ -218,6 +313,7 @@ def npe_budget(
         posterior_samples=plan.posterior_samples,
         seed=SEED + budget,
         observation="exact",
+        **dict(plan.npe_options),
     )
     simulator = npe.ScenarioSimulator(scenario, tuple(priors), tuple(template))
     start = time.perf_counter()
@@ -276,19 +372,39 @@ def scores(
     }
 
 
-def run(plan: Plan, workers: int, mode: str) -> dict[str, Any]:
-    scenario, priors, template = setting()
+def run(
+    plan: Plan, workers: int, mode: str, checkpoint: Checkpoint | None = None
+) -> dict[str, Any]:
+    checkpoint = checkpoint or Checkpoint(None)
+    scenario, priors, template = setting(plan.end)
     bounds = npe.bounds_of(priors)
-    truths = npe.prior_draws(priors, plan.truths, SEED, npe.STREAM_OBSERVED)
     simulator = npe.ScenarioSimulator(scenario, tuple(priors), tuple(template))
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
     with open_executor("dask", workers) as executor:
-        (observed,) = npe.simulate_sets(simulator, [(npe.STREAM_OBSERVED, truths)], SEED, executor)
-        print(f"observations of {plan.truths} truths simulated", file=sys.stderr, flush=True)
+        obs = checkpoint.load("observations")
+        if obs is None:
+            truths = npe.prior_draws(priors, plan.truths, SEED, npe.STREAM_OBSERVED)
+            (observed,) = npe.simulate_sets(
+                simulator, [(npe.STREAM_OBSERVED, truths)], SEED, executor
+            )
+            checkpoint.save(
+                "observations", {"truths": truths.tolist(), "observed": observed.tolist()}
+            )
+            say(f"observations of {plan.truths} truths simulated")
+        else:
+            truths, observed = np.array(obs["truths"]), np.array(obs["observed"])
+            say(f"observations of {plan.truths} truths loaded from the checkpoint")
         for budget in plan.npe_budgets:
             t = time.perf_counter()
-            res = npe_budget(scenario, priors, template, observed, budget, plan, executor)
+            res = checkpoint.load(f"npe-{budget}")
+            if res is None:
+                res = npe_budget(scenario, priors, template, observed, budget, plan, executor)
+                checkpoint.save(f"npe-{budget}", res)
             sc = scores(
                 truths, np.array(res["mean"]), np.array(res["low"]), np.array(res["high"]), bounds
             )
@@ -302,28 +418,39 @@ def run(plan: Plan, workers: int, mode: str) -> dict[str, Any]:
                     "detail": {k: res[k] for k in ("seconds", "epochs", "certificate")},
                 }
             )
-            print(
+            say(
                 f"NPE {budget}: error {sc['error']:.3f} coverage {sc['coverage_90']:.3f} "
-                f"({time.perf_counter() - t:.0f} s)",
-                file=sys.stderr,
-                flush=True,
+                f"({time.perf_counter() - t:.0f} s)"
             )
         t = time.perf_counter()
         context = ABCContext(scenario, tuple(priors), tuple(template), plan)
-        tasks = [(i, observed[i]) for i in range(plan.truths)]
+        need = max(plan.abc_budgets)
+        abc: list[dict[str, Any] | None] = []
+        for i in range(plan.truths):
+            unit = checkpoint.load(f"abc-truth-{i}")
+            abc.append(unit if unit is not None and unit["max_simulations"] >= need else None)
+        missing = [i for i, unit in enumerate(abc) if unit is None]
+        resumed_abc = len(missing) < plan.truths
+        tasks = [(i, observed[i]) for i in missing]
 
         def progress(done: int, total: int) -> None:
-            print(
-                f"ABC truths {done}/{total} ({time.perf_counter() - t:.0f} s)",
-                file=sys.stderr,
-                flush=True,
-            )
+            say(f"ABC truths {done}/{total} to run ({time.perf_counter() - t:.0f} s)")
 
-        abc = executor.map(abc_truth, tasks, progress, context=context)
+        def finished(k: int, unit: dict[str, Any]) -> None:
+            checkpoint.save(f"abc-truth-{unit['truth']}", unit)
+
+        for i, unit in zip(
+            missing,
+            executor.map(abc_truth, tasks, progress, on_result=finished, context=context),
+            strict=True,
+        ):
+            abc[i] = unit
         abc_wall = time.perf_counter() - t
-    core_seconds = sum(r["wall"] for r in abc)
+    units = [u for u in abc if u is not None]
+    readings = [abc_readings(u, plan) for u in units]
+    core_seconds = sum(u["wall"] for u in units)
     for key in [*map(str, plan.abc_budgets), "default"]:
-        reads = [r["readings"][key] for r in abc]
+        reads = [r[key] for r in readings]
         sc = scores(
             truths,
             np.array([r["mean"] for r in reads]),
@@ -332,8 +459,14 @@ def run(plan: Plan, workers: int, mode: str) -> dict[str, Any]:
             bounds,
         )
         sims = float(np.mean([r["simulations"] for r in reads]))
-        # wall on the workers: the truths' core-seconds at this reading, shared by the workers
-        wall = abc_wall * sum(r["wall"] for r in reads) / max(core_seconds, 1e-9)
+        read_seconds = sum(r["wall"] for r in reads)
+        # wall on the workers: the truths' seconds at this reading, shared by the workers
+        # (this session's wall in that share when every truth ran in it)
+        wall = (
+            read_seconds / workers
+            if resumed_abc
+            else abc_wall * read_seconds / max(core_seconds, 1e-9)
+        )
         rows.append(
             {
                 "method": "ABC-SMC",
@@ -350,14 +483,16 @@ def run(plan: Plan, workers: int, mode: str) -> dict[str, Any]:
         "setting": {
             "scenario": "baseline-2016",
             "overrides": REDUCED,
-            "horizon": f"2012-01-01..{END}",
+            "horizon": f"2012-01-01..{plan.end}",
             "parameters": list(ABC_PARAMS),
             "summaries": [t.key for t in template],
             "truths": plan.truths,
-            "plan": plan.__dict__,
+            "plan": {**plan.__dict__, "npe_options": dict(plan.npe_options)},
         },
         "rows": rows,
         "abc_wall": abc_wall,
+        "resumed": list(checkpoint.loaded),
+        "checkpoint": None if checkpoint.folder is None else str(checkpoint.folder),
         "wall_seconds": time.perf_counter() - started,
         "workers": workers,
         "code": code_version(),
@@ -397,22 +532,67 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def parse_budgets(option: str, text: str) -> tuple[int, ...]:
+    """``1000,3000`` -> (1000, 3000): positive integers, no repeats (ValueError otherwise)."""
+    try:
+        budgets = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"{option} must be comma-separated whole numbers (got {text!r})") from None
+    if not budgets or min(budgets) < 20 or len(set(budgets)) != len(budgets):
+        raise ValueError(f"{option}: budgets must be distinct and at least 20 (got {text!r})")
+    return budgets
+
+
+def default_checkpoint(plan: Plan) -> Path:
+    return Path(tempfile.gettempdir()) / "lipsteeth-calibration-benchmark" / plan.unit_key()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="3 truths, budgets 200 and 500")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--truths", type=int, default=None)
+    p.add_argument("--budgets", default=None, help="NPE budgets and ABC readings: 1000,3000")
+    p.add_argument("--abc-budgets", default=None, help="ABC-SMC's budgets (default: --budgets)")
+    p.add_argument("--holdout", type=int, default=None, help="NPE held-out simulations")
+    p.add_argument("--checkpoint", type=Path, default=None, help="finished units (resume)")
+    p.add_argument("--fresh", action="store_true", help="ignore the checkpoint's units")
     p.add_argument("--json", type=Path, default=None, help="append the result as one JSON line")
     args = p.parse_args(argv)
     plan = QUICK if args.quick else FULL
-    if args.truths:
-        plan = replace(plan, truths=args.truths)
-    report = run(plan, args.workers, "quick" if args.quick else "full")
+    try:
+        if args.workers < 1:
+            raise ValueError(f"--workers must be at least 1 (got {args.workers})")
+        if args.truths is not None:
+            if args.truths < 2:
+                raise ValueError(f"--truths must be at least 2 (got {args.truths})")
+            plan = replace(plan, truths=args.truths)
+        if args.holdout is not None:
+            if args.holdout < 20:
+                raise ValueError(f"--holdout must be at least 20 (got {args.holdout})")
+            plan = replace(plan, holdout=args.holdout)
+        if args.budgets is not None:
+            budgets = parse_budgets("--budgets", args.budgets)
+            plan = replace(plan, npe_budgets=budgets, abc_budgets=budgets)
+        if args.abc_budgets is not None:
+            plan = replace(plan, abc_budgets=parse_budgets("--abc-budgets", args.abc_budgets))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    folder = args.checkpoint or default_checkpoint(plan)
+    if args.checkpoint is not None:
+        folder = folder / plan.unit_key()
+    print(f"checkpoint: {folder}", file=sys.stderr, flush=True)
+    report = run(
+        plan, args.workers, "quick" if args.quick else "full", Checkpoint(folder, fresh=args.fresh)
+    )
     print(markdown(report))
     if args.json:
         with args.json.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(report) + "\n")
-    print(json.dumps({k: report[k] for k in ("mode", "wall_seconds", "workers", "code")}))
+    print(
+        json.dumps({k: report[k] for k in ("mode", "wall_seconds", "workers", "code", "resumed")})
+    )
     return 0
 
 

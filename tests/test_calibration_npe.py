@@ -367,6 +367,40 @@ def test_calibrate_npe_command_end_to_end_serial_and_dask(
     assert "expected coverage 90%" in page
 
 
+def test_npe_others_ranges_draws_the_uncalibrated_uncertainties_per_simulation(
+    targets_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``--others ranges`` is not ignored by NPE: same design, other simulations, same bytes.
+
+    With the other declared uncertainties drawn per simulation, the training
+    summaries at the same design points differ from the held run's (a
+    deterministic comparison: fixed seeds), and the draws are a function of
+    the seed and the simulation's index, so serial and Dask give the same bytes.
+    """
+    out = tmp_path / "results"
+    runs = {
+        "held": ["--executor", "serial", "--workers", "1"],
+        "ranges": ["--others", "ranges", "--executor", "serial", "--workers", "1"],
+        "ranges-dask": ["--others", "ranges", "--executor", "dask", "--workers", "2"],
+    }
+    for name, extra in runs.items():
+        with pytest.raises(SystemExit) as exc:
+            main(npe_args(targets_file, out, name, *extra))
+        assert exc.value.code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    folder = out / "experiments"
+    training = {n: pd.read_parquet(folder / n / "analysis" / "npe_training.parquet") for n in runs}
+    theta = [c for c in training["held"].columns if c.startswith("theta:")]
+    sims = [c for c in training["held"].columns if c.startswith("sim:")]
+    assert training["held"][theta].equals(training["ranges"][theta])
+    differ = (training["held"][sims].to_numpy() != training["ranges"][sims].to_numpy()).any(axis=1)
+    assert differ.mean() > 0.5, differ.mean()
+    manifests = {n: json.loads((folder / n / "manifest.json").read_text()) for n in runs}
+    assert [manifests[n]["others"] for n in runs] == ["held", "ranges", "ranges"]
+    assert manifests["ranges"]["fingerprint"] == manifests["ranges-dask"]["fingerprint"]
+    assert manifests["ranges"]["fingerprint"] != manifests["held"]["fingerprint"]
+
+
 def write_run(target: Path) -> Path:
     """A results folder of a 10-day run of baseline-2016, as ``lipsteeth run`` writes it."""
     from lipsteeth.adapters import store
@@ -406,6 +440,7 @@ def write_run(target: Path) -> Path:
         (["--executor", "threads"], "--executor must be one of"),
         (["--until", "1990"], "no target up to 1990"),
         (["--params", "routes.broker_cost_usd"], "not a declared uncertainty"),
+        (["--others", "drawn"], "--others must be held or ranges"),
     ],
 )
 def test_bad_options_are_refused_with_one_line(

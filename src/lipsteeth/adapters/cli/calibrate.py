@@ -213,9 +213,9 @@ def calibrate(
         str,
         typer.Option(
             "--others",
-            help="ABC: the scenario's declared uncertainties not calibrated, in each "
-            "simulation: held (at their values) or ranges (drawn uniformly, as a run with "
-            "the posterior draws them, so the posterior integrates over them).",
+            help="The scenario's declared uncertainties not calibrated, in each "
+            "simulation (ABC and NPE): held (at their values) or ranges (drawn uniformly, "
+            "as a run with the posterior draws them, so the posterior integrates over them).",
         ),
     ] = "held",
 ) -> None:
@@ -251,6 +251,8 @@ def calibrate(
         fail(f"{', '.join(misplaced)}: only with --method {other}")
     check_positive("--replicates", replicates)
     check_positive("--workers", workers)
+    if uncalibrated not in ("held", "ranges"):
+        fail(f"--others must be held or ranges (got {uncalibrated!r})")
     if method == "npe":
         _calibrate_npe(
             scenario,
@@ -272,6 +274,7 @@ def calibrate(
             out=out,
             name=name,
             force=force,
+            uncalibrated=uncalibrated,
         )
         return
     _calibrate_abc(
@@ -394,8 +397,6 @@ def _calibrate_abc(
     require_experiment_extras(
         "calibrate", ["pandas", "pyabc"], on_dask=bool(scheduler) or workers > 1
     )
-    if uncalibrated not in ("held", "ranges"):
-        fail(f"--others must be held or ranges (got {uncalibrated!r})")
     loaded = load_scenario_for(scenario, years, sets)
     if uncalibrated == "ranges":
         from ...experiment.posterior import with_uncertainty
@@ -555,8 +556,15 @@ def _calibrate_npe(
     out: Path,
     name: str | None,
     force: bool,
+    uncalibrated: str = "held",
 ) -> None:
-    """NPE calibration: posterior, certificate (SBC, coverage, recovery, misspecification)."""
+    """NPE calibration: posterior, certificate (SBC, coverage, recovery, misspecification).
+
+    ``uncalibrated`` ``ranges``: every training and held-out simulation draws the
+    declared uncertainties not calibrated from their ranges (its own stream, as a run
+    with the posterior draws them), so the posterior and its certificate integrate over
+    them; ``held`` keeps them at the scenario's values.
+    """
     import shutil
 
     check_executor(workers, executor)
@@ -571,6 +579,12 @@ def _calibrate_npe(
     from .. import figures as figs
 
     loaded = load_scenario_for(scenario, years, sets)
+    if uncalibrated == "ranges":
+        from ...experiment.posterior import with_uncertainty
+
+        # the calibrated uncertainties are held at each simulation's values (with_overrides
+        # holds them); the others are drawn per simulation from its replicate's stream
+        loaded = with_uncertainty(loaded, "ranges")
     root_seed = loaded.seed if seed is None else seed
     all_targets, usable = _calibration_targets(targets, loaded, until)
     try:
@@ -588,6 +602,7 @@ def _calibrate_npe(
             "targets": targets_csv(usable),
             "priors": [p.__dict__ for p in priors],
             "settings": settings.__dict__,
+            "others": uncalibrated,
         }
     )
     exp = name or f"calibrate-npe-{loaded.name}-{digest[:10]}"
@@ -596,7 +611,8 @@ def _calibrate_npe(
     err.print(
         f"NPE: {len(priors)} parameters, {len(usable)} targets up to {until} "
         f"({len(all_targets) - len(usable)} left out), {settings.simulations} training and "
-        f"{settings.holdout} held-out simulations of {simulated.start}..{simulated.end}"
+        f"{settings.holdout} held-out simulations of {simulated.start}..{simulated.end}; "
+        f"other uncertainties {uncalibrated}"
     )
     started = time.perf_counter()
     try:
@@ -655,6 +671,7 @@ def _calibrate_npe(
         "until": until,
         "simulated": {"start": str(simulated.start), "end": str(simulated.end)},
         "settings": settings.__dict__,
+        "others": uncalibrated,
         "executor": {"kind": executor, "workers": workers, "scheduler": scheduler},
         "n_runs": result.n_simulations,
         "replicates": replicates,

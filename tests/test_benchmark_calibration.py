@@ -1,0 +1,142 @@
+"""benchmarks/calibration.py (issue 14, item 5): budgets from the command line, resume after a kill.
+
+The benchmark runs for hours in full, so its finished units (observations, an
+NPE budget, a truth's ABC-SMC run) are checkpointed and a rerun loads them.
+The resume test runs a tiny plan (one simulated year of the reduced network,
+two truths, a 20-simulation NPE and 30-simulation ABC runs) twice: a unit
+removed after the first run (as a kill before it finished leaves it) is run
+again and gives the same bytes, the others are loaded, and the table is the
+same.  Every unit is deterministic in the seed (NPE: seeded torch; ABC-SMC:
+single-core pyabc sampler), so no comparison here can fail by chance.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench() -> Iterator[ModuleType]:
+    """The benchmark script as the module ``calibration`` (it is not part of the package).
+
+    Its Dask workers import it by name (as they cannot import a script run as
+    ``__main__``, which is shipped by value): ``benchmarks/`` goes on their path.
+    """
+    folder = str(ROOT / "benchmarks")
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (folder, saved) if p)
+    sys.path.insert(0, folder)
+    try:
+        yield importlib.import_module("calibration")
+    finally:
+        sys.path.remove(folder)
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
+def tiny_plan(bench: ModuleType, **changes: Any) -> Any:
+    plan = bench.Plan(
+        truths=2,
+        npe_budgets=(20,),
+        abc_budgets=(30,),
+        abc_population=5,
+        abc_default_generations=6,
+        abc_default_min_acceptance=0.02,
+        holdout=20,
+        posterior_samples=20,
+        end="2012-12-31",
+        npe_options=(
+            ("hidden_features", 8),
+            ("num_transforms", 1),
+            ("max_epochs", 5),
+            ("ensemble", 1),
+            ("sbc_samples", 10),
+        ),
+    )
+    return bench.replace(plan, **changes)
+
+
+def without_walls(value: Any) -> Any:
+    """The same structure with wall times, seconds and code versions dropped."""
+    if isinstance(value, dict):
+        return {
+            k: without_walls(v)
+            for k, v in value.items()
+            if k not in ("wall", "wall_total", "seconds", "code")
+        }
+    if isinstance(value, list):
+        return [without_walls(v) for v in value]
+    return value
+
+
+def test_budgets_options_refuse_bad_input_with_one_line(
+    bench: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv, option in (
+        (["--budgets", "1000,x"], "--budgets"),
+        (["--budgets", "1000,1000"], "--budgets"),
+        (["--abc-budgets", "5"], "--abc-budgets"),
+        (["--truths", "1"], "--truths"),
+        (["--holdout", "3"], "--holdout"),
+    ):
+        assert bench.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and option in err[0], err
+    assert bench.parse_budgets("--budgets", "1000,3000") == (1000, 3000)
+
+
+def test_abc_run_is_read_at_the_generation_that_reaches_each_budget(bench: ModuleType) -> None:
+    def gen(g: int, sims: float, acceptance: float) -> dict[str, Any]:
+        return {"generation": g, "simulations": sims, "acceptance_rate": acceptance}
+
+    unit = {"generations": [gen(0, 150, 0.7), gen(1, 400, 0.3), gen(2, 1100, 0.01)]}
+    plan = tiny_plan(bench, abc_budgets=(100, 400, 401, 5000), abc_default_generations=6)
+    read = {k: v["generation"] for k, v in bench.abc_readings(unit, plan).items()}
+    # 5000 is never reached: the run's last generation; default stops below 2 % acceptance
+    assert read == {"100": 0, "400": 1, "401": 2, "5000": 2, "default": 2}
+    plan = tiny_plan(bench, abc_default_generations=2)
+    assert bench.abc_readings(unit, plan)["default"]["generation"] == 1
+
+
+@pytest.mark.slow  # about 30 s of CPU (Dask cluster, two tiny NPE and four ABC-SMC runs)
+def test_a_rerun_loads_the_finished_units_and_reruns_only_the_lost_one(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    plan = tiny_plan(bench)
+    folder = tmp_path / plan.unit_key()
+    first = bench.run(plan, 1, "test", bench.Checkpoint(folder))
+    assert first["resumed"] == []
+    units = sorted(p.name for p in folder.glob("*.json"))
+    assert units == ["abc-truth-0.json", "abc-truth-1.json", "npe-20.json", "observations.json"]
+    assert not list(folder.glob(".*.part"))  # atomic writes leave no partial file
+    kept = {name: (folder / name).read_bytes() for name in units}
+    lost = json.loads(kept["abc-truth-1.json"])
+    (folder / "abc-truth-1.json").unlink()  # killed while this truth was running
+
+    second = bench.run(plan, 1, "test", bench.Checkpoint(folder))
+    assert second["resumed"] == ["observations", "npe-20", "abc-truth-0"]
+    for name in ("observations.json", "npe-20.json", "abc-truth-0.json"):
+        assert (folder / name).read_bytes() == kept[name]  # loaded, not rewritten
+    rerun = json.loads((folder / "abc-truth-1.json").read_text("utf-8"))
+    assert without_walls(rerun) == without_walls(lost)
+    assert without_walls(second["rows"]) == without_walls(first["rows"])
+
+    # a plan reading ABC at a smaller budget reuses the longer runs; --fresh ignores them
+    smaller = bench.replace(plan, abc_budgets=(20,))
+    assert smaller.unit_key() == plan.unit_key()
+    third = bench.run(smaller, 1, "test", bench.Checkpoint(folder))
+    assert third["resumed"] == ["observations", "npe-20", "abc-truth-0", "abc-truth-1"]
+    assert bench.replace(plan, holdout=21).unit_key() != plan.unit_key()

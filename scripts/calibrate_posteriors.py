@@ -39,7 +39,8 @@ the 2 shared cores under a load of 6-17, so wall time is 3-4 x CPU time):
   database and written in the same packaged form (``packaged`` reads a finished
   folder's last generation; ``meta.stop_reason`` of the file says so): generation 4 (717
   simulations, tolerance 2.01) gave the median ARD 0.110 on arrivals 2005-2016 but
-  a 90 % band covering 8 of 12 years, generation 3 ARD 0.129 and 9 of 12 (issue 13
+  a 90 % band covering 8 of 12 years, generation 3 ARD 0.129 and 9 of 12 on the core
+  of 933898d (6 of 12 on 548de1b's draws, README "What a band holds"; issue 13
   asks 70-100 % and at most 0.15).  The previous history posterior (every arrivals
   year, 619 simulations, tolerance 11.9, set by 1998) gave ARD 0.229.
 

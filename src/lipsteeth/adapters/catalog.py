@@ -162,19 +162,8 @@ def atomic_parquet(table: pa.Table, path: Path, *, durable: bool = True) -> None
 
 
 def atomic_text(text: str, path: Path) -> None:
-    """Write text to ``path`` through a temporary file and one ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write text to ``path`` (UTF-8) through a temporary file and one ``os.replace``."""
+    atomic_bytes(text.encode("utf-8"), path)
 
 
 def atomic_bytes(raw: bytes, path: Path) -> None:

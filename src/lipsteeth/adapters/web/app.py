@@ -412,7 +412,7 @@ def serve(settings: Settings, *, log_level: str = "warning") -> None:
     import uvicorn
 
     from .jobs import isolate_imports
-    from .slow_clients import GuardedH11Protocol
+    from .slow_clients import KEEP_ALIVE, GuardedH11Protocol
 
     isolate_imports()  # before the first job process starts (item 14)
 
@@ -426,6 +426,6 @@ def serve(settings: Settings, *, log_level: str = "warning") -> None:
         # last resort, not the limit a few hundred half-open connections reach (item 12)
         http=GuardedH11Protocol,
         limit_concurrency=4096,
-        timeout_keep_alive=5,
+        timeout_keep_alive=int(KEEP_ALIVE),
         h11_max_incomplete_event_size=16 * 1024,
     )

@@ -906,6 +906,64 @@ def test_long_term_residents_leave_with_kin_and_are_arrested_less(world):
     assert recent > 0 and wf.resident_arrest_factor < 1
 
 
+def _route_world(baseline, variability: float, **kw):
+    params = small_params(baseline.params, restaurants=5, labour_sites=2)
+    wider = dataclasses.replace(params.wider_flow, route_variability=variability)
+    return kernel_world(dataclasses.replace(params, wider_flow=wider), baseline.levers, **kw)
+
+
+def test_route_factor_is_lognormal_with_mean_one_and_off_at_zero(baseline):
+    """M10 route variability: each draw's log is Normal(-s^2/2, s), so the factor's mean is
+    one; at s = 0 the factor is 1 and no random number is drawn (runs keep their streams).
+
+    4,000 draws at s = 0.3: z-test of the mean of the logs and chi-square test of
+    their variance, each two-sided at 1e-5 (false-failure rate < 2e-5).
+    """
+    off = _route_world(baseline, 0.0, n_days=5)
+    g = np.random.default_rng(11)
+    before = g.bit_generator.state
+    m10.new_route_year(g, off.net(0), off.p.wider_flow)
+    assert off.net(0).route_factor == 1.0 and g.bit_generator.state == before
+
+    s = 0.3
+    on = _route_world(baseline, s, n_days=5)
+    net, wf = on.net(0), on.p.wider_flow
+    logs = np.empty(4000)
+    for i in range(logs.size):
+        m10.new_route_year(g, net, wf)
+        logs[i] = np.log(net.route_factor)
+    z = (logs.mean() + s * s / 2) / (s / np.sqrt(logs.size))
+    assert abs(z) < 4.42, z
+    chi2 = (logs.size - 1) * logs.var(ddof=1) / s**2
+    df = logs.size - 1
+    assert stats.chi2.ppf(5e-6, df) < chi2 < stats.chi2.ppf(1 - 5e-6, df), chi2
+
+
+def test_route_factor_is_drawn_each_first_of_january_and_scales_departures(baseline):
+    """M10: the route factor holds through a calendar year and is redrawn on 1 January;
+    brokered departures of recent crossers and residents scale with it."""
+    world = _route_world(baseline, 0.5, n_days=30, start="2016-12-20")
+    factors = []
+    for t in range(25):
+        world.day(0, t)
+        factors.append(world.net(0).route_factor)
+    new_year = world.inputs.year_index.tolist().index(1)
+    assert new_year == 12  # 2017-01-01
+    assert len(set(factors[:new_year])) == 1 and len(set(factors[new_year:])) == 1
+    assert factors[new_year] != factors[0]
+
+    net, lever, wf = world.net(1), world.lever(0), world.p.wider_flow
+    net.route_factor = 1.0
+    recent_1, resident_1 = m10.departure_chances(net, lever, wf)
+    net.route_factor = 2.0
+    recent_2, resident_2 = m10.departure_chances(net, lever, wf)
+    open_border = 1 - wf.pandemic_departure_loss * lever.pandemic
+    rate = wf.broker_rate_per_year * lever.broker_access
+    assert recent_1 == pytest.approx(m10.daily(rate) * open_border)
+    assert recent_2 == pytest.approx(m10.daily(2 * rate) * open_border)
+    assert resident_2 / resident_1 == pytest.approx(2.0, rel=1e-2)
+
+
 def test_detention_is_bounded_and_hands_over_in_batches(world):
     """M7: detention admits up to its capacity, the rest are released or held long; handovers
     come every interval, in bounded batches, and never while the border is shut."""

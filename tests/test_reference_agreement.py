@@ -34,13 +34,13 @@ same procedure rejects, on the outcomes the mechanism drives: in the core,
 the exit checks (M6/M7) never stop anyone (the kernel is recompiled from its
 Python source with ``m06.choose_route`` replaced); in the reference, the
 manager response (M3) or stress (M4) is switched off by monkeypatching a
-reference method.
+reference method (the route years of M10: the yearly factor never redrawn).
 
 Sizes (2 cores): the default setting (about 500 workers, 2016-2017, 60
 replicates per side) and the core and reference mutations run in the normal
-suite (well under 3 minutes); five lever settings and a conditional policy
-(issue 15; about 1,000 workers, 2-3 years, 100 Mesa and 300 core replicates)
-are marked slow.
+suite (well under 3 minutes); five lever settings, a conditional policy
+(issue 15) and the route years of M10 (issue 13; about 1,000 workers, 2-3 years,
+100 Mesa and 300 core replicates) are marked slow.
 
 Calibration check (not a test): the same procedure applied to two independent
 core ensembles of the default setting (20 splits of 60 + 60 replicates)
@@ -75,7 +75,7 @@ from lipsteeth.core.outcomes import OUTCOMES
 from lipsteeth.core.simulate import SimulationResult, simulate
 from lipsteeth.core.timeline import Rule, RuleAction
 
-N_SETTINGS = 7  # default + five lever settings + a conditional policy: one family each
+N_SETTINGS = 8  # default + five lever settings + a conditional policy + route years: a family each
 ALPHA_SUITE = 1e-3
 ALPHA_SETTING = ALPHA_SUITE / N_SETTINGS
 CORE_SEED = 20160407
@@ -251,6 +251,12 @@ def case(name: str) -> Case:
         # 2019-2020 with the 2020 closure of the border to people: no rotations or hires,
         # labour force frozen, no crossings or broker departures, detainees held (M1, M7, M10)
         s = _years(big, 2019, 2)
+        return Case(name, _defection_boost(s), 100, core_replicates=300)
+    if name == "route_years":
+        # the routes' good and bad years (M10 route variability): a factor on brokered
+        # departures from China, redrawn each 1 January, moves arrivals and the hidden stock
+        s = _years(big, 2014, 3)
+        s = sc.set_params(s, wider_flow={"route_variability": 0.5})
         return Case(name, _defection_boost(s), 100, core_replicates=300)
     raise KeyError(name)
 
@@ -581,6 +587,7 @@ def test_reference_mutation_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
         ("un_ban", "closure_orders", 3.0),
         ("border_closure", "repatriations_from_china", 1000.0),
         ("conditional", "arrests_china", 100.0),
+        ("route_years", "arrivals_south_korea", 1000.0),
     ],
 )
 def test_lever_setting_agrees(name: str, outcome: str, minimum: float) -> None:
@@ -613,3 +620,12 @@ def test_reference_ignoring_conditional_policies_is_caught(monkeypatch: pytest.M
     mutated = reference_sample(dataclasses.replace(case("conditional"), replicates=60))
     result = compare(cached_core("conditional"), mutated)
     assert result.rejected_outcomes(), result.report()
+
+
+@pytest.mark.slow
+def test_reference_without_route_years_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Power of the route-years setting: a reference whose routes never vary is rejected."""
+    monkeypatch.setattr(ref_model.WiderFlow, "new_route_year", lambda self: None)
+    mutated = reference_sample(dataclasses.replace(case("route_years"), replicates=60))
+    result = compare(cached_core("route_years"), mutated)
+    assert {"arrivals_south_korea"} & result.rejected_outcomes(), result.report()

@@ -912,6 +912,15 @@ class WiderFlow:
         self.arrivals_cumulative = wf.kin_initial  # arrivals in South Korea, incl. before day 0
         self.to_third_country = 0  # ledger: brokered parties settled in third countries
         self.departed_residents = 0  # ledger: brokered departures of long-term residents
+        self.route_factor = 1.0  # this calendar year's factor on brokered departures
+        self.new_route_year()
+
+    def new_route_year(self) -> None:
+        """Draw the year's route factor: log F ~ Normal(-s^2/2, s), s = route_variability
+        (mean one; no draw when s is 0)."""
+        s = self.model.params.wider_flow.route_variability
+        if s > 0.0:
+            self.route_factor = math.exp(self.model.rng.normal(-0.5 * s * s, s))
 
     @property
     def hidden(self) -> int:
@@ -921,7 +930,8 @@ class WiderFlow:
         """Daily probabilities of the hidden's arrests and departures under ``cond`` (M7, M10).
 
         Recent crossers: arrest p(arrest_rate x stringency), brokered departure
-        p(broker_rate x broker_access) x (1 - pandemic_departure_loss x pandemic).
+        p(broker_rate x broker_access) x (1 - pandemic_departure_loss x pandemic), broker
+        access being the lever times the year's route factor.
         Long-term residents: arrest x resident_arrest_factor, departure
         p(resident_departure_rate x broker_access x kin) x the same pandemic factor,
         kin = 1 + kin_effect x min(arrivals so far / kin_scale, 1).  (North Korea's
@@ -933,14 +943,12 @@ class WiderFlow:
         journeys = 1.0 - wf.pandemic_departure_loss * cond.levers.pandemic
         arrest = p.enforcement.arrest_rate_per_year * cond.stringency
         kin = 1.0 + wf.kin_effect * min(self.arrivals_cumulative / wf.kin_scale, 1.0)
+        access = cond.levers.broker_access * self.route_factor
         return {
             "arrest_recent": per_day(arrest),
             "arrest_resident": per_day(arrest * wf.resident_arrest_factor),
-            "depart_recent": per_day(wf.broker_rate_per_year * cond.levers.broker_access)
-            * journeys,
-            "depart_resident": per_day(
-                wf.resident_departure_rate_per_year * cond.levers.broker_access * kin
-            )
+            "depart_recent": per_day(wf.broker_rate_per_year * access) * journeys,
+            "depart_resident": per_day(wf.resident_departure_rate_per_year * access * kin)
             * journeys,
             "caught": clip01(wf.transit_interception * cond.stringency),
         }
@@ -988,6 +996,8 @@ class WiderFlow:
         model = self.model
         wf = model.params.wider_flow
         rng = model.rng
+        if model.year_start[model.day]:
+            self.new_route_year()
         closure = cond.levers.border_closure
         squeeze = max(0.0, 1.0 - model.strategic.economy)
         rate = (
@@ -1143,6 +1153,8 @@ class LipsteethModel(mesa.Model):
         self.day = 0
         month_index = calendar.month_index
         self.month_end = np.append(month_index[1:] != month_index[:-1], True)
+        year_index = calendar.year_index
+        self.year_start = np.append(False, year_index[1:] != year_index[:-1])  # 1 January
         self.forced_nuclear = self.timeline.nuclear()
         self.forced_missile = self.timeline.missile()
         self.forced_resolution = self.timeline.resolution()

@@ -91,6 +91,7 @@ class RunInputs(NamedTuple):
     forced_resolution: np.ndarray  # (days, 5) float64, NaN = none
     endogenous_from: int
     month_index: np.ndarray  # (days,) int64
+    year_index: np.ndarray  # (days,) int64: calendar year from the first (M10 route years)
     kind_stock: np.ndarray  # (outcomes,) bool
     layout: Any  # state.SiteLayout
     delays: DelayTables
@@ -135,6 +136,7 @@ def start_replicate(g: Any, run: RunInputs, rep: Any) -> None:
     m09.initial_sanctions_memory(net, policy)
     m09.host_enforcement(rep.hosts, net, lever, policy, p, run.layout.host_labour_posts, True)
     m05.perceive_exit_checks(rep.hosts, policy.exit_strictness, p, True)
+    m10.new_route_year(g, net, p.wider_flow)
     m10.warm_start(g, net, lever, policy, p, rep.pipelines, run.delays)
 
 
@@ -311,6 +313,8 @@ def run_days(
         out.labour_retained_usd -= seized_lab
         c0 = _lap(section_cycles, 4, c0)
 
+        if t > 0 and run.year_index[t] != run.year_index[t - 1]:
+            m10.new_route_year(g, net, p.wider_flow)
         m10.step_wider_flow(g, t, net, lever, policy, p, rep.pipelines, run.delays, out)
         m07.hand_over(g, t, closure, net, rep.pipelines, p.enforcement, out)
         arrivals_postings = rep.pipelines.arrivals_workers[t]

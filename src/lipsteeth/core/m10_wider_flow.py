@@ -14,6 +14,10 @@ countries T.  Each day, with p(rate) = 1 - exp(-rate / 365):
   L: arrests ~ Bin(L, p(arrest_rate x stringency x resident_arrest_factor)); of the rest
      departures ~ Bin(., p(resident_departure_rate x broker access x kin)
                       x (1 - pandemic_departure_loss x pandemic)),
+  broker access on both is the dated lever times the year's route factor F, drawn
+     on day 0 and each 1 January: log F ~ Normal(-s^2 / 2, s), s = route_variability
+     (mean one: the routes' good and bad years around the lever's path; the crackdowns,
+     broker prices and transit-country policies behind them are not in the inputs)
      kin = 1 + kin_effect x min(arrivals in the South so far / kin_scale, 1)
      (relatives already in South Korea pay the brokers)
   departures: intercepted in China ~ Bin(., transit_interception x stringency)
@@ -75,9 +79,21 @@ def departure_chances(net: Any, lever: Any, wf: Any) -> tuple[float, float]:
     """
     open_border = 1.0 - wf.pandemic_departure_loss * lever.pandemic
     kin = 1.0 + wf.kin_effect * min(net.arrivals_cumulative / wf.kin_scale, 1.0)
-    recent = daily(wf.broker_rate_per_year * lever.broker_access) * open_border
-    resident = daily(wf.resident_departure_rate_per_year * lever.broker_access * kin) * open_border
+    access = lever.broker_access * net.route_factor
+    recent = daily(wf.broker_rate_per_year * access) * open_border
+    resident = daily(wf.resident_departure_rate_per_year * access * kin) * open_border
     return recent, resident
+
+
+@compiled
+def new_route_year(g: Any, net: Any, wf: Any) -> None:
+    """This calendar year's factor on brokered departures (M10 route variability).
+
+    log factor ~ Normal(-s^2 / 2, s) with s = ``route_variability``, so its mean
+    is one; no draw when s is 0 (runs without it keep their random streams).
+    """
+    s = wf.route_variability
+    net.route_factor = np.exp(g.normal(-0.5 * s * s, s)) if s > 0.0 else 1.0
 
 
 @compiled(inline="always")

@@ -549,6 +549,14 @@ class WiderFlow:
     third_country_onward_rate_per_year: float = spec(
         "1/person-year", 0, 20, "rate third-country residents move on to South Korea", "M10"
     )
+    route_variability: float = spec(
+        "log sd",
+        0,
+        3,
+        "year-to-year variability of the broker routes out of China (sd of the log of "
+        "each calendar year's factor on brokered departures)",
+        "M10",
+    )
 
 
 @dataclass(frozen=True)

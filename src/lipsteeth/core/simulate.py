@@ -129,6 +129,7 @@ def run_inputs(
         forced_resolution=np.array(timeline.resolution(), dtype=np.float64),
         endogenous_from=int(timeline.endogenous_from),
         month_index=np.array(calendar.month_index, dtype=np.int64),
+        year_index=np.array(calendar.year_index, dtype=np.int64),
         kind_stock=KIND_STOCK,
         layout=kernel_layout(layout),
         delays=delays,

@@ -69,6 +69,7 @@ class NetworkState:
     arrivals_cumulative: float = slot(
         np.float64, "arrivals in South Korea, kin of the hidden (M10)"
     )
+    route_factor: float = slot(np.float64, "this year's factor on brokered departures (M10)")
     detained: int = slot(np.int64, "held in China's detention centres (M7)")
     awaiting_handover: int = slot(np.int64, "processed detainees awaiting handover (M7)")
     long_detention: int = slot(np.int64, "held in Chinese prisons, detention full (M7)")

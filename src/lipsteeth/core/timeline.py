@@ -46,6 +46,12 @@ class Calendar:
         return _read_only((months - months[0]).astype(np.int64))
 
     @functools.cached_property
+    def year_index(self) -> np.ndarray:
+        """Calendar year (0-based from the first) of every day."""
+        years = self.dates.astype("datetime64[Y]")
+        return _read_only((years - years[0]).astype(np.int64))
+
+    @functools.cached_property
     def months(self) -> np.ndarray:
         """First day of every month covered, as datetime64[M]."""
         first = np.asarray(self.start, dtype="datetime64[M]")

@@ -222,9 +222,10 @@ def test_history_bands_with_parameter_uncertainty_cover_arrivals():
     The 90 % band of arrivals in South Korea covers 70-100 % of the years
     2005-2016 while the median keeps ARD at or below 0.15.  Fixed seed (the
     scenario's): deterministic; the numbers at the commit are in the README ("What
-    a band holds": 9 of 12, ARD 0.134; without the route years of M10, 6 of 12, so
-    the test fails with that mechanism knocked out).  30 s quiet, 1-3 minutes on
-    the loaded 2 cores (40 replicates of 1998-2025).
+    a band holds": the NPE posterior, 12 of 12, ARD 0.086; the ABC-SMC posterior it
+    replaced covered 6 of 12 without the route years of M10 and 9 of 12 at ARD 0.164
+    recalibrated with them, so the test fails on either).  30 s quiet, 1-3 minutes
+    on the loaded 2 cores (40 replicates of 1998-2025).
     False-failure rate: if the bands held their nominal 90 % in each year
     independently, fewer than 9 of 12 years inside has probability 2.6 %
     (binomial); years are correlated, so that is an estimate, not a bound.

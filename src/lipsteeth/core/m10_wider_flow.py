@@ -14,12 +14,12 @@ countries T.  Each day, with p(rate) = 1 - exp(-rate / 365):
   L: arrests ~ Bin(L, p(arrest_rate x stringency x resident_arrest_factor)); of the rest
      departures ~ Bin(., p(resident_departure_rate x broker access x kin)
                       x (1 - pandemic_departure_loss x pandemic)),
+     kin = 1 + kin_effect x min(arrivals in the South so far / kin_scale, 1)
+     (relatives already in South Korea pay the brokers)
   broker access on both is the dated lever times the year's route factor F, drawn
      on day 0 and each 1 January: log F ~ Normal(-s^2 / 2, s), s = route_variability
      (mean one: the routes' good and bad years around the lever's path; the crackdowns,
      broker prices and transit-country policies behind them are not in the inputs)
-     kin = 1 + kin_effect x min(arrivals in the South so far / kin_scale, 1)
-     (relatives already in South Korea pay the brokers)
   departures: intercepted in China ~ Bin(., transit_interception x stringency)
      (China's stringency acts on arrests and on departures from China); of the others
      a share third_country_share settles in a third country (-> T), the rest travel to

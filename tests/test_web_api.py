@@ -302,9 +302,9 @@ def test_a_restart_loses_no_job(tmp_path: Path) -> None:
         with httpx.Client(base_url=again.url, timeout=30) as c:
             # a job whose old processes still hold its lock (they die with the killed
             # server, a moment later) is taken over on a later look (issue 17, item 13).
-            # The dispatcher looks once its fork server is up ("warm"): starting it took
-            # over 30 s of a loaded machine (make test beside other runs), so the 30 s
-            # for the takeover count from then
+            # The dispatcher looks only once its fork server is up ("warm"), so the 30 s
+            # for the takeover count from then (start-up is not what is tested); under a
+            # heavy load the takeover has still been seen to take longer (open)
             deadline = time.monotonic() + 180
             while not c.get("/api/health").json()["warm"]:
                 assert time.monotonic() < deadline, "the dispatcher did not start"

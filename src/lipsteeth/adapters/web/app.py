@@ -426,6 +426,6 @@ def serve(settings: Settings, *, log_level: str = "warning") -> None:
         # last resort, not the limit a few hundred half-open connections reach (item 12)
         http=GuardedH11Protocol,
         limit_concurrency=4096,
-        timeout_keep_alive=int(KEEP_ALIVE),
+        timeout_keep_alive=KEEP_ALIVE,
         h11_max_incomplete_event_size=16 * 1024,
     )

@@ -40,7 +40,7 @@ OPEN_PER_CLIENT = 512
 #: client sends its head at once; a head already in the socket never counts as slow)
 GRACE = 2.0
 #: seconds uvicorn keeps an idle connection open between two requests
-KEEP_ALIVE = 5.0
+KEEP_ALIVE = 5
 
 # per client address: its connections waiting for a head (oldest first), all its connections
 _WAITING: dict[str, dict[GuardedH11Protocol, float]] = {}

@@ -18,6 +18,7 @@ fails the test for another seed with a probability we estimate below 5 %
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -97,6 +98,46 @@ def test_every_row_names_its_mechanism_and_a_valid_knockout():
             group, _, item = name.partition(".")
             assert item in field_specs(PARAM_GROUPS[group]), name
         scenario.with_overrides(params=dict(row.knockout.params))  # within the core's bounds
+
+
+def _with_events(result, rows: list[dict]) -> object:
+    """``result`` with its events replaced by ``rows`` (other columns zero)."""
+    events = {
+        name: np.array([row.get(name, np.zeros(1, column.dtype)[0]) for row in rows], column.dtype)
+        for name, column in result.events.items()
+    }
+    return dataclasses.replace(result, events=events)
+
+
+def test_closure_timing_counts_days_at_risk_per_attempt():
+    """F8: closures per day at risk soon after (days 0-29) over later (30-364), per attempt.
+
+    Three attempts on 1 March 2014: one site shut 5 days later (soon: 1 closure in
+    6 days at risk, none later), one shut 200 days later (30 days at risk soon, 1
+    closure in 171 days later), one never shut (30 days soon, 335 later): a ratio
+    of (1/66) / (1/506).  A site shut soon is not at risk later.
+    """
+    scenario = load_scenario("baseline-2016").with_overrides(
+        params=TINY_PARAMS, start="2012-01-01", end="2016-12-31"
+    )
+    result = run_scenario(scenario, replicates=2)
+    day = int((np.datetime64("2014-03-01") - np.datetime64("2012-01-01")).astype(int))
+    attempt = {"kind": "defection_group", "sector": "restaurant", "outcome": "escaped"}
+    closure = {"kind": "closure", "sector": "restaurant", "outcome": "arrears"}
+    rows = [
+        {**attempt, "replicate": 0, "site": 3, "day": day, "size": 2},
+        {**closure, "replicate": 0, "site": 3, "day": day + 5},
+        {**attempt, "replicate": 0, "site": 4, "day": day, "size": 2},
+        {**closure, "replicate": 0, "site": 4, "day": day + 200},
+        {**closure, "replicate": 1, "site": 4, "day": day + 10},  # another replicate's site
+        {**attempt, "replicate": 1, "site": 5, "day": day, "size": 2},
+        {**closure, "replicate": 1, "site": 5, "day": day - 3},  # before the attempt
+    ]
+    world = fx.World(scenario, scenario, lambda: _with_events(result, rows), None, 1)
+    pooled = fx._closure_risk(world)
+    sums = {name: float(v.sum()) for name, v in pooled.components.items()}
+    assert sums == {"soon": 1.0, "soon_days": 66.0, "later": 1.0, "later_days": 506.0}
+    assert pooled.estimate() == pytest.approx(506.0 / 66.0)
 
 
 #: Rows that are not evidence on the issue-12 model with the shipped posterior: none since

@@ -280,6 +280,35 @@ def test_unfinished_runs_are_capped(tmp_path: Path) -> None:
         assert c.post("/api/runs", json=TINY_RUN).status_code == 202
 
 
+def _takeover_state(state_dir: Path, job_id: str, recovered: dict) -> str:
+    """What keeps a killed server's job from being taken over: its owner, its lock's holders.
+
+    The lock's holders are the processes with the job's lock file open (``/proc/*/fd``),
+    with their state and command line, so a failure under load says which one lived on.
+    """
+    from lipsteeth.adapters.web.jobs import owner_alive
+    from lipsteeth.adapters.web.worker import LOCK_FILE, job_lock_free
+
+    folder = state_dir / "runs" / job_id
+    db = sqlite3.connect(state_dir / "jobs.sqlite3")
+    status, owner = db.execute("SELECT status, owner FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    db.close()
+    lock = str((folder / LOCK_FILE).resolve())
+    holders = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(str(link.readlink()) == lock for link in fd_dir.iterdir()):
+                stat = (fd_dir.parent / "stat").read_text().rsplit(")", 1)[1].split()
+                cmd = (fd_dir.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                holders.append(f"{fd_dir.parent.name} {stat[0]} ppid {stat[1]}: {cmd[:120]}")
+        except OSError:
+            continue
+    return (
+        f"recovered {recovered}; job {status}, owner {owner} alive {owner_alive(owner)}, "
+        f"lock free {job_lock_free(folder)}, holders {holders}"
+    )
+
+
 def test_a_restart_loses_no_job(tmp_path: Path) -> None:
     """SIGKILL the server with one run running and two queued; a new server finishes all."""
     # long enough (seconds, not milliseconds) that the running job cannot finish between
@@ -314,7 +343,7 @@ def test_a_restart_loses_no_job(tmp_path: Path) -> None:
                 recovered = c.get("/api/health").json()["recovered"]
                 if recovered["resumed"] + recovered["requeued"] == 3:
                     break
-                assert time.monotonic() < deadline, recovered
+                assert time.monotonic() < deadline, _takeover_state(tmp_path, ids[0], recovered)
                 time.sleep(0.1)
             final = [wait_run(c, i) for i in ids]
             assert [f["status"] for f in final] == ["succeeded"] * 3

@@ -511,7 +511,7 @@ def _closure_risk(world: World) -> Pooled:
     both windows: a restaurant in arrears both loses workers (M3, M5) and fails
     (M8 arrears closures), so against the base rate of all restaurants the
     ratio stays far above 1 with no closure after attempts at all (knocked out,
-    about 7 at ``baseline-2016``'s posterior); against itself it is about 1.
+    about 7 at ``baseline-2016``'s point values); against itself it is about 1.
     """
     result = world.main()
     groups = _restaurant_groups(result, 2012, 2016)

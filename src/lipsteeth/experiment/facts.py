@@ -657,12 +657,14 @@ def _wave_at_once(world: World) -> Pooled:
     """
     result = world.variant(replicates=RARE_EVENT_FACTOR * world.n_cf)
     attempts = result.outcome("attempts_restaurant")
-
-    def per_day(first: str, last: str, days: float) -> np.ndarray:
-        return attempts[:, _months_between(result, first, last)].sum(axis=1) / days
-
-    shocks = per_day("2016-01", "2016-01", 62.0) + per_day("2016-03", "2016-03", 62.0)
-    return ratio_of(shocks, per_day("2016-04", "2016-06", 91.0))
+    shock_months = _months_between(result, "2016-01", "2016-01") | _months_between(
+        result, "2016-03", "2016-03"
+    )
+    spring = _months_between(result, "2016-04", "2016-06")
+    # per day: January and March have 62 days, April-June 91
+    return ratio_of(
+        attempts[:, shock_months].sum(axis=1) / 62.0, attempts[:, spring].sum(axis=1) / 91.0
+    )
 
 
 def _signal_days(result: SimulationResult, replicate: int, days: np.ndarray) -> np.ndarray:

@@ -341,13 +341,17 @@ def test_a_restart_loses_no_job(tmp_path: Path) -> None:
             deadline = time.monotonic() + 30
             while True:
                 recovered = c.get("/api/health").json()["recovered"]
-                if recovered["resumed"] + recovered["requeued"] == 3:
+                # the running job is resumed, or (when its last replicate was written as
+                # the server died: seen under load) found finished; the queued two requeued
+                if recovered["resumed"] + recovered["finished"] + recovered["requeued"] == 3:
                     break
                 assert time.monotonic() < deadline, _takeover_state(tmp_path, ids[0], recovered)
                 time.sleep(0.1)
             final = [wait_run(c, i) for i in ids]
             assert [f["status"] for f in final] == ["succeeded"] * 3
-            assert "resumed" in (final[0]["note"] or "")
+            assert recovered["requeued"] == 2
+            if recovered["resumed"]:
+                assert "resumed" in (final[0]["note"] or "")
             listed = [r["id"] for r in c.get("/api/runs", params={"limit": 1000}).json()["runs"]]
             assert sorted(listed) == sorted(ids)  # none lost, none duplicated
     finally:
@@ -369,6 +373,7 @@ def test_a_job_interrupted_too_often_fails_with_a_reason(tmp_path: Path) -> None
     # the job's results were complete: a server that stops then loses nothing
     with live_server(tmp_path) as again, httpx.Client(base_url=again.url, timeout=30) as c:
         assert c.get(f"/api/runs/{run_id}").json()["status"] == "succeeded"
+        assert c.get("/api/health").json()["recovered"]["finished"] == 1
     # results not written yet (the server stopped before the last replicate was combined)
     db = sqlite3.connect(tmp_path / "jobs.sqlite3")
     with db:

@@ -216,7 +216,14 @@ class JobManager:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.warm = threading.Event()
-        self.recovered: dict[str, list[str]] = {"resumed": [], "requeued": [], "failed": []}
+        #: jobs this server found after another stopped: resumed (running, taken over),
+        #: requeued (queued), finished (its results complete as that server died), failed
+        self.recovered: dict[str, list[str]] = {
+            "resumed": [],
+            "requeued": [],
+            "finished": [],
+            "failed": [],
+        }
         self.owner = owner_token()
         #: running jobs of another live server on this state (left to it; adopted if it dies)
         self._foreign: set[str] = set()
@@ -274,13 +281,14 @@ class JobManager:
             return
         self._foreign.discard(job_id)
         if (self.jobs_dir / job_id / BANDS_FILE).is_file():  # finished as the server died
-            self.store.transition(
+            if self.store.transition(
                 job_id,
                 ("running",),
                 status="succeeded",
                 finished=time.time(),
                 progress=row["replicates"],
-            )
+            ):
+                self.recovered["finished"].append(job_id)
             return
         self._clean_partial(job_id)
         if int(row["attempts"]) >= MAX_ATTEMPTS:

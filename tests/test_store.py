@@ -232,3 +232,23 @@ def test_default_target_never_reuses_a_folder(tmp_path: Path) -> None:
 def test_json_is_strict() -> None:
     text = store.dumps({"a": float("nan"), "b": np.float64(1.5), "c": np.arange(2), "d": np.inf})
     assert json.loads(text) == {"a": None, "b": 1.5, "c": [0, 1], "d": None}
+
+
+def test_atomic_write_keeps_the_old_file_on_failure_and_gets_a_plain_mode(tmp_path: Path) -> None:
+    """The one atomic writer (report, figure, catalog, validation and job files use it)."""
+    import os
+
+    path = tmp_path / "summary.json"
+    path.write_text("old")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    with pytest.raises(RuntimeError, match="disk on fire"), store.atomic_path(path) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("disk on fire")
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.txt", "summary.json"]
+    store.atomic_text("new", path)
+    assert path.read_text() == "new"
+    # mkstemp alone would make it 0600: unreadable to the group a plain open gives
+    assert os.stat(path).st_mode & 0o777 == os.stat(plain).st_mode & 0o777
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.txt", "summary.json"]

@@ -53,7 +53,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,8 +92,15 @@ from .catalog_tables import (  # noqa: F401 - some only re-exported: callers use
     timestamp,
     transaction,
 )
+from .store import (  # noqa: F401 - atomic_bytes/atomic_text re-exported: callers use catalog.<name>
+    atomic_bytes,
+    atomic_path,
+    atomic_text,
+    fsync_path,
+    jsonable,
+    variable_column,
+)
 from .store import dumps as store_dumps
-from .store import fsync_path, jsonable, variable_column
 
 if TYPE_CHECKING:
     import duckdb
@@ -146,40 +152,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def atomic_parquet(table: pa.Table, path: Path, *, durable: bool = True) -> None:
-    """Write ``table`` to ``path`` through a temporary file and one ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    """Write ``table`` to ``path`` all at once (a temporary file and one ``os.replace``)."""
+    with atomic_path(path, durable=durable) as tmp:
         pq.write_table(table, tmp, **_PARQUET)
-        if durable:
-            fsync_path(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_text(text: str, path: Path) -> None:
-    """Write text to ``path`` (UTF-8) through a temporary file and one ``os.replace``."""
-    atomic_bytes(text.encode("utf-8"), path)
-
-
-def atomic_bytes(raw: bytes, path: Path) -> None:
-    """Write bytes to ``path`` through a temporary file, fsync and one ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def dumps(obj: Any) -> str:

@@ -570,10 +570,56 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def _move_into_place(staging: Path, target: Path, *, force: bool) -> None:
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    staging.chmod(0o777 & ~umask)
+    return umask
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path, *, durable: bool = True) -> Iterator[Path]:
+    """A temporary sibling of ``path`` to write; renamed onto ``path`` if the block succeeds.
+
+    A reader sees the old file or the whole new one, never half of it; a writer
+    that fails leaves no partial file behind, and one that is killed leaves only a
+    hidden ``.<name>.<random>.tmp`` that the catalog and the job store sweep. The
+    file gets the mode a plain ``open`` would give (``mkstemp`` makes it 0600).
+    ``durable`` flushes it to disk before the rename, so a crash cannot leave the
+    new name on empty contents.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+        yield tmp
+        if durable:
+            fsync_path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_bytes(raw: bytes, path: Path, *, durable: bool = True) -> None:
+    """Write bytes to ``path`` all at once (see :func:`atomic_path`)."""
+    with atomic_path(path, durable=durable) as tmp:
+        tmp.write_bytes(raw)
+
+
+def atomic_text(text: str, path: Path, *, durable: bool = True) -> None:
+    """Write UTF-8 text to ``path`` all at once (see :func:`atomic_path`)."""
+    atomic_bytes(text.encode("utf-8"), path, durable=durable)
+
+
+def move_into_place(staging: Path, target: Path, *, force: bool) -> None:
+    """Rename a finished staging folder to ``target`` (replacing it only with ``force``).
+
+    Raises :class:`ResultsFolderError` when ``target`` holds files and ``force`` is off.
+    """
+    staging.chmod(0o777 & ~_umask())
     if target.exists() and not is_empty_dir(target):
         if not force:
             raise ResultsFolderError(
@@ -618,7 +664,7 @@ def write_results(
         _write_text(staging / SUMMARY_FILE, dumps(summary, indent=2) + "\n")
         for name, content in (files or {}).items():
             _write_bytes(staging / name, content)
-        _move_into_place(staging, target, force=force)
+        move_into_place(staging, target, force=force)
     return target
 
 

@@ -36,12 +36,10 @@ field, exit code 2, before anything is simulated or written.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import difflib
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -75,6 +73,7 @@ from ...experiment.validation import (
     simulated_band,
     validate,
 )
+from .. import store
 from .inputs import MAX_REPLICATES, check_range, fail, load, require_extra
 from .options import (
     EventsOption,
@@ -270,43 +269,14 @@ def figure_png(
     return figures.png_bytes(figures.validation_figure(panels, title=title))
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _write_folder(target: Path, files: Mapping[str, bytes], *, force: bool) -> None:
     """Write a whole folder of files at once: a staging folder renamed into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
         for name, data in files.items():
-            _write_atomic(staging / name, data)
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)
-        if target.exists():
-            if not force and any(target.iterdir()):
-                raise OSError(f"{target} exists and is not empty (use --force to replace it)")
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.replaced-", dir=target.parent))
-            os.replace(target, old / target.name)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
+            store.atomic_bytes(data, staging / name)
+        store.move_into_place(staging, target, force=force)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -345,8 +315,6 @@ def _check_split(split: int | None, first: int | None, last: int | None, where: 
 def _versions() -> dict[str, str | None]:
     """Versions of the run manifest's packages, plus the simulation's and the scores' own."""
     import importlib.metadata
-
-    from .. import store
 
     versions = store.package_versions()
     for dist in ("numba", "scoringrules"):
@@ -588,8 +556,6 @@ def _validate_simulated(
     uncertainty: tuple[str, Path | None] = ("none", None),
 ) -> None:
     """Simulate, score against the observed file, write the results folder."""
-    from .. import store
-
     observations = _only(read_observed(observed), series)
     loaded = _load(scenario, events, *uncertainty)
     first_sim, last_sim = _horizon_years(loaded)
@@ -692,8 +658,6 @@ def _freeze_command(
     uncertainty: tuple[str, Path | None] = ("none", None),
 ) -> None:
     """Simulate and write the frozen forecast; no observation is read."""
-    from .. import store
-
     if split is None:
         fail("--split: required with --freeze (the first year the forecast claims out of sample)")
     if path.is_dir():
@@ -741,7 +705,7 @@ def _freeze_command(
         meta=meta,
     )
     try:
-        _write_atomic(path, (store.dumps(forecast.to_dict(), indent=1) + "\n").encode())
+        store.atomic_bytes((store.dumps(forecast.to_dict(), indent=1) + "\n").encode(), path)
     except OSError as exc:
         fail(f"--freeze: cannot write {path}: {exc.strerror or exc}")
     n_periods = sum(len(p) for p in forecast.periods.values())
@@ -811,8 +775,6 @@ def _score_command(
     started: float,
 ) -> None:
     """Score a frozen forecast against the observed file; nothing is simulated."""
-    from .. import store
-
     forecast = _read_frozen(path)
     loaded = _load(scenario, events)
     given = str(store.scenario_hashes(loaded)["resolved_toml"])
@@ -883,6 +845,8 @@ def _score_command(
             },
             force=force,
         )
+    except store.ResultsFolderError as exc:  # a folder filled since resolve_target looked
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot write results to {target}: {exc.strerror or exc}")
     if as_json:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import functools
 import io
 import math
-import os
-import tempfile
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +22,8 @@ import matplotlib
 import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
+
+from ..store import atomic_bytes
 
 #: the house style, applied only inside this package's functions (rcParams stay untouched)
 STYLE: dict[str, Any] = {
@@ -211,16 +211,7 @@ def png_bytes(fig: Figure) -> bytes:
 
 def write_png(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as a PNG at ``path`` atomically (temporary file, then rename)."""
-    data = png_bytes(fig)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_bytes(png_bytes(fig), path)
     return path
 
 

@@ -25,8 +25,8 @@ EXTRA_PATTERNS: dict[str, tuple[str, ...]] = {
     "discovery": ("prim*.parquet",),
 }
 #: tables of ``lipsteeth robust`` and ``lipsteeth optimize`` experiments (``analysis/``)
-ROBUST_TABLES = ("robust_metrics", "robust_ranking", "robust_prim")
-SEARCH_TABLES = ("pareto", "pareto_robustness")
+ROBUST_TABLES: tuple[str, ...] = ("robust_metrics", "robust_ranking", "robust_prim")
+SEARCH_TABLES: tuple[str, ...] = ("pareto", "pareto_robustness")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..store import atomic_bytes
+
 REPORT_FILE = "report.html"
 REPORT_PDF = "report.pdf"
 FIGURES_DIR = "figures"
@@ -53,13 +55,8 @@ def read_parquet(path: Path) -> pa.Table:
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file (a reader never sees half a file)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    if isinstance(data, str):
-        tmp.write_text(data, encoding="utf-8")
-    else:
-        tmp.write_bytes(data)
-    tmp.replace(path)
+    """Write ``data`` (text as UTF-8) to ``path`` all at once (a reader never sees half)."""
+    atomic_bytes(data.encode("utf-8") if isinstance(data, str) else data, path)
 
 
 def safe_name(text: str) -> str:

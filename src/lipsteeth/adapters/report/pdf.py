@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..figures import FigureFiles, compact
+from ..store import atomic_path
 from .results import Results
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -70,7 +71,6 @@ def write_pdf(
     html_path: Path, pdf_path: Path, title: str, res: Results, written: Sequence[FigureFiles]
 ) -> None:
     """``pdf_path`` from the page at ``html_path`` (or the fallback), written atomically."""
-    tmp = pdf_path.with_name(f".{pdf_path.name}.tmp")
-    if not html_to_pdf(html_path, tmp):
-        pdf_fallback(tmp, title, res, written)
-    tmp.replace(pdf_path)
+    with atomic_path(pdf_path) as tmp:
+        if not html_to_pdf(html_path, tmp):
+            pdf_fallback(tmp, title, res, written)

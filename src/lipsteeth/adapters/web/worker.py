@@ -59,24 +59,18 @@ def read_meta(folder: Path) -> dict[str, Any] | None:
     return None
 
 
-def _atomic_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(payload)
-    os.replace(tmp, path)
-
-
 def _write_replicate(folder: Path, index: int, result: Any) -> None:
     """The one-replicate result, then its monthly outcomes (their presence marks it done)."""
-    _atomic_bytes(
-        rep_path(folder, index, ".result.pkl"),
+    from ..store import atomic_bytes, atomic_path
+
+    # not flushed to disk: a job a crash interrupts runs its lost replicates again
+    atomic_bytes(
         pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL),
+        rep_path(folder, index, ".result.pkl"),
+        durable=False,
     )
-    path = rep_path(folder, index)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_path(rep_path(folder, index), durable=False) as tmp, open(tmp, "wb") as handle:
         np.save(handle, np.ascontiguousarray(result.monthly[0]), allow_pickle=False)
-    os.replace(tmp, path)
 
 
 def execute_job(
@@ -173,6 +167,7 @@ def _work(
     from ...experiment.ensemble import run_scenario
     from ...experiment.posterior import with_uncertainty
     from ...scenario import load_scenario_text
+    from ..store import atomic_bytes
 
     scenario = None
     while True:
@@ -194,7 +189,7 @@ def _work(
         result = run_scenario(scenario, seed=seed, replicate_indices=np.array([index]))
         if not meta["outcome_names"]:
             meta["outcome_names"] = list(result.outcome_names)
-            _atomic_bytes(folder / REPS_DIR / META_FILE, json.dumps(meta).encode())
+            atomic_bytes(json.dumps(meta).encode(), folder / REPS_DIR / META_FILE, durable=False)
         _write_replicate(folder, index, result)
         with done.get_lock():
             done.value += 1

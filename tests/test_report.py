@@ -232,10 +232,12 @@ def test_report_figures_written_as_png_and_svg(report_a: Path) -> None:
     assert stems == {p.stem for p in figures.glob("*.svg")}
     expected = {
         "fan_money",
+        "fan_pay",
         "fan_people",
         "fan_defections",
         "fan_enforcement",
         "fan_strategic",
+        "fan_levers",
         "flow_of_people",
         "group_sizes",
         "revenue",

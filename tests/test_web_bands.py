@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import bootstrap
 
+from lipsteeth.adapters.outcome_themes import OTHER, THEMES
 from lipsteeth.adapters.web.bands import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -13,7 +14,7 @@ from lipsteeth.adapters.web.bands import (
     paired_difference,
     whole_run,
 )
-from lipsteeth.adapters.web.labels import LEVERS, OTHER_THEME, THEMES, outcome_label, theme_order
+from lipsteeth.adapters.web.labels import LEVERS, outcome_label, theme_order
 from lipsteeth.adapters.web.limits import JobError, Limits
 from lipsteeth.adapters.web.run_requests import build_scenario, resolve_request, set_lever_paths
 from lipsteeth.core.outcomes import OUTCOME_NAMES, OUTCOMES
@@ -93,11 +94,11 @@ def test_identical_settings_differ_by_exactly_zero() -> None:
 
 
 def test_every_outcome_has_one_theme_and_a_plain_label() -> None:
-    listed = [name for _, names in THEMES for name in names]
+    listed = [name for theme in THEMES for name in theme.outcomes]
     assert len(listed) == len(set(listed))
     assert set(listed) <= set(OUTCOMES)  # no theme names an outcome the core lacks
     if set(OUTCOMES) - set(listed):
-        assert theme_order()[-1] == OTHER_THEME
+        assert theme_order()[-1] == OTHER.title
     for name in OUTCOMES:
         label = outcome_label(name)
         assert label and label[0].isupper() and "_" not in label
@@ -175,3 +176,15 @@ def test_yearly_bands_of_a_subset_equal_the_core_aggregation() -> None:
             np.median(core[:, rows[k], :], axis=0)
         )
     assert doc["years"] == [int(y) for y in years]
+
+
+def test_report_and_dashboard_group_outcomes_by_the_same_themes() -> None:
+    from lipsteeth.adapters.outcome_themes import themes_for
+
+    themes = themes_for(["provocations", "a_new_outcome", "revenue_to_state_usd"])
+    assert [t.key for t in themes] == ["money", "strategic", "other"]
+    assert themes[0].outcomes == ("revenue_to_state_usd",)
+    assert themes[-1].outcomes == ("a_new_outcome",)
+    assert theme_order() == [t.title for t in THEMES] + (
+        [OTHER.title] if set(OUTCOMES) - {n for t in THEMES for n in t.outcomes} else []
+    )

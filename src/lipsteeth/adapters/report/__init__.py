@@ -38,7 +38,7 @@ The package is split by what it does:
 
 from __future__ import annotations
 
-from .categories import CATEGORIES, COMPARE_OUTCOMES
+from .categories import COMPARE_OUTCOMES
 from .compare import build_comparison_html, comparison_dict, write_comparison
 from .differences import Difference, compare_differences, difference, paired_runs
 from .extras import EXTRA_PATTERNS, Extra, find_extras
@@ -52,7 +52,6 @@ from .run_report import build_report_html, write_report
 from .stats import GroupSizes, PeopleFlow, Stat, group_sizes, people_flow, revenue_panels
 
 __all__ = [
-    "CATEGORIES",
     "CHROMIUM",
     "CHROMIUM_ARGS",
     "COMPARE_OUTCOMES",

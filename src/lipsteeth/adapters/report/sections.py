@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from ...experiment.summary import LeverInForce
 from .. import figures as fg
-from .categories import CATEGORIES
+from ..outcome_themes import themes_for
 from .certificate import certificate_rows, identifiability_rows, read_certificate, summary_rows
 from .experiments import (
     arrow_rows,
@@ -250,16 +250,9 @@ def fans_section(res: Results, book: FigureBook) -> Section:
     x = res.x(resolution)
     period = " per year" if resolution == "year" else " per month"
     observed = observed_yearly() if resolution == "year" else {}
-    listed = {n for _, _, names in CATEGORIES for n in names}
-    cats = list(CATEGORIES)
-    others = tuple(n for n in res.names if n not in listed)
-    if others:
-        cats.append(("other", "Other outcomes", others))
     panels = []
-    for key, title, names in cats:
-        present = [n for n in names if res.has(n)]
-        if not present:
-            continue
+    for theme in themes_for(n for n in res.names if res.has(n)):
+        present = theme.outcomes
         series = [
             fg.Series(n, unit_label(n, period), res.series(n, resolution), outcome_doc(n))
             for n in present
@@ -269,8 +262,8 @@ def fans_section(res: Results, book: FigureBook) -> Section:
             clipped = clip_observed(observed[n], x) if n in observed else None
             if clipped is not None:
                 obs[n] = clipped
-        fig = fg.fan_grid(title, x, series, observed=obs)
-        panels.append((title, book.add(fig, f"fan_{key}")))
+        fig = fg.fan_grid(theme.title, x, series, observed=obs)
+        panels.append((theme.title, book.add(fig, f"fan_{theme.key}")))
     return section(
         "fans",
         "Fan charts of every outcome",

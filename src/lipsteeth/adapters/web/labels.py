@@ -6,9 +6,8 @@ an outcome the core records (SYSTEM.md, "Levers, uncertainties, outcomes").
 serves it and the dashboard draws the set value beside the effective one.
 New effective-lever outcomes from the model work are one line here.
 
-``THEMES`` groups the outcomes of ``core.outcomes.OUTCOMES`` by what they are
-about; an outcome the table does not list yet lands in "Other outcomes", so a
-new outcome is shown (under its own doc) before anyone files it.
+The themes the outcomes are shown under are ``adapters.outcome_themes``, the
+same as the report's fan charts.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...core.outcomes import OUTCOMES
+from ..outcome_themes import theme_of, themes_for
 
 
 @dataclass(frozen=True)
@@ -81,115 +81,6 @@ LEVERS: tuple[LeverView, ...] = (
 )
 LEVER_VIEWS: dict[str, LeverView] = {view.name: view for view in LEVERS}
 
-#: (theme, outcome names) in the order the dashboard shows them
-THEMES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "Money to Pyongyang (M1, M3)",
-        (
-            "revenue_to_state_usd",
-            "remittance_restaurants_usd",
-            "remittance_labour_usd",
-            "restaurant_sales_usd",
-            "restaurant_costs_usd",
-            "restaurant_wages_usd",
-            "restaurant_retained_usd",
-            "restaurant_arrears_usd",
-            "labour_fees_usd",
-            "labour_costs_usd",
-            "labour_wages_usd",
-            "labour_retained_usd",
-        ),
-    ),
-    (
-        "Workers' pay, hours and stress (M3, M4)",
-        (
-            "pay_level_restaurant",
-            "hours_restaurant",
-            "salary_suspended_restaurants",
-            "stress_restaurant",
-            "stress_labour",
-        ),
-    ),
-    (
-        "Defections and exit routes (M5, M6)",
-        (
-            "restaurant_defectors",
-            "labour_defectors",
-            "attempts_restaurant",
-            "attempts_labour",
-            "defection_groups_restaurant",
-            "defection_groups_labour",
-            "manager_led_groups",
-            "foiled_at_site",
-            "stopped_at_exit",
-            "caught_in_transit",
-            "escapes_legal_route",
-            "escapes_clandestine_route",
-            "broker_fees_usd",
-        ),
-    ),
-    (
-        "Arrivals, arrests and repatriations (M6, M7, M10)",
-        (
-            "arrivals_south_korea",
-            "arrivals_from_postings",
-            "arrests_china",
-            "arrests_hidden",
-            "repatriations_from_china",
-            "repatriations_other_hosts",
-            "repatriated_severe_punishment",
-            "brokered_intercepted",
-            "border_crossings",
-            "hidden_in_china",
-            "broker_departures",
-            "returns_home",
-        ),
-    ),
-    (
-        "Workers and sites abroad (M1, M8)",
-        (
-            "workers_abroad",
-            "workers_restaurant",
-            "workers_labour",
-            "restaurants_open",
-            "restaurant_openings",
-            "restaurant_closures",
-            "closures_after_attempts",
-            "hires",
-            "rotations_home",
-            "recalls",
-            "surveillance_level",
-            "screening_level",
-        ),
-    ),
-    (
-        "Pyongyang and Beijing (M9)",
-        (
-            "provocations",
-            "nuclear_tests",
-            "missile_tests",
-            "un_resolutions",
-            "envoys",
-            "relations_index",
-            "displeasure",
-            "economy_index",
-            "trade_loss",
-        ),
-    ),
-    (
-        "Levers in force after Beijing's discretion (M9)",
-        (
-            "exit_strictness",
-            "border_stringency",
-            "china_sanctions",
-            "food_aid",
-            "travel_advisory",
-            "un_workers_level",
-        ),
-    ),
-)
-OTHER_THEME = "Other outcomes"
-
 #: labels where an outcome's doc alone does not read as a heading
 _LABELS: dict[str, str] = {
     "pay_level_restaurant": "Restaurant pay level",
@@ -231,17 +122,10 @@ def outcome_label(name: str) -> str:
 
 
 def outcome_theme(name: str) -> str:
-    """The theme an outcome is shown under (``OTHER_THEME`` if no theme lists it)."""
-    for theme, names in THEMES:
-        if name in names:
-            return theme
-    return OTHER_THEME
+    """The title of the theme an outcome is shown under (``OTHER``'s if no theme lists it)."""
+    return theme_of(name).title
 
 
 def theme_order() -> list[str]:
-    """Themes in display order, "Other outcomes" last (only if some outcome needs it)."""
-    listed = {name for _, names in THEMES for name in names}
-    themes = [theme for theme, _ in THEMES]
-    if any(name not in listed for name in OUTCOMES):
-        themes.append(OTHER_THEME)
-    return themes
+    """Theme titles in display order, "Other outcomes" last (only if some outcome needs it)."""
+    return [theme.title for theme in themes_for(OUTCOMES)]

@@ -10,6 +10,7 @@ writes it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,15 +187,27 @@ def average_means(monthly_sums: np.ndarray, month_index: np.ndarray) -> np.ndarr
     return monthly_sums
 
 
-def to_years(monthly: np.ndarray, month_years: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Aggregate (R, V, M) monthly values to (R, V, Y) calendar years by outcome kind."""
+def kind_of(name: str) -> str:
+    """``flow``, ``stock`` or ``mean``: how an outcome sums over time (``mean`` if unknown)."""
+    spec = OUTCOMES.get(name)
+    return spec.kind if spec is not None else "mean"
+
+
+def to_years(
+    monthly: np.ndarray, month_years: np.ndarray, names: Sequence[str] = OUTCOME_NAMES
+) -> tuple[np.ndarray, np.ndarray]:
+    """Aggregate (R, V, M) monthly values of ``names`` to (R, V, Y) calendar years.
+
+    By outcome kind: flows summed, stocks at the year's last month, means averaged
+    over its months (names the core does not know are averaged).
+    """
     years = np.unique(month_years)
     out = np.zeros(monthly.shape[:2] + (years.shape[0],))
     for j, y in enumerate(years):
         sel = month_years == y
         block = monthly[:, :, sel]
-        for i, name in enumerate(OUTCOME_NAMES):
-            kind = OUTCOMES[name].kind
+        for i, name in enumerate(names):
+            kind = kind_of(name)
             if kind == "flow":
                 out[:, i, j] = block[:, i].sum(axis=1)
             elif kind == "stock":

@@ -8,7 +8,6 @@ found for it (:mod:`.extras`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -16,17 +15,11 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from ...core.outcomes import OUTCOMES
+from ...core.outcomes import OUTCOMES, kind_of, to_years
 from ...experiment.summary import LeverInForce
 from ...services import levers_of_summary
 from .extras import Extra, find_extras
 from .files import ReportError, read_json, read_parquet
-
-
-def outcome_kind(name: str) -> str:
-    """``flow``, ``stock`` or ``mean`` (the last for names the core does not know)."""
-    spec = OUTCOMES.get(name)
-    return spec.kind if spec is not None else "mean"
 
 
 def outcome_unit(name: str) -> str:
@@ -38,7 +31,7 @@ def outcome_unit(name: str) -> str:
 def unit_label(name: str, period: str) -> str:
     """The unit of an outcome, with " per year" (or month) for flows."""
     unit = outcome_unit(name)
-    return f"{unit}{period}" if outcome_kind(name) == "flow" else unit
+    return f"{unit}{period}" if kind_of(name) == "flow" else unit
 
 
 def outcome_doc(name: str) -> str:
@@ -139,7 +132,7 @@ class Results:
         if years is not None:
             month_years = self.months.astype("datetime64[Y]").astype(np.int64) + 1970
             values = values[:, (month_years >= years[0]) & (month_years <= years[1])]
-        kind = outcome_kind(name)
+        kind = kind_of(name)
         if kind == "flow":
             return np.nansum(values, axis=1)
         if kind == "stock":
@@ -166,8 +159,8 @@ def load_results(folder: str | Path) -> Results:
         _, names_y, years, yearly = _pivot(read_parquet(yearly_path), "year")
         yearly = yearly[:, [names_y.index(n) for n in names], :]
     else:
-        years = np.unique(months.astype("datetime64[Y]").astype(np.int64) + 1970)
-        yearly = _to_years(monthly, months, names, years)
+        month_years = months.astype("datetime64[Y]").astype(np.int64) + 1970
+        years, yearly = to_years(monthly, month_years, names)
     events: dict[str, np.ndarray] = {}
     events_path = folder / "events.parquet"
     if events_path.is_file():
@@ -187,22 +180,3 @@ def load_results(folder: str | Path) -> Results:
         events=events,
         extras=find_extras(folder, str(manifest.get("scenario_name") or "") or None),
     )
-
-
-def _to_years(
-    monthly: np.ndarray, months: np.ndarray, names: Sequence[str], years: np.ndarray
-) -> np.ndarray:
-    """Yearly values of monthly ones: flows summed, stocks at the last month, levels averaged."""
-    month_years = months.astype("datetime64[Y]").astype(np.int64) + 1970
-    out = np.zeros(monthly.shape[:2] + (years.size,))
-    for j, y in enumerate(years):
-        block = monthly[:, :, month_years == y]
-        for i, name in enumerate(names):
-            kind = outcome_kind(name)
-            if kind == "flow":
-                out[:, i, j] = block[:, i].sum(axis=1)
-            elif kind == "stock":
-                out[:, i, j] = block[:, i, -1]
-            else:
-                out[:, i, j] = block[:, i].mean(axis=1)
-    return out

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from ...core.outcomes import kind_of
 from ...experiment.summary import LeverInForce
 from .. import figures as fg
 from ..outcome_themes import themes_for
@@ -31,7 +32,7 @@ from .files import FIGURES_DIR, safe_name
 from .observed import clip_observed, observed_yearly
 from .provenance import rule_rows, scenario_ranges, scenario_rows
 from .render import FigureBook, Table
-from .results import Results, outcome_doc, outcome_kind, outcome_unit, unit_label
+from .results import Results, outcome_doc, outcome_unit, unit_label
 from .stats import Stat, group_sizes, people_flow, revenue_panels
 
 
@@ -148,7 +149,7 @@ def numbers_section(res: Results) -> Section:
     rows = []
     for name in res.names:
         st = Stat.of(res.total(name))
-        kind = outcome_kind(name)
+        kind = kind_of(name)
         rows.append(
             {
                 "outcome": name,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import bootstrap
 
-from ...core.outcomes import OUTCOMES
+from ...core.outcomes import OUTCOMES, kind_of, to_years
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 QUANTILE_KEYS = ("p5", "p25", "median", "p75", "p95")
@@ -80,50 +80,14 @@ def quantile_bands(block: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def kind_of(name: str) -> str:
-    spec = OUTCOMES.get(name)
-    return spec.kind if spec else "mean"
-
-
 def whole_run(monthly: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """(R, V) whole-run statistic per replicate: flows summed, stocks at the end, means averaged."""
-    out = np.empty(monthly.shape[:2])
-    for i, name in enumerate(names):
-        kind = kind_of(name)
-        if kind == "flow":
-            out[:, i] = monthly[:, i, :].sum(axis=1)
-        elif kind == "stock":
-            out[:, i] = monthly[:, i, -1]
-        else:
-            out[:, i] = monthly[:, i, :].mean(axis=1)
-    return out
+    # the whole run as one "year" of the core's aggregation
+    return to_years(monthly, np.zeros(monthly.shape[2], dtype=np.int64), names)[1][:, :, 0]
 
 
 def month_years(months: np.ndarray) -> np.ndarray:
     return np.asarray(months).astype("datetime64[Y]").astype(int) + 1970
-
-
-def to_years(
-    monthly: np.ndarray, years_of_months: np.ndarray, names: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(R, V, M) monthly values of ``names`` to (R, V, Y) calendar years by outcome kind.
-
-    As ``core.outcomes.to_years`` (flows summed, stocks at the year's last month,
-    means averaged over months), for any subset of outcomes.
-    """
-    years = np.unique(years_of_months)
-    out = np.zeros(monthly.shape[:2] + (years.size,))
-    for j, year in enumerate(years):
-        block = monthly[:, :, years_of_months == year]
-        for i, name in enumerate(names):
-            kind = kind_of(name)
-            if kind == "flow":
-                out[:, i, j] = block[:, i].sum(axis=1)
-            elif kind == "stock":
-                out[:, i, j] = block[:, i, -1]
-            else:
-                out[:, i, j] = block[:, i].mean(axis=1)
-    return years, out
 
 
 def bands_of(

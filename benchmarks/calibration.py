@@ -559,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fresh", action="store_true", help="ignore the checkpoint's units")
     p.add_argument("--json", type=Path, default=None, help="append the result as one JSON line")
     args = p.parse_args(argv)
+    code_version()  # the commit of the code this process loads (units record it)
     plan = QUICK if args.quick else FULL
     try:
         if args.workers < 1:

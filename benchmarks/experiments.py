@@ -18,6 +18,7 @@ Each prints and returns wall time, runs and throughput.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -46,8 +47,13 @@ ABC_PARAMS = (
 )
 
 
+@functools.cache
 def code_version() -> str:
-    """The commit the measured code comes from (``+ changes`` when the tree is dirty)."""
+    """The commit the measured code comes from (``+ changes`` when the tree is dirty).
+
+    Read once per process: a long run called again later (a checkpoint unit written
+    hours in) reports the commit it started on, not a checkout made since.
+    """
     root = Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(
@@ -303,6 +309,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse(sys.argv[1:] if argv is None else argv)
+    code_version()  # the commit of the code this process loads
     out = args.out or Path(tempfile.mkdtemp(prefix="lipsteeth-bench-"))
     results = []
     if args.which in ("ensemble", "all"):

@@ -140,3 +140,18 @@ def test_a_rerun_loads_the_finished_units_and_reruns_only_the_lost_one(
     third = bench.run(smaller, 1, "test", bench.Checkpoint(folder))
     assert third["resumed"] == ["observations", "npe-20", "abc-truth-0", "abc-truth-1"]
     assert bench.replace(plan, holdout=21).unit_key() != plan.unit_key()
+
+
+def test_units_record_the_commit_the_run_started_on(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit written hours into a run names the code loaded at its start, not a later HEAD."""
+    import subprocess
+
+    started_on = bench.code_version()
+
+    def checkout_moved(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("git was asked again: a later commit would be recorded")
+
+    monkeypatch.setattr(subprocess, "run", checkout_moved)
+    assert bench.code_version() == started_on

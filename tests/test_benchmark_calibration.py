@@ -119,6 +119,8 @@ def test_a_rerun_loads_the_finished_units_and_reruns_only_the_lost_one(
     folder = tmp_path / plan.unit_key()
     first = bench.run(plan, 1, "test", bench.Checkpoint(folder))
     assert first["resumed"] == []
+    (claim,) = first["npe_against_abc"]  # the claim, truth by truth
+    assert claim["truths"] == plan.truths and claim["abc_budget"] == max(plan.abc_budgets)
     units = sorted(p.name for p in folder.glob("*.json"))
     assert units == ["abc-truth-0.json", "abc-truth-1.json", "npe-20.json", "observations.json"]
     assert not list(folder.glob(".*.part"))  # atomic writes leave no partial file
@@ -155,3 +157,23 @@ def test_units_record_the_commit_the_run_started_on(
 
     monkeypatch.setattr(subprocess, "run", checkout_moved)
     assert bench.code_version() == started_on
+
+
+def test_npe_is_compared_with_abc_at_its_largest_budget_truth_by_truth(bench: ModuleType) -> None:
+    out = bench.paired_difference([0.1, 0.2, 0.3], [0.2, 0.2, 0.1])
+    assert out["mean"] == pytest.approx(0.1 / 3)
+    assert (out["first_not_worse"], out["truths"]) == (2, 3)
+    lo, hi = out["ci"]
+    assert -0.1 <= lo <= out["mean"] <= hi <= 0.2
+    rows = [
+        {"method": "NPE", "budget": "1000", "per_truth": [0.1, 0.2]},
+        {"method": "ABC-SMC", "budget": "3000", "per_truth": [0.3, 0.3]},
+        {"method": "ABC-SMC", "budget": "10000", "per_truth": [0.2, 0.1]},
+        {"method": "ABC-SMC", "budget": "default", "per_truth": [9.0, 9.0]},
+    ]
+    (claim,) = bench.npe_against_abc(rows)
+    assert (claim["npe_budget"], claim["abc_budget"]) == (1000, 10000)
+    assert claim["mean"] == pytest.approx(0.0) and claim["first_not_worse"] == 1
+    report = {"rows": [], "npe_against_abc": [claim], "setting": {"plan": {"holdout": 1}}}
+    text = bench.markdown(report)
+    assert "NPE at 1,000 minus ABC-SMC at 10,000, per truth: +0.000" in text

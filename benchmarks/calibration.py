@@ -88,6 +88,7 @@ from experiments import ABC_PARAMS, code_version  # noqa: E402
 from lipsteeth.adapters.executors_dask import open_executor  # noqa: E402
 from lipsteeth.experiment import calibration as cal  # noqa: E402
 from lipsteeth.experiment import npe  # noqa: E402
+from lipsteeth.experiment.sbc import coverage_tolerance  # noqa: E402
 from lipsteeth.experiment.targets import Target, in_horizon, parse_targets  # noqa: E402
 from lipsteeth.scenario import load_scenario  # noqa: E402
 
@@ -543,22 +544,43 @@ def run(
     }
 
 
+def certificate_note(certificate: dict[str, Any], holdout: int, samples: int) -> str:
+    """An NPE unit's certificate in words: pass or FAIL, and which check missed which way.
+
+    The coverage bands are the certificate's own (``sbc.coverage_tolerance``); a
+    coverage above its band is a posterior too wide (conservative), below it too
+    narrow (over-confident), which matters more to an analyst.
+    """
+    checks = [("SBC", "pass" if certificate["sbc"] else "FAIL")]
+    for label, key, level in (
+        ("joint 50 %", "coverage_50", 0.5),
+        ("joint 90 %", "coverage_90", 0.9),
+        ("marginal 90 %", "marginal_90", 0.9),
+    ):
+        share = certificate[key]
+        tolerance = coverage_tolerance(level, holdout, samples)
+        lo, hi = max(0.0, level - tolerance), min(1.0, level + tolerance)
+        verdict = "too wide" if share > hi else "too narrow" if share < lo else "in"
+        checks.append((label, f"{share:.3f} {verdict} {lo:.3f}-{hi:.3f}"))
+    head = f"certificate {'pass' if certificate['passed'] else 'FAIL'} on {holdout} held-out"
+    return f"{head} ({'; '.join(f'{label} {text}' for label, text in checks)})"
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         "| method | budget | simulations per truth | posterior-mean error (90 % CI) | "
         "90 % coverage | 90 % width | wall (s, 2 workers, all truths) | note |",
         "|---|---|---:|---|---:|---:|---:|---|",
     ]
-    holdout = report["setting"]["plan"]["holdout"]
+    plan = report["setting"]["plan"]
+    holdout = plan["holdout"]
+    # the certificate ranks each truth among this many posterior draws (its 1/L rank step)
+    sbc_samples = int(plan.get("npe_options", {}).get("sbc_samples", npe.NPESettings.sbc_samples))
     for r in report["rows"]:
         lo, hi = r["error_ci"]
         if r["method"] == "NPE":
             sims = f"{r['simulations']:,.0f} for all truths"
-            c = r["detail"]["certificate"]
-            note = (
-                f"certificate {'pass' if c['passed'] else 'FAIL'} on {holdout} held-out "
-                f"(SBC {'pass' if c['sbc'] else 'FAIL'}, joint 90 % {c['coverage_90']:.2f})"
-            )
+            note = certificate_note(r["detail"]["certificate"], holdout, sbc_samples)
         else:
             sims = f"{r['simulations']:,.0f}"
             gens = r["detail"]["generations"]

@@ -177,3 +177,27 @@ def test_npe_is_compared_with_abc_at_its_largest_budget_truth_by_truth(bench: Mo
     report = {"rows": [], "npe_against_abc": [claim], "setting": {"plan": {"holdout": 1}}}
     text = bench.markdown(report)
     assert "NPE at 1,000 minus ABC-SMC at 10,000, per truth: +0.000" in text
+
+
+def test_the_certificate_note_says_which_coverage_missed_and_which_way(bench: ModuleType) -> None:
+    """The note reads the certificate's bands: 300 held-out, 200 draws: 50 % in 0.421-0.579."""
+    from lipsteeth.experiment.sbc import CoverageRow, coverage_tolerance
+
+    certificate = {
+        "passed": False,
+        "sbc": True,
+        "coverage_50": 0.583,  # above the band: the posterior is too wide
+        "coverage_90": 0.80,  # below it: too narrow
+        "marginal_90": 0.90,
+    }
+    note = bench.certificate_note(certificate, 300, 200)
+    assert note.startswith("certificate FAIL on 300 held-out (SBC pass;")
+    assert "joint 50 % 0.583 too wide 0.421-0.579" in note
+    assert "joint 90 % 0.800 too narrow" in note
+    assert "marginal 90 % 0.900 in" in note
+    # the same verdicts as the certificate's own rule, at the edges of the band
+    tol = coverage_tolerance(0.5, 300, 200)
+    for share in (0.5 + tol * 0.99, 0.5 + tol * 1.01, 0.5 - tol * 1.01):
+        row = CoverageRow(0.5, share, 0.5, tol, True)
+        note = bench.certificate_note({**certificate, "coverage_50": share}, 300, 200)
+        assert ("joint 50 % " + f"{share:.3f} in" in note) == row.passed

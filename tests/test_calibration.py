@@ -2,10 +2,26 @@
 
 The recovery test simulates a small scenario at known parameter values,
 turns the simulated yearly values into point targets, and calibrates the
-parameters back from uniform priors: each true value must lie in the
-posterior's 90 % interval, and the posterior must be narrower than the prior.
-The single-core run is deterministic (fixed pyabc seed; each particle's
-simulation seed is a hash of its parameters), so it cannot fail by chance.
+parameters back from uniform priors: the true values must lie in the
+posteriors' 90 % intervals, and the posteriors must be narrower than the prior.
+A single-core run is deterministic for a given library stack (fixed pyabc
+seed; each particle's simulation seed is a hash of its parameters), but its
+outcome is still one draw: a library release that changes the last bits of a
+transition kernel changes the whole run.  So the test is a
+statistical one over ``RECOVERY_SEEDS`` (4 runs, 5 generations of 30
+particles), measured over seeds 0-23 on 2026-12-02: all 48 intervals covered
+their truth, and the 90 % width over the prior width was 0.20-0.48 (mean
+0.33, sd 0.07) for the crossing rate and 0.07-0.15 for the arrest rate.  The
+test allows 2 misses of the 8 intervals (a calibrated posterior misses 3 or
+more with probability 3.8 %; ABC at finite tolerance is wider, so in practice
+far less) and needs each parameter's mean width ratio below 0.6 (7.5 standard
+errors above the measured mean: no false failure to speak of).  A posterior
+that stayed the prior (a constant distance: mean ratio 0.81) or that missed the
+truth (parameters scaled by 1.25 in the simulator: 8 misses of 8) fails.
+(With 3 generations, the setting before, the crossing rate's ratio was 0.38-0.79
+with mean 0.58: the old single-run bound of 0.6 was a coin toss. Seed 3 gave
+0.616 and failed on a fresh install of 2026-12-02, on code that had passed CI
+the day before.)
 The slow variant runs on a Dask LocalCluster (2 workers), where sampling order
 is not reproducible: with two parameters and calibrated 90 % intervals the
 chance that both intervals cover is about 81 %, so it checks 90 % intervals
@@ -125,26 +141,43 @@ def test_distance_weights_by_reliability_and_ranges() -> None:
 # --- ABC-SMC ----------------------------------------------------------------------------------
 
 
-def check_recovery(result: cal.CalibrationResult, level: float) -> None:
-    summary = result.summary(level).set_index("parameter")
+RECOVERY_SEEDS = (3, 4, 5, 6)
+
+
+def check_recovery(results: list[cal.CalibrationResult], level: float, max_misses: int = 0) -> None:
+    """Truths inside the ``level`` intervals (at most ``max_misses`` misses over all runs),
+    and each parameter's interval, averaged over the runs, under 0.6 of its prior width."""
+    misses = []
     for name, true in TRUTH.items():
-        row = summary.loc[name]
-        assert row["low"] <= true <= row["high"], (name, true, row.to_dict())
-        assert row["high"] - row["low"] < 0.6 * (row["prior_high"] - row["prior_low"]), (
-            f"{name}: posterior hardly narrower than the prior"
-        )
+        ratios = []
+        for result in results:
+            row = result.summary(level).set_index("parameter").loc[name]
+            if not row["low"] <= true <= row["high"]:
+                misses.append((name, true, row["low"], row["high"]))
+            ratios.append((row["high"] - row["low"]) / (row["prior_high"] - row["prior_low"]))
+        assert np.mean(ratios) < 0.6, f"{name}: posterior hardly narrower than the prior {ratios}"
+    assert len(misses) <= max_misses, misses
 
 
 def test_abc_smc_recovers_known_parameters(tiny, tmp_path: Path) -> None:
     targets = cal.synthetic_targets(tiny, TRUTH, SERIES, replicates=4, seed=5)
     priors = cal.priors_from_scenario(tiny, list(TRUTH))
-    settings = cal.CalibrationSettings(
-        population_size=30, max_generations=3, min_acceptance_rate=0.05, seed=3
-    )
-    result = cal.calibrate(tiny, targets, priors, settings, db_url=f"sqlite:///{tmp_path}/a.db")
-    check_recovery(result, 0.9)
+    results = [
+        cal.calibrate(
+            tiny,
+            targets,
+            priors,
+            cal.CalibrationSettings(
+                population_size=30, max_generations=5, min_acceptance_rate=0.05, seed=seed
+            ),
+            db_url=f"sqlite:///{tmp_path}/a{seed}.db",
+        )
+        for seed in RECOVERY_SEEDS
+    ]
+    check_recovery(results, 0.9, max_misses=2)
+    result = results[0]
     gens = result.generations
-    assert gens["generation"].tolist() == [0, 1, 2]
+    assert gens["generation"].tolist() == [0, 1, 2, 3, 4]
     assert (np.diff(gens["epsilon"]) < 0).all()
     assert gens["acceptance_rate"].between(0, 1).all() and (gens["ess"] > 1).all()
     assert result.n_simulations >= gens["simulations"].sum()  # plus the calibration sample
@@ -293,7 +326,7 @@ def test_abc_smc_recovers_known_parameters_on_dask(tmp_path: Path) -> None:
             db_url=f"sqlite:///{tmp_path}/c.db",
             sampler=pyabc_sampler(client),
         )
-    check_recovery(result, 0.98)
+    check_recovery([result], 0.98)
 
 
 def test_others_drawn_from_ranges_while_the_particle_is_held(tiny) -> None:

@@ -29,14 +29,19 @@ browser:
 # Two pytest workers (the machine has 2 cores); a test file runs whole on one worker.
 PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile -q
 
-test: $(STAMP_DEV) browser
-	$(PYTEST) -m "not slow"
+# Tests marked `serial` run after the rest, in one pytest process without xdist: the ones
+# that time the machine (a wall-time bound does not hold beside another worker's tests on
+# the same 2 cores) and schemathesis's (its 17 operations share one node id, and xdist,
+# which schedules by node id, would run one of them; tests/conftest.py refuses that).
+SERIAL := $(BIN)/python -m pytest -p no:xdist -q
 
-# The tests that time the machine (marker `timing`) run last and alone, without xdist:
-# a wall-time bound does not hold with another worker's tests on the same 2 cores.
+test: $(STAMP_DEV) browser
+	$(PYTEST) -m "not slow and not serial"
+	$(SERIAL) -m "serial and not slow"
+
 test-all: $(STAMP_DEV) browser
-	$(PYTEST) -m "not timing"
-	$(BIN)/python -m pytest -p no:xdist -q -m timing
+	$(PYTEST) -m "not serial"
+	$(SERIAL) -m serial
 
 # Debug build (issue 17, item 4): the compiled core with every array index checked
 # (NUMBA_BOUNDSCHECK=1: IndexError instead of an out-of-bounds read or write), cached apart

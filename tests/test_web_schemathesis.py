@@ -2,6 +2,11 @@
 
 The server runs for real on a free loopback port, with limits small enough
 that whatever run the generated requests submit is tiny (or refused).
+
+The module is marked ``serial``: schemathesis gives all 17 operations the test
+function's node id, and xdist, which schedules by node id, would run one of them
+(``tests/conftest.py`` refuses that); the Makefile runs serial tests in their own
+pytest process without xdist.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from schemathesis.checks import (
 )
 
 from .web_live import LiveServer, live_server
+
+pytestmark = pytest.mark.serial
 
 CHECKS = [
     not_a_server_error,

@@ -88,7 +88,7 @@ from experiments import ABC_PARAMS, code_version  # noqa: E402
 from lipsteeth.adapters.executors_dask import open_executor  # noqa: E402
 from lipsteeth.experiment import calibration as cal  # noqa: E402
 from lipsteeth.experiment import npe  # noqa: E402
-from lipsteeth.experiment.sbc import coverage_tolerance  # noqa: E402
+from lipsteeth.experiment.sbc import coverage_band, coverage_tolerance  # noqa: E402
 from lipsteeth.experiment.targets import Target, in_horizon, parse_targets  # noqa: E402
 from lipsteeth.scenario import load_scenario  # noqa: E402
 
@@ -558,8 +558,7 @@ def certificate_note(certificate: dict[str, Any], holdout: int, samples: int) ->
         ("marginal 90 %", "marginal_90", 0.9),
     ):
         share = certificate[key]
-        tolerance = coverage_tolerance(level, holdout, samples)
-        lo, hi = max(0.0, level - tolerance), min(1.0, level + tolerance)
+        lo, hi = coverage_band(level, coverage_tolerance(level, holdout, samples))
         verdict = "too wide" if share > hi else "too narrow" if share < lo else "in"
         checks.append((label, f"{share:.3f} {verdict} {lo:.3f}-{hi:.3f}"))
     head = f"certificate {'pass' if certificate['passed'] else 'FAIL'} on {holdout} held-out"

@@ -147,11 +147,12 @@ RECOVERY_SEEDS = (3, 4, 5, 6)
 def check_recovery(results: list[cal.CalibrationResult], level: float, max_misses: int = 0) -> None:
     """Truths inside the ``level`` intervals (at most ``max_misses`` misses over all runs),
     and each parameter's interval, averaged over the runs, under 0.6 of its prior width."""
+    summaries = [result.summary(level).set_index("parameter") for result in results]
     misses = []
     for name, true in TRUTH.items():
         ratios = []
-        for result in results:
-            row = result.summary(level).set_index("parameter").loc[name]
+        for summary in summaries:
+            row = summary.loc[name]
             if not row["low"] <= true <= row["high"]:
                 misses.append((name, true, row["low"], row["high"]))
             ratios.append((row["high"] - row["low"]) / (row["prior_high"] - row["prior_low"]))

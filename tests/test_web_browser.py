@@ -56,9 +56,14 @@ SHOWN = (
 #: what the what-if test measured (the next test checks the bounds on them)
 FIGURES: dict[str, Any] = {}
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian chromium missing: run scripts/install_chromium.sh"
-)
+# serial: the module times the machine (the what-if's figures and their bounds), so it runs
+# in the Makefile's pass without xdist, with one server and one browser for all its tests.
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian chromium missing: run scripts/install_chromium.sh"
+    ),
+    pytest.mark.serial,
+]
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +190,6 @@ def test_default_view_covers_the_whole_scenario(server: LiveServer, browser: Any
     assert not errors, errors
 
 
-@pytest.mark.serial
 def test_what_if_streams_and_shows_the_paired_band(server: LiveServer, browser: Any) -> None:
     requests_outside: list[str] = []
     errors: list[str] = []
@@ -287,14 +291,13 @@ def reference_replicate_seconds() -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.serial
 def test_what_if_times_are_within_the_bounds() -> None:
     """The figures the previous test recorded: first bands <= 2 s, 40 replicates < 10 s.
 
     A bound on wall time holds only on a machine that is not shared: this check runs in
     ``make test-all`` (marked slow), not in ``make test``, and there after the rest of the
-    suite, in its own pytest process without xdist (marked ``serial`` with the test that
-    records the figures), so no other test shares the 2 cores with it. Under xdist beside
+    suite, in its own pytest process without xdist (the module is marked ``serial``), so
+    no other test shares the 2 cores with it. Under xdist beside
     another worker's slow tests it measured 9.6 and 11.1 s (load 2.9; 2026-12-02), alone
     5.8 and 6.5 s. The figures themselves are always written to
     build/test-artifacts/whatif.json.

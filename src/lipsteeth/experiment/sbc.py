@@ -90,6 +90,11 @@ def coverage_tolerance(level: float, n_holdout: int, n_samples: int) -> float:
     return Z_COVERAGE * math.sqrt(level * (1 - level) / max(1, n_holdout)) + 1.0 / n_samples
 
 
+def coverage_band(level: float, tolerance: float) -> tuple[float, float]:
+    """The shares a calibrated posterior's coverage at ``level`` falls in (clipped to 0-1)."""
+    return max(0.0, level - tolerance), min(1.0, level + tolerance)
+
+
 def hpd_covered(ranks: np.ndarray, n_samples: int, level: float) -> np.ndarray:
     """Truths inside the ``level`` highest-density region (from ``density_ranks``)."""
     return np.asarray(ranks) / n_samples > 1.0 - level
@@ -118,12 +123,13 @@ class CoverageRow:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        low, high = coverage_band(self.level, self.tolerance)
         return {
             "level": self.level,
             "hpd": self.hpd,
             "marginal": self.marginal,
-            "low": max(0.0, self.level - self.tolerance),
-            "high": min(1.0, self.level + self.tolerance),
+            "low": low,
+            "high": high,
             "checked": self.checked,
             "passed": self.passed,
         }
